@@ -1,0 +1,241 @@
+package geo
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// The cache maps addresses to the Location of the database network that
+// holds them, without a database lookup.
+//
+// Probing one map per prefix length seen, longest first, costs up to 24
+// (IPv4) or 128 (IPv6) map lookups on a hit. Instead the cache keys on a
+// fixed-size bucket around the address (a /24 for IPv4, a /48 for IPv6): the
+// databases are binary tries whose leaves partition the address space, so a
+// bucket lies either inside one leaf network, and then the bucket's entry
+// holds that network's Location (one map lookup on a hit), or it is split
+// into several narrower leaves, and then its entry lists the prefix lengths
+// it holds and those networks have entries of their own. Nearly all of the
+// Internet is announced as /24 or wider and /48 or wider, so nearly every hit
+// is a single probe.
+//
+// It is sharded by bucket, each shard a plain map under a mutex, bounded,
+// and evicts with CLOCK (second chance): a hit sets the entry's reference
+// bit; the hand clears bits until it finds an unreferenced entry.
+
+const (
+	bucketBits4 = 96 + 24 // bucket length for IPv4, in the 128-bit space
+	bucketBits6 = 48
+)
+
+// cacheKey is a prefix in the 128-bit space (IPv4 as IPv4-mapped IPv6, its
+// length plus 96): a compact, comparable map key.
+type cacheKey struct {
+	hi, lo uint64
+	bits   uint8
+}
+
+func keyOf(hi, lo uint64, bits int) cacheKey {
+	switch {
+	case bits <= 0:
+		return cacheKey{}
+	case bits < 64:
+		return cacheKey{hi: hi &^ (^uint64(0) >> bits), bits: uint8(bits)}
+	case bits < 128:
+		return cacheKey{hi: hi, lo: lo &^ (^uint64(0) >> (bits - 64)), bits: uint8(bits)}
+	default:
+		return cacheKey{hi: hi, lo: lo, bits: 128}
+	}
+}
+
+// addrWords returns a as two 64-bit words and the length of its bucket. a
+// must be unmapped and without a zone.
+func addrWords(a netip.Addr) (hi, lo uint64, bucket int) {
+	b := a.As16()
+	hi, lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	if a.Is4() {
+		return hi, lo, bucketBits4
+	}
+	return hi, lo, bucketBits6
+}
+
+// prefixBits returns p's length in the 128-bit space.
+func prefixBits(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return p.Bits() + 96
+	}
+	return p.Bits()
+}
+
+type slot struct {
+	key cacheKey
+	loc *Location
+	// For a split bucket: the prefix lengths (in the 128-bit space) of the
+	// entries inside it. loc is nil then.
+	split [2]uint64
+	ref   bool
+}
+
+// shardStats are counted with atomics, outside the cache, so that they
+// survive the cache being dropped on reload (metrics counters never go
+// backwards). The padding keeps shards off each other's cache lines.
+type shardStats struct {
+	hits, misses, evictions atomic.Uint64
+	_                       [40]byte
+}
+
+type shard struct {
+	mu    sync.Mutex
+	index map[cacheKey]int32
+	slots []slot
+	hand  int
+	max   int
+	stats *shardStats
+}
+
+type cache struct {
+	shards []shard
+	mask   uint64
+}
+
+// newCache returns a cache of at most size entries (buckets plus narrow
+// networks), spread over len(stats) shards (a power of two).
+func newCache(size int, stats []shardStats) *cache {
+	n := len(stats)
+	per := max(size/n, 2) // a split bucket and one network inside it
+	c := &cache{shards: make([]shard, n), mask: uint64(n - 1)}
+	for i := range c.shards {
+		c.shards[i] = shard{
+			index: make(map[cacheKey]int32, min(per, 4096)),
+			max:   per,
+			stats: &stats[i],
+		}
+	}
+	return c
+}
+
+// shardCount picks the number of shards for a cache size: enough to keep
+// concurrent readers apart, few enough that a tiny cache is exact.
+func shardCount(size int) int {
+	switch {
+	case size >= 16*1024:
+		return 16
+	case size >= 1024:
+		return 4
+	}
+	return 1
+}
+
+func (c *cache) shardFor(k cacheKey) *shard {
+	h := (k.hi ^ k.lo*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	return &c.shards[(h>>32)&c.mask]
+}
+
+// get returns the cached Location for a, or nil.
+func (c *cache) get(a netip.Addr) *Location {
+	hi, lo, bucket := addrWords(a)
+	bk := keyOf(hi, lo, bucket)
+	s := c.shardFor(bk)
+	s.mu.Lock()
+	i, ok := s.index[bk]
+	if !ok {
+		s.mu.Unlock()
+		s.stats.misses.Add(1)
+		return nil
+	}
+	sl := &s.slots[i]
+	sl.ref = true
+	if loc := sl.loc; loc != nil {
+		s.mu.Unlock()
+		s.stats.hits.Add(1)
+		return loc
+	}
+	// A split bucket: probe the lengths it holds, longest first.
+	split := sl.split
+	for w := 1; w >= 0; w-- {
+		for m := split[w]; m != 0; {
+			top := 63 - bits.LeadingZeros64(m)
+			m &^= 1 << top
+			n := w*64 + top + 1
+			if j, ok := s.index[keyOf(hi, lo, n)]; ok {
+				nl := &s.slots[j]
+				nl.ref = true
+				loc := nl.loc
+				s.mu.Unlock()
+				s.stats.hits.Add(1)
+				return loc
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.stats.misses.Add(1)
+	return nil
+}
+
+// put caches loc, which holds a, under its network.
+func (c *cache) put(a netip.Addr, loc *Location) {
+	hi, lo, bucket := addrWords(a)
+	bk := keyOf(hi, lo, bucket)
+	s := c.shardFor(bk)
+	n := prefixBits(loc.Network)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= bucket {
+		s.store(bk, loc, [2]uint64{})
+		return
+	}
+	// A network narrower than the bucket: record its length in the bucket's
+	// entry, then store it under its own key.
+	var split [2]uint64
+	if i, ok := s.index[bk]; ok && s.slots[i].loc == nil {
+		split = s.slots[i].split
+	}
+	split[(n-1)/64] |= 1 << ((n - 1) % 64)
+	s.store(bk, nil, split)
+	s.store(keyOf(hi, lo, n), loc, [2]uint64{})
+}
+
+func (s *shard) store(k cacheKey, loc *Location, split [2]uint64) {
+	if i, ok := s.index[k]; ok {
+		sl := &s.slots[i]
+		sl.loc, sl.split, sl.ref = loc, split, true
+		return
+	}
+	if len(s.slots) < s.max {
+		s.index[k] = int32(len(s.slots))
+		s.slots = append(s.slots, slot{key: k, loc: loc, split: split, ref: loc == nil})
+		return
+	}
+	// CLOCK: the first unreferenced slot from the hand is the victim; a
+	// referenced one loses its bit and gets a second chance.
+	for {
+		sl := &s.slots[s.hand]
+		if !sl.ref {
+			break
+		}
+		sl.ref = false
+		s.hand = (s.hand + 1) % len(s.slots)
+	}
+	victim := &s.slots[s.hand]
+	delete(s.index, victim.key)
+	// A split bucket starts referenced so that storing its first narrow
+	// network right after it cannot evict it.
+	*victim = slot{key: k, loc: loc, split: split, ref: loc == nil}
+	s.index[k] = int32(s.hand)
+	s.hand = (s.hand + 1) % len(s.slots)
+	s.stats.evictions.Add(1)
+}
+
+func (c *cache) entries() uint64 {
+	var n uint64
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += uint64(len(s.slots))
+		s.mu.Unlock()
+	}
+	return n
+}
