@@ -20,6 +20,7 @@ import (
 
 // The pcap fixtures in testdata/decode are the valid frames of this file,
 // one file per link type; `go generate` (or -update) rewrites them.
+//
 //go:generate go test -run ^TestDecodeFixtures$ -update
 
 var update = flag.Bool("update", false, "rewrite the pcap fixtures in testdata/decode")
@@ -516,7 +517,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"ihl 4", LinkEthernet, with(full, func(b []byte) { b[14] = 0x44 }), BadIPv4Header},
 		{"total length below header", LinkEthernet, with(full, func(b []byte) { b[14+2], b[14+3] = 0, 19 }), BadIPv4Header},
 		{"total length below options", LinkEthernet, with(full, func(b []byte) { b[14] = 0x46; b[14+2], b[14+3] = 0, 22 }), BadIPv4Header},
-		{"tcp beyond total length", LinkEthernet, with(full, func(b []byte) { b[14+2], b[14+3] = 0, 20 + 19 }), TruncatedTransport},
+		{"tcp beyond total length", LinkEthernet, with(full, func(b []byte) { b[14+2], b[14+3] = 0, 20+19 }), TruncatedTransport},
 		{"udp beyond payload length", LinkEthernet, with(full6, func(b []byte) { b[14+4], b[14+5] = 0, 7 }), TruncatedTransport},
 		{"nine vlan tags", LinkEthernet, tags(9, 0x8100), TooManyHeaders},
 		{"nine mpls labels", LinkEthernet, labels(9), TooManyHeaders},
