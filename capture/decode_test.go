@@ -19,11 +19,11 @@ import (
 )
 
 // The pcap fixtures in testdata/decode are the valid frames of this file,
-// one file per link type; `go generate` (or -update) rewrites them.
+// one file per link type; `go generate` (or -update-decode) rewrites them.
 //
-//go:generate go test -run ^TestDecodeFixtures$ -update
+//go:generate go test -run ^TestDecodeFixtures$ -update-decode
 
-var update = flag.Bool("update", false, "rewrite the pcap fixtures in testdata/decode")
+var updateDecode = flag.Bool("update-decode", false, "rewrite the pcap fixtures in testdata/decode")
 
 // Documentation addresses only.
 var (
@@ -38,15 +38,15 @@ var (
 )
 
 var (
-	macA = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
-	macB = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
+	decMacA = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
+	decMacB = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
 )
 
-// raw is a layer of literal bytes, for headers gopacket cannot serialize
+// rawBytes is a layer of literal bytes, for headers gopacket cannot serialize
 // (cooked captures, ERSPAN III, AH, 802.3 LLC/SNAP, broken headers).
-type raw []byte
+type rawBytes []byte
 
-func (r raw) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions) error {
+func (r rawBytes) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions) error {
 	buf, err := b.PrependBytes(len(r))
 	if err != nil {
 		return err
@@ -55,11 +55,11 @@ func (r raw) SerializeTo(b gopacket.SerializeBuffer, _ gopacket.SerializeOptions
 	return nil
 }
 
-func (raw) LayerType() gopacket.LayerType { return gopacket.LayerTypePayload }
+func (rawBytes) LayerType() gopacket.LayerType { return gopacket.LayerTypePayload }
 
-// serialize builds a frame from layers, fixing lengths and checksums as a
+// buildFrame builds a frame from layers, fixing lengths and checksums as a
 // real stack would.
-func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+func buildFrame(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
@@ -69,7 +69,7 @@ func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	return append([]byte(nil), buf.Bytes()...)
 }
 
-func cat(parts ...[]gopacket.SerializableLayer) []gopacket.SerializableLayer {
+func joinLayers(parts ...[]gopacket.SerializableLayer) []gopacket.SerializableLayer {
 	var all []gopacket.SerializableLayer
 	for _, p := range parts {
 		all = append(all, p...)
@@ -77,21 +77,21 @@ func cat(parts ...[]gopacket.SerializableLayer) []gopacket.SerializableLayer {
 	return all
 }
 
-func eth(t layers.EthernetType) []gopacket.SerializableLayer {
-	return []gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: t}}
+func ethLayer(t layers.EthernetType) []gopacket.SerializableLayer {
+	return []gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: decMacA, DstMAC: decMacB, EthernetType: t}}
 }
 
-func ip4(src, dst netip.Addr, ttl uint8, proto layers.IPProtocol) *layers.IPv4 {
+func ipv4Layer(src, dst netip.Addr, ttl uint8, proto layers.IPProtocol) *layers.IPv4 {
 	return &layers.IPv4{Version: 4, IHL: 5, TTL: ttl, Protocol: proto, Id: 7,
 		SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
 }
 
-func ip6(src, dst netip.Addr, hops uint8, next layers.IPProtocol) *layers.IPv6 {
+func ipv6Layer(src, dst netip.Addr, hops uint8, next layers.IPProtocol) *layers.IPv6 {
 	return &layers.IPv6{Version: 6, HopLimit: hops, NextHeader: next,
 		SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
 }
 
-func payload(n int) gopacket.Payload {
+func payloadBytes(n int) gopacket.Payload {
 	p := make([]byte, n)
 	for i := range p {
 		p[i] = byte(i)
@@ -101,26 +101,26 @@ func payload(n int) gopacket.Payload {
 
 // tcp4 is an IPv4 TCP SYN-ACK from 40000 to 443 with 10 bytes of data: 50 IP bytes.
 func tcp4(src, dst netip.Addr, ttl uint8) []gopacket.SerializableLayer {
-	ip := ip4(src, dst, ttl, layers.IPProtocolTCP)
+	ip := ipv4Layer(src, dst, ttl, layers.IPProtocolTCP)
 	tcp := &layers.TCP{SrcPort: 40000, DstPort: 443, SYN: true, ACK: true, Window: 1000}
 	_ = tcp.SetNetworkLayerForChecksum(ip)
-	return []gopacket.SerializableLayer{ip, tcp, payload(10)}
+	return []gopacket.SerializableLayer{ip, tcp, payloadBytes(10)}
 }
 
 // udp6 is an IPv6 UDP datagram from 5353 to 53 with 12 bytes of data: 60 IP bytes.
 func udp6(src, dst netip.Addr, hops uint8) []gopacket.SerializableLayer {
-	ip := ip6(src, dst, hops, layers.IPProtocolUDP)
+	ip := ipv6Layer(src, dst, hops, layers.IPProtocolUDP)
 	udp := &layers.UDP{SrcPort: 5353, DstPort: 53}
 	_ = udp.SetNetworkLayerForChecksum(ip)
-	return []gopacket.SerializableLayer{ip, udp, payload(12)}
+	return []gopacket.SerializableLayer{ip, udp, payloadBytes(12)}
 }
 
 // udp4 is an IPv4 UDP datagram with n bytes of data (28+n IP bytes).
 func udp4(src, dst netip.Addr, sport, dport uint16, n int) []gopacket.SerializableLayer {
-	ip := ip4(src, dst, 64, layers.IPProtocolUDP)
+	ip := ipv4Layer(src, dst, 64, layers.IPProtocolUDP)
 	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
 	_ = udp.SetNetworkLayerForChecksum(ip)
-	return []gopacket.SerializableLayer{ip, udp, payload(n)}
+	return []gopacket.SerializableLayer{ip, udp, payloadBytes(n)}
 }
 
 var (
@@ -134,8 +134,8 @@ var (
 func inTCP4() []gopacket.SerializableLayer { return tcp4(in4a, in4b, 63) }
 func inUDP6() []gopacket.SerializableLayer { return udp6(in6a, in6b, 59) }
 
-// tunnels returns p as seen through n tunnels.
-func tunnels(p Packet, n uint8) Packet { p.Tunnels = n; return p }
+// throughTunnels returns p as seen through n tunnels.
+func throughTunnels(p Packet, n uint8) Packet { p.Tunnels = n; return p }
 
 type decodeCase struct {
 	name  string
@@ -158,11 +158,11 @@ func (c decodeCase) wantOuter() Packet {
 func validCases(t testing.TB) []decodeCase {
 	be32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 	le32 := func(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
-	sll := func(proto uint16) raw {
+	sll := func(proto uint16) rawBytes {
 		h := []byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 0x0a, 0, 0}
 		return binary.BigEndian.AppendUint16(h, proto)
 	}
-	sll2 := func(proto uint16) raw {
+	sll2 := func(proto uint16) rawBytes {
 		h := binary.BigEndian.AppendUint16(nil, proto)
 		return append(h, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 0x0a, 0, 0)
 	}
@@ -171,14 +171,14 @@ func validCases(t testing.TB) []decodeCase {
 	}
 	// A VXLAN or GENEVE outer packet: IPv4 UDP to the tunnel port.
 	outerUDP4 := func(port uint16) []gopacket.SerializableLayer {
-		ip := ip4(out4a, out4b, 64, layers.IPProtocolUDP)
+		ip := ipv4Layer(out4a, out4b, 64, layers.IPProtocolUDP)
 		udp := &layers.UDP{SrcPort: 51000, DstPort: layers.UDPPort(port)}
 		_ = udp.SetNetworkLayerForChecksum(ip)
 		return []gopacket.SerializableLayer{ip, udp}
 	}
 	vxlan := []gopacket.SerializableLayer{&layers.VXLAN{ValidIDFlag: true, VNI: 42}}
 	outerGRE4 := func(g *layers.GRE) []gopacket.SerializableLayer {
-		return []gopacket.SerializableLayer{ip4(out4a, out4b, 64, layers.IPProtocolGRE), g}
+		return []gopacket.SerializableLayer{ipv4Layer(out4a, out4b, 64, layers.IPProtocolGRE), g}
 	}
 	// Outer packets' expected values, by IP length.
 	outer4 := func(proto uint8, iplen uint32, sport, dport uint16) Packet {
@@ -189,8 +189,8 @@ func validCases(t testing.TB) []decodeCase {
 	}
 	// ERSPAN type III header: version 2, VLAN 10, session 5, timestamp,
 	// SGT, then the last byte with hardware ID, direction and O flag.
-	erspan3 := func(o bool) raw {
-		h := raw{0x20, 0x0a, 0x00, 0x05, 0, 0, 0x12, 0x34, 0, 0, 0, 0}
+	erspan3 := func(o bool) rawBytes {
+		h := rawBytes{0x20, 0x0a, 0x00, 0x05, 0, 0, 0x12, 0x34, 0, 0, 0, 0}
 		if o {
 			h[11] |= 1
 			h = append(h, 0, 0, 0, 0, 0, 0, 0, 0) // platform specific subheader
@@ -211,198 +211,198 @@ func validCases(t testing.TB) []decodeCase {
 			ip.Flags = layers.IPv4MoreFragments
 		}
 		if offset != 0 {
-			return []gopacket.SerializableLayer{ip, payload(24)}
+			return []gopacket.SerializableLayer{ip, payloadBytes(24)}
 		}
 		return ls
 	}
 	v6ext := func() []gopacket.SerializableLayer {
-		ip := ip6(out6a, out6b, 60, layers.IPProtocolIPv6HopByHop)
+		ip := ipv6Layer(out6a, out6b, 60, layers.IPProtocolIPv6HopByHop)
 		// Hop-by-hop (8 bytes of PadN), routing type 2 (24 bytes), destination options (8).
-		hbh := raw{43, 0, 1, 4, 0, 0, 0, 0}
-		rt := raw{60, 2, 2, 1, 0, 0, 0, 0}
+		hbh := rawBytes{43, 0, 1, 4, 0, 0, 0, 0}
+		rt := rawBytes{60, 2, 2, 1, 0, 0, 0, 0}
 		rt = append(rt, in6a.AsSlice()...)
-		dst := raw{6, 0, 1, 4, 0, 0, 0, 0}
+		dst := rawBytes{6, 0, 1, 4, 0, 0, 0, 0}
 		tcp := &layers.TCP{SrcPort: 40000, DstPort: 443, PSH: true, ACK: true, Window: 1000}
 		_ = tcp.SetNetworkLayerForChecksum(ip)
-		return []gopacket.SerializableLayer{ip, hbh, rt, dst, tcp, payload(10)}
+		return []gopacket.SerializableLayer{ip, hbh, rt, dst, tcp, payloadBytes(10)}
 	}
 	frag6 := func(offset uint16, mf bool) []gopacket.SerializableLayer {
-		ip := ip6(out6a, out6b, 60, layers.IPProtocolIPv6Fragment)
+		ip := ipv6Layer(out6a, out6b, 60, layers.IPProtocolIPv6Fragment)
 		fh := &layers.IPv6Fragment{NextHeader: layers.IPProtocolUDP, FragmentOffset: offset, MoreFragments: mf, Identification: 99}
 		if offset != 0 {
-			return []gopacket.SerializableLayer{ip, fh, payload(16)}
+			return []gopacket.SerializableLayer{ip, fh, payloadBytes(16)}
 		}
-		return []gopacket.SerializableLayer{ip, fh, raw{0x14, 0xe9, 0, 53, 0, 40, 0, 0}, payload(16)}
+		return []gopacket.SerializableLayer{ip, fh, rawBytes{0x14, 0xe9, 0, 53, 0, 40, 0, 0}, payloadBytes(16)}
 	}
 	ah6 := func() []gopacket.SerializableLayer {
-		ip := ip6(out6a, out6b, 60, layers.IPProtocolAH)
+		ip := ipv6Layer(out6a, out6b, 60, layers.IPProtocolAH)
 		// AH with a 12-byte ICV: payload length (6+12/4... in words minus 2) = 4.
-		ah := raw{6, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		ah := rawBytes{6, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 		tcp := &layers.TCP{SrcPort: 179, DstPort: 50000, ACK: true, Window: 1000}
 		_ = tcp.SetNetworkLayerForChecksum(ip)
 		return []gopacket.SerializableLayer{ip, ah, tcp}
 	}
-	snap := serialize(t, cat(eth(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...)
-	tso := serialize(t, cat(eth(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...)
+	snap := buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...)
+	tso := buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...)
 	tso[14+2], tso[14+3] = 0, 0 // total length left to segmentation offload
 
 	cases := []decodeCase{
 		// Ethernet and the protocols above IP.
-		{name: "eth_ipv4_tcp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "eth_ipv6_udp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6), udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "eth_ipv4_icmp_padded", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
-			[]gopacket.SerializableLayer{ip4(out4a, out4b, 64, layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 1}, payload(8)})...),
+		{name: "eth_ipv4_tcp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "eth_ipv6_udp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6), udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "eth_ipv4_icmp_padded", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
+			[]gopacket.SerializableLayer{ipv4Layer(out4a, out4b, 64, layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 1}, payloadBytes(8)})...),
 			want: outer4(1, 36, 0, 0)}, // padded to 60 bytes by the Ethernet layer
-		{name: "eth_ipv6_icmpv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6),
-			[]gopacket.SerializableLayer{ip6(out6a, out6b, 60, layers.IPProtocolICMPv6), raw{128, 0, 0, 0, 0, 1, 0, 1}})...),
+		{name: "eth_ipv6_icmpv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6),
+			[]gopacket.SerializableLayer{ipv6Layer(out6a, out6b, 60, layers.IPProtocolICMPv6), rawBytes{128, 0, 0, 0, 0, 1, 0, 1}})...),
 			want: outer6(58, 48)},
-		{name: "eth_ipv4_sctp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
-			[]gopacket.SerializableLayer{ip4(out4a, out4b, 64, layers.IPProtocolSCTP), &layers.SCTP{SrcPort: 2905, DstPort: 2906}})...),
+		{name: "eth_ipv4_sctp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
+			[]gopacket.SerializableLayer{ipv4Layer(out4a, out4b, 64, layers.IPProtocolSCTP), &layers.SCTP{SrcPort: 2905, DstPort: 2906}})...),
 			want: outer4(132, 32, 2905, 2906)},
-		{name: "eth_ipv4_ospf", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
-			[]gopacket.SerializableLayer{ip4(out4a, out4b, 1, 89), payload(24)})...),
+		{name: "eth_ipv4_ospf", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
+			[]gopacket.SerializableLayer{ipv4Layer(out4a, out4b, 1, 89), payloadBytes(24)})...),
 			want: Packet{IPLen: 44, Src: out4a, Dst: out4b, Proto: 89, TTL: 1}},
-		{name: "eth_ipv4_options", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), ipv4Options())...),
+		{name: "eth_ipv4_options", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), ipv4Options())...),
 			want: func() Packet { p := wantTCP4; p.IPLen += 4; return p }()},
-		{name: "eth_ipv4_frag_first", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), frag4(0, true))...),
+		{name: "eth_ipv4_frag_first", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), frag4(0, true))...),
 			want: Packet{IPLen: 60, Src: out4a, Dst: out4b, Proto: 17, SrcPort: 5000, DstPort: 6000, TTL: 64, Fragment: true}},
-		{name: "eth_ipv4_frag_later", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), frag4(5, false))...),
+		{name: "eth_ipv4_frag_later", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), frag4(5, false))...),
 			want: Packet{IPLen: 44, Src: out4a, Dst: out4b, Proto: 17, TTL: 64, Fragment: true}},
-		{name: "eth_ipv6_ext_tcp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6), v6ext())...),
+		{name: "eth_ipv6_ext_tcp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6), v6ext())...),
 			want: Packet{IPLen: 40 + 40 + 20 + 10, Src: out6a, Dst: out6b, Proto: 6, SrcPort: 40000, DstPort: 443, TTL: 60, TCPFlags: 0x18}},
-		{name: "eth_ipv6_frag_first", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6), frag6(0, true))...),
+		{name: "eth_ipv6_frag_first", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6), frag6(0, true))...),
 			want: Packet{IPLen: 40 + 8 + 8 + 16, Src: out6a, Dst: out6b, Proto: 17, SrcPort: 5353, DstPort: 53, TTL: 60, Fragment: true}},
-		{name: "eth_ipv6_frag_later", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6), frag6(3, false))...),
+		{name: "eth_ipv6_frag_later", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6), frag6(3, false))...),
 			want: Packet{IPLen: 40 + 8 + 16, Src: out6a, Dst: out6b, Proto: 17, TTL: 60, Fragment: true}},
-		{name: "eth_ipv6_atomic_frag", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6), frag6(0, false))...),
+		{name: "eth_ipv6_atomic_frag", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6), frag6(0, false))...),
 			want: Packet{IPLen: 40 + 8 + 8 + 16, Src: out6a, Dst: out6b, Proto: 17, SrcPort: 5353, DstPort: 53, TTL: 60}},
-		{name: "eth_ipv6_ah_tcp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6), ah6())...),
+		{name: "eth_ipv6_ah_tcp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6), ah6())...),
 			want: Packet{IPLen: 40 + 24 + 20, Src: out6a, Dst: out6b, Proto: 6, SrcPort: 179, DstPort: 50000, TTL: 60, TCPFlags: 0x10}},
 		{name: "eth_ipv4_snaplen", link: LinkEthernet, data: snap[:14+20+6], wire: len(snap),
 			want: func() Packet { p := wantTCP4; p.TCPFlags = 0; return p }()},
 		{name: "eth_ipv4_tso_zero_length", link: LinkEthernet, data: tso,
 			want: wantTCP4},
-		{name: "eth_llc_snap_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(0x0034),
-			[]gopacket.SerializableLayer{raw{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00}}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "eth_pppoe_ipv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypePPPoESession),
-			[]gopacket.SerializableLayer{raw{0x11, 0, 0, 1, 0, 62, 0, 0x57}}, udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "eth_llc_snap_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(0x0034),
+			[]gopacket.SerializableLayer{rawBytes{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00}}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "eth_pppoe_ipv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypePPPoESession),
+			[]gopacket.SerializableLayer{rawBytes{0x11, 0, 0, 1, 0, 62, 0, 0x57}}, udp6(out6a, out6b, 60))...), want: wantUDP6},
 
 		// VLAN tags and MPLS.
-		{name: "eth_vlan_ipv4_tcp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeDot1Q),
+		{name: "eth_vlan_ipv4_tcp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeDot1Q),
 			[]gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4}}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "eth_qinq_88a8_ipv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeQinQ),
+		{name: "eth_qinq_88a8_ipv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeQinQ),
 			[]gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 200, Type: layers.EthernetTypeDot1Q}, &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv6}},
 			udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "eth_qinq_9100_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(0x9100),
+		{name: "eth_qinq_9100_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(0x9100),
 			[]gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 300, Type: layers.EthernetTypeDot1Q}, &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeIPv4}},
 			tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "eth_mpls_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeMPLSUnicast),
+		{name: "eth_mpls_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeMPLSUnicast),
 			[]gopacket.SerializableLayer{mpls(1000, false), mpls(2000, true)}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "eth_mpls_multicast_ipv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeMPLSMulticast),
+		{name: "eth_mpls_multicast_ipv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeMPLSMulticast),
 			[]gopacket.SerializableLayer{mpls(3000, true)}, udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "eth_vlan_mpls_pw_eth_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeDot1Q),
-			[]gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeMPLSUnicast}, mpls(16, false), mpls(17, true), raw{0, 0, 0, 1}},
-			eth(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "eth_vlan_mpls_pw_eth_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeDot1Q),
+			[]gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeMPLSUnicast}, mpls(16, false), mpls(17, true), rawBytes{0, 0, 0, 1}},
+			ethLayer(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...), want: wantTCP4},
 
 		// Other link types.
-		{name: "sll_ipv4_tcp", link: LinkSLL, data: serialize(t, cat([]gopacket.SerializableLayer{sll(0x0800)}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "sll_vlan_ipv6_udp", link: LinkSLL, data: serialize(t, cat([]gopacket.SerializableLayer{sll(0x8100), raw{0, 10, 0x86, 0xdd}}, udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "sll2_ipv6_udp", link: LinkSLL2, data: serialize(t, cat([]gopacket.SerializableLayer{sll2(0x86dd)}, udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "sll2_ipv4_tcp", link: LinkSLL2, data: serialize(t, cat([]gopacket.SerializableLayer{sll2(0x0800)}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "raw_ipv4_tcp", link: LinkRaw, data: serialize(t, tcp4(out4a, out4b, 64)...), want: wantTCP4},
-		{name: "raw_ipv6_udp", link: LinkRaw, data: serialize(t, udp6(out6a, out6b, 60)...), want: wantUDP6},
-		{name: "rawold_ipv4_tcp", link: LinkRawOld, data: serialize(t, tcp4(out4a, out4b, 64)...), want: wantTCP4},
-		{name: "rawold_ipv6_udp", link: LinkRawOld, data: serialize(t, udp6(out6a, out6b, 60)...), want: wantUDP6},
-		{name: "ipv4_tcp", link: LinkIPv4, data: serialize(t, tcp4(out4a, out4b, 64)...), want: wantTCP4},
-		{name: "ipv6_udp", link: LinkIPv6, data: serialize(t, udp6(out6a, out6b, 60)...), want: wantUDP6},
-		{name: "ipv6_jumbogram", link: LinkIPv6, data: serialize(t, append(udp6(out6a, out6b, 60)[:2], payload(65530))...),
+		{name: "sll_ipv4_tcp", link: LinkSLL, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{sll(0x0800)}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "sll_vlan_ipv6_udp", link: LinkSLL, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{sll(0x8100), rawBytes{0, 10, 0x86, 0xdd}}, udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "sll2_ipv6_udp", link: LinkSLL2, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{sll2(0x86dd)}, udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "sll2_ipv4_tcp", link: LinkSLL2, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{sll2(0x0800)}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "raw_ipv4_tcp", link: LinkRaw, data: buildFrame(t, tcp4(out4a, out4b, 64)...), want: wantTCP4},
+		{name: "raw_ipv6_udp", link: LinkRaw, data: buildFrame(t, udp6(out6a, out6b, 60)...), want: wantUDP6},
+		{name: "rawold_ipv4_tcp", link: LinkRawOld, data: buildFrame(t, tcp4(out4a, out4b, 64)...), want: wantTCP4},
+		{name: "rawold_ipv6_udp", link: LinkRawOld, data: buildFrame(t, udp6(out6a, out6b, 60)...), want: wantUDP6},
+		{name: "ipv4_tcp", link: LinkIPv4, data: buildFrame(t, tcp4(out4a, out4b, 64)...), want: wantTCP4},
+		{name: "ipv6_udp", link: LinkIPv6, data: buildFrame(t, udp6(out6a, out6b, 60)...), want: wantUDP6},
+		{name: "ipv6_jumbogram", link: LinkIPv6, data: buildFrame(t, append(udp6(out6a, out6b, 60)[:2], payloadBytes(65530))...),
 			want: Packet{IPLen: 40 + 8 + 8 + 65530, Src: out6a, Dst: out6b, Proto: 17, SrcPort: 5353, DstPort: 53, TTL: 60}},
-		{name: "null_le_ipv4_tcp", link: LinkNull, data: serialize(t, cat([]gopacket.SerializableLayer{raw(le32(2))}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "null_be_ipv4_tcp", link: LinkNull, data: serialize(t, cat([]gopacket.SerializableLayer{raw(be32(2))}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "null_le_ipv6_darwin", link: LinkNull, data: serialize(t, cat([]gopacket.SerializableLayer{raw(le32(30))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "null_be_ipv6_freebsd", link: LinkNull, data: serialize(t, cat([]gopacket.SerializableLayer{raw(be32(28))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "null_le_ipv6_openbsd", link: LinkNull, data: serialize(t, cat([]gopacket.SerializableLayer{raw(le32(24))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
-		{name: "loop_ipv4_tcp", link: LinkLoop, data: serialize(t, cat([]gopacket.SerializableLayer{raw(be32(2))}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
-		{name: "loop_ipv6_udp", link: LinkLoop, data: serialize(t, cat([]gopacket.SerializableLayer{raw(be32(24))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "null_le_ipv4_tcp", link: LinkNull, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{rawBytes(le32(2))}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "null_be_ipv4_tcp", link: LinkNull, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{rawBytes(be32(2))}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "null_le_ipv6_darwin", link: LinkNull, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{rawBytes(le32(30))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "null_be_ipv6_freebsd", link: LinkNull, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{rawBytes(be32(28))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "null_le_ipv6_openbsd", link: LinkNull, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{rawBytes(le32(24))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
+		{name: "loop_ipv4_tcp", link: LinkLoop, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{rawBytes(be32(2))}, tcp4(out4a, out4b, 64))...), want: wantTCP4},
+		{name: "loop_ipv6_udp", link: LinkLoop, data: buildFrame(t, joinLayers([]gopacket.SerializableLayer{rawBytes(be32(24))}, udp6(out6a, out6b, 60))...), want: wantUDP6},
 
 		// Tunnels. Inner packets: 50 bytes (IPv4 TCP) or 60 (IPv6 UDP).
-		{name: "vxlan_ipv4_tcp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
-			eth(layers.EthernetTypeIPv4), inTCP4())...),
+		{name: "vxlan_ipv4_tcp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
+			ethLayer(layers.EthernetTypeIPv4), inTCP4())...),
 			want: wantInTCP4, outer: outer4(17, 20+8+8+14+50, 51000, 4789)},
-		{name: "vxlan_vlan_ipv6_udp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
-			eth(layers.EthernetTypeDot1Q), []gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeIPv6}}, inUDP6())...),
+		{name: "vxlan_vlan_ipv6_udp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
+			ethLayer(layers.EthernetTypeDot1Q), []gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeIPv6}}, inUDP6())...),
 			want: wantInUDP6, outer: outer4(17, 20+8+8+18+60, 51000, 4789)},
-		{name: "geneve_options_ipv4_tcp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), outerUDP4(6081),
+		{name: "geneve_options_ipv4_tcp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), outerUDP4(6081),
 			[]gopacket.SerializableLayer{&layers.Geneve{Protocol: layers.EthernetTypeTransparentEthernetBridging, VNI: 9,
 				Options: []*layers.GeneveOption{{Class: 0x0102, Type: 0x80, Length: 8, Data: []byte{1, 2, 3, 4}}}}},
-			eth(layers.EthernetTypeIPv4), inTCP4())...),
+			ethLayer(layers.EthernetTypeIPv4), inTCP4())...),
 			want: wantInTCP4, outer: outer4(17, 20+8+16+14+50, 51000, 6081)},
-		{name: "geneve_ipv6_over_ipv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6),
+		{name: "geneve_ipv6_over_ipv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6),
 			func() []gopacket.SerializableLayer {
-				ip := ip6(out6a, out6b, 60, layers.IPProtocolUDP)
+				ip := ipv6Layer(out6a, out6b, 60, layers.IPProtocolUDP)
 				udp := &layers.UDP{SrcPort: 51000, DstPort: 6081}
 				_ = udp.SetNetworkLayerForChecksum(ip)
 				return []gopacket.SerializableLayer{ip, udp, &layers.Geneve{Protocol: layers.EthernetTypeTransparentEthernetBridging, VNI: 9}}
-			}(), eth(layers.EthernetTypeIPv6), inUDP6())...),
+			}(), ethLayer(layers.EthernetTypeIPv6), inUDP6())...),
 			want: wantInUDP6, outer: Packet{IPLen: 40 + 8 + 8 + 14 + 60, Src: out6a, Dst: out6b, Proto: 17, SrcPort: 51000, DstPort: 6081, TTL: 60}},
-		{name: "gre_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "gre_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{Protocol: layers.EthernetTypeIPv4}), inTCP4())...),
 			want: wantInTCP4, outer: outer4(47, 20+4+50, 0, 0)},
-		{name: "gre_csum_key_seq_ipv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "gre_csum_key_seq_ipv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{ChecksumPresent: true, KeyPresent: true, SeqPresent: true, Key: 5, Seq: 6, Protocol: layers.EthernetTypeIPv6}), inUDP6())...),
 			want: wantInUDP6, outer: outer4(47, 20+16+60, 0, 0)},
-		{name: "gre_teb_vlan_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "gre_teb_vlan_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{KeyPresent: true, Key: 1, Protocol: layers.EthernetTypeTransparentEthernetBridging}),
-			eth(layers.EthernetTypeDot1Q), []gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 9, Type: layers.EthernetTypeIPv4}}, inTCP4())...),
+			ethLayer(layers.EthernetTypeDot1Q), []gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: 9, Type: layers.EthernetTypeIPv4}}, inTCP4())...),
 			want: wantInTCP4, outer: outer4(47, 20+8+18+50, 0, 0)},
-		{name: "gre_mpls_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "gre_mpls_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{Protocol: layers.EthernetTypeMPLSUnicast}), []gopacket.SerializableLayer{mpls(77, true)}, inTCP4())...),
 			want: wantInTCP4, outer: outer4(47, 20+4+4+50, 0, 0)},
-		{name: "erspan1_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
-			outerGRE4(&layers.GRE{Protocol: layers.EthernetTypeERSPAN}), eth(layers.EthernetTypeIPv4), inTCP4())...),
+		{name: "erspan1_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
+			outerGRE4(&layers.GRE{Protocol: layers.EthernetTypeERSPAN}), ethLayer(layers.EthernetTypeIPv4), inTCP4())...),
 			want: wantInTCP4, outer: outer4(47, 20+4+14+50, 0, 0)},
-		{name: "erspan2_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "erspan2_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{SeqPresent: true, Seq: 3, Protocol: layers.EthernetTypeERSPAN}),
 			[]gopacket.SerializableLayer{&layers.ERSPANII{Version: 1, VLANIdentifier: 10, SessionID: 5, Index: 1}},
-			eth(layers.EthernetTypeIPv4), inTCP4())...),
+			ethLayer(layers.EthernetTypeIPv4), inTCP4())...),
 			want: wantInTCP4, outer: outer4(47, 20+8+8+14+50, 0, 0)},
-		{name: "erspan3_ipv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "erspan3_ipv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{SeqPresent: true, Seq: 3, Protocol: 0x22eb}), []gopacket.SerializableLayer{erspan3(false)},
-			eth(layers.EthernetTypeIPv6), inUDP6())...),
+			ethLayer(layers.EthernetTypeIPv6), inUDP6())...),
 			want: wantInUDP6, outer: outer4(47, 20+8+12+14+60, 0, 0)},
-		{name: "erspan3_subheader_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "erspan3_subheader_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{SeqPresent: true, Seq: 3, Protocol: 0x22eb}), []gopacket.SerializableLayer{erspan3(true)},
-			eth(layers.EthernetTypeIPv4), inTCP4())...),
+			ethLayer(layers.EthernetTypeIPv4), inTCP4())...),
 			want: wantInTCP4, outer: outer4(47, 20+8+20+14+50, 0, 0)},
-		{name: "ipip", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
-			[]gopacket.SerializableLayer{ip4(out4a, out4b, 64, layers.IPProtocolIPv4)}, inTCP4())...),
+		{name: "ipip", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
+			[]gopacket.SerializableLayer{ipv4Layer(out4a, out4b, 64, layers.IPProtocolIPv4)}, inTCP4())...),
 			want: wantInTCP4, outer: outer4(4, 20+50, 0, 0)},
-		{name: "ipv6_in_ipv4", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
-			[]gopacket.SerializableLayer{ip4(out4a, out4b, 64, layers.IPProtocolIPv6)}, inUDP6())...),
+		{name: "ipv6_in_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
+			[]gopacket.SerializableLayer{ipv4Layer(out4a, out4b, 64, layers.IPProtocolIPv6)}, inUDP6())...),
 			want: wantInUDP6, outer: outer4(41, 20+60, 0, 0)},
-		{name: "ipv4_in_ipv6", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv6),
-			[]gopacket.SerializableLayer{ip6(out6a, out6b, 60, layers.IPProtocolIPv4)}, inTCP4())...),
+		{name: "ipv4_in_ipv6", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6),
+			[]gopacket.SerializableLayer{ipv6Layer(out6a, out6b, 60, layers.IPProtocolIPv4)}, inTCP4())...),
 			want: wantInTCP4, outer: outer6(4, 40+50)},
-		{name: "ipv6_in_ipv6", link: LinkRaw, data: serialize(t, cat(
-			[]gopacket.SerializableLayer{ip6(out6a, out6b, 60, layers.IPProtocolIPv6)}, inUDP6())...),
+		{name: "ipv6_in_ipv6", link: LinkRaw, data: buildFrame(t, joinLayers(
+			[]gopacket.SerializableLayer{ipv6Layer(out6a, out6b, 60, layers.IPProtocolIPv6)}, inUDP6())...),
 			want: wantInUDP6, outer: outer6(41, 40+60)},
-		{name: "vxlan_in_gre_ipip", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "vxlan_in_gre_ipip", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			outerGRE4(&layers.GRE{Protocol: layers.EthernetTypeIPv4}), udp4(in4a, in4b, 52000, 4789, 0)[:2], vxlan,
-			eth(layers.EthernetTypeIPv4), []gopacket.SerializableLayer{ip4(out4a, out4b, 10, layers.IPProtocolIPv4)}, inTCP4())...),
-			want: tunnels(wantInTCP4, 3), outer: outer4(47, 20+4+20+8+8+14+20+50, 0, 0)},
+			ethLayer(layers.EthernetTypeIPv4), []gopacket.SerializableLayer{ipv4Layer(out4a, out4b, 10, layers.IPProtocolIPv4)}, inTCP4())...),
+			want: throughTunnels(wantInTCP4, 3), outer: outer4(47, 20+4+20+8+8+14+20+50, 0, 0)},
 		// Inner packets that do not decode leave the outer one in place.
-		{name: "vxlan_arp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
-			eth(layers.EthernetTypeARP), []gopacket.SerializableLayer{payload(28)})...),
+		{name: "vxlan_arp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
+			ethLayer(layers.EthernetTypeARP), []gopacket.SerializableLayer{payloadBytes(28)})...),
 			want: outer4(17, 20+8+8+60, 51000, 4789)}, // inner frame padded to 60
-		{name: "vxlan_truncated_inner", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
-			eth(layers.EthernetTypeIPv4), []gopacket.SerializableLayer{raw{0x44, 0, 0, 50, 0, 0}})...),
+		{name: "vxlan_truncated_inner", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), outerUDP4(4789), vxlan,
+			ethLayer(layers.EthernetTypeIPv4), []gopacket.SerializableLayer{rawBytes{0x44, 0, 0, 50, 0, 0}})...),
 			want: outer4(17, 20+8+8+60, 51000, 4789)}, // IHL 4: a bad inner header
-		{name: "gre_v1_pptp", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
-			outerGRE4(&layers.GRE{Version: 1, KeyPresent: true, Protocol: 0x880b}), []gopacket.SerializableLayer{payload(8)})...),
+		{name: "gre_v1_pptp", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
+			outerGRE4(&layers.GRE{Version: 1, KeyPresent: true, Protocol: 0x880b}), []gopacket.SerializableLayer{payloadBytes(8)})...),
 			want: outer4(47, 20+8+8, 0, 0)},
-		{name: "ipip_fragment_not_decapsulated", link: LinkEthernet, data: serialize(t, cat(eth(layers.EthernetTypeIPv4),
+		{name: "ipip_fragment_not_decapsulated", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4),
 			[]gopacket.SerializableLayer{func() *layers.IPv4 {
-				ip := ip4(out4a, out4b, 64, layers.IPProtocolIPv4)
+				ip := ipv4Layer(out4a, out4b, 64, layers.IPProtocolIPv4)
 				ip.Flags = layers.IPv4MoreFragments
 				return ip
 			}()}, inTCP4())...),
@@ -448,8 +448,8 @@ func TestDecodeFrame(t *testing.T) {
 
 // TestDecodeMalformed checks the exact reason given for broken frames.
 func TestDecodeMalformed(t *testing.T) {
-	full := serialize(t, cat(eth(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...)
-	full6 := serialize(t, cat(eth(layers.EthernetTypeIPv6), udp6(out6a, out6b, 60))...)
+	full := buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv4), tcp4(out4a, out4b, 64))...)
+	full6 := buildFrame(t, joinLayers(ethLayer(layers.EthernetTypeIPv6), udp6(out6a, out6b, 60))...)
 	with := func(b []byte, f func(b []byte)) []byte {
 		b = append([]byte(nil), b...)
 		f(b)
@@ -599,7 +599,7 @@ func TestDecodeAllocs(t *testing.T) {
 
 // TestDecodeFixtures checks the pcap fixtures in testdata/decode, which hold
 // the valid frames above, one file per link type, against the same
-// expectations; -update rewrites them first.
+// expectations; -update-decode rewrites them first.
 func TestDecodeFixtures(t *testing.T) {
 	cases := validCases(t)
 	byLink := map[LinkType][]decodeCase{}
@@ -612,7 +612,7 @@ func TestDecodeFixtures(t *testing.T) {
 	}
 	for _, link := range order {
 		path := filepath.Join("testdata", "decode", fixtureName(link))
-		if *update {
+		if *updateDecode {
 			writeFixture(t, path, link, byLink[link])
 		}
 		f, err := os.Open(path)
@@ -700,7 +700,7 @@ func writeFixture(t *testing.T, path string, link LinkType, cases []decodeCase) 
 			wire = len(c.data)
 		}
 		// Fixed timestamps, one millisecond apart, keep the files reproducible.
-		ci := gopacket.CaptureInfo{Timestamp: fixtureEpoch.Add(timeStep * time.Duration(i)), CaptureLength: len(c.data), Length: wire}
+		ci := gopacket.CaptureInfo{Timestamp: fixtureEpoch.Add(fixtureStep * time.Duration(i)), CaptureLength: len(c.data), Length: wire}
 		if err := w.WritePacket(ci, c.data); err != nil {
 			t.Fatal(err)
 		}
@@ -712,4 +712,4 @@ func writeFixture(t *testing.T, path string, link LinkType, cases []decodeCase) 
 
 var fixtureEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-const timeStep = time.Millisecond
+const fixtureStep = time.Millisecond
