@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -713,3 +715,103 @@ func writeFixture(t *testing.T, path string, link LinkType, cases []decodeCase) 
 var fixtureEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 const fixtureStep = time.Millisecond
+
+// TestDecodeSharedCaptures checks the byte definition on the real captures
+// of ../../shared/captures, when that folder is there (a user's clone has
+// none): packets and IP bytes without decapsulation must be what tshark
+// counts (ip.len, or ipv6.plen + 40, per frame with an IP header), and for
+// gnutella what ../../shared/peers.md quotes.
+func TestDecodeSharedCaptures(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "captures")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skip("no shared captures")
+	}
+	tshark, _ := exec.LookPath("tshark")
+	for _, name := range []string{"ndpi_gnutella.pcap", "ndpi_sites.pcapng", "ndpi_KakaoTalk_talk.pcap", "mercury_emix.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			packets, bytes, results := decodeFile(t, path)
+			t.Logf("%s: %d packets, %d IP bytes; results %v", name, packets, bytes, results)
+			if name == "ndpi_gnutella.pcap" && (packets != 3882 || bytes != 523142) {
+				t.Errorf("gnutella: %d packets, %d bytes; peers.md says 3882 and 523142", packets, bytes)
+			}
+			if tshark == "" {
+				return
+			}
+			out, err := exec.Command(tshark, "-n", "-r", path,
+				"--disable-protocol", "icmp", "--disable-protocol", "icmpv6", "--disable-protocol", "gtp", "--disable-protocol", "teredo",
+				"--disable-protocol", "gre", "--disable-protocol", "vxlan", "--disable-protocol", "geneve", "--disable-protocol", "erspan", "--disable-protocol", "l2tp",
+				"-Y", "ip or ipv6", "-T", "fields", "-E", "occurrence=f", "-e", "ip.len", "-e", "ipv6.plen").Output()
+			if err != nil {
+				t.Fatalf("tshark: %v", err)
+			}
+			var tp, tb uint64
+			for line := range strings.Lines(string(out)) {
+				f := strings.Split(strings.TrimRight(line, "\n"), "\t")
+				tp++
+				if n, err := strconv.ParseUint(f[0], 10, 32); err == nil {
+					tb += n
+				} else if n, err := strconv.ParseUint(f[1], 10, 32); err == nil {
+					tb += n + 40
+				} else {
+					t.Fatalf("tshark line %q", line)
+				}
+			}
+			if packets != tp || bytes != tb {
+				t.Errorf("jurismon %d packets %d bytes; tshark %d packets %d bytes", packets, bytes, tp, tb)
+			}
+		})
+	}
+}
+
+// decodeFile decodes a pcap or pcapng file without decapsulation and
+// returns the decoded packets, their IP bytes and the count of each result.
+func decodeFile(t *testing.T, path string) (packets, bytes uint64, results [NumResults]int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var read func() ([]byte, LinkType, error)
+	if strings.HasSuffix(path, ".pcapng") {
+		r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = func() ([]byte, LinkType, error) {
+			data, ci, err := r.ReadPacketData()
+			if err != nil {
+				return nil, 0, err
+			}
+			intf, err := r.Interface(ci.InterfaceIndex)
+			return data, LinkType(intf.LinkType), err
+		}
+	} else {
+		r, err := pcapgo.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = func() ([]byte, LinkType, error) {
+			data, _, err := r.ReadPacketData()
+			return data, LinkType(r.LinkType()), err
+		}
+	}
+	dec := &Decoder{}
+	for {
+		data, link, err := read()
+		if errors.Is(err, io.EOF) {
+			return packets, bytes, results
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		r := dec.Decode(link, data, &p)
+		results[r]++
+		if r == Decoded {
+			packets++
+			bytes += uint64(p.IPLen)
+		}
+	}
+}
