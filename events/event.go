@@ -1,0 +1,93 @@
+// Package events records flagged flows: which local host talked to which
+// flagged remote endpoint, how much, and why it was flagged. Prometheus
+// metrics cannot say that without unbounded labels; a rate-limited JSON
+// lines file and a small in-memory window served over HTTP can.
+package events
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/jurismon/jurismon/flow"
+)
+
+// Event is one flagged flow as written to the log, one JSON object a line.
+// The JSON names are a stable interface (documented in README.md): add
+// fields, never rename or remove them.
+type Event struct {
+	Time              time.Time `json:"time"`       // when the agent reported the flow
+	FirstSeen         time.Time `json:"first_seen"` // first packet
+	LastSeen          time.Time `json:"last_seen"`  // latest packet
+	Local             string    `json:"local"`
+	LocalPort         uint16    `json:"local_port"`
+	Remote            string    `json:"remote"`
+	RemotePort        uint16    `json:"remote_port"`
+	Protocol          string    `json:"protocol"`     // tcp, udp, icmp, icmpv6, else the IP protocol number
+	BytesTo           uint64    `json:"bytes_to"`     // IP bytes sent to the remote (flagged) endpoint
+	BytesFrom         uint64    `json:"bytes_from"`   // IP bytes received from it
+	PacketsTo         uint64    `json:"packets_to"`   // packets sent to it
+	PacketsFrom       uint64    `json:"packets_from"` // packets received from it
+	Country           string    `json:"country"`
+	RegisteredCountry string    `json:"registered_country"`
+	ASN               uint32    `json:"asn"`
+	ASOrg             string    `json:"as_org"`
+	Jurisdiction      string    `json:"jurisdiction"`
+	MatchedBy         string    `json:"matched_by"` // country, registered_country, asn or as_org
+	Ended             bool      `json:"ended"`      // false for a periodic report of a live flow
+}
+
+// FromFlow converts a flow event, copying everything out of it: the
+// accountant reuses *e after the callback returns. now is the report time.
+func FromFlow(e *flow.FlowEvent, now time.Time) Event {
+	ev := Event{
+		Time:         now.UTC(),
+		FirstSeen:    time.Unix(0, e.First).UTC(),
+		LastSeen:     time.Unix(0, e.Last).UTC(),
+		Local:        addrString(e.Local.Addr()),
+		LocalPort:    e.Local.Port(),
+		Remote:       addrString(e.Remote.Addr()),
+		RemotePort:   e.Remote.Port(),
+		Protocol:     ProtocolName(e.Proto),
+		BytesTo:      e.BytesTo,
+		BytesFrom:    e.BytesFrom,
+		PacketsTo:    e.PacketsTo,
+		PacketsFrom:  e.PacketsFrom,
+		Jurisdiction: e.Verdict.Jurisdiction,
+		MatchedBy:    e.Verdict.MatchedBy.String(),
+		Ended:        e.Ended,
+	}
+	// Location strings are immutable and shared by the resolver's cache, so
+	// copying the string headers is enough.
+	if loc := e.Location; loc != nil {
+		ev.Country = loc.Country
+		ev.RegisteredCountry = loc.RegisteredCountry
+		ev.ASN = loc.ASN
+		ev.ASOrg = loc.ASOrg
+	}
+	return ev
+}
+
+// addrString is "" rather than netip's "invalid IP" for a missing address.
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// ProtocolName names the IP protocols whose ports or types the flow key
+// carries, and gives the decimal number of any other.
+func ProtocolName(p uint8) string {
+	switch p {
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 58:
+		return "icmpv6"
+	}
+	return strconv.Itoa(int(p))
+}

@@ -1,0 +1,349 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jurismon/jurismon/flow"
+)
+
+// Defaults of Options' zero values.
+const (
+	DefaultMaxSize       = 64 << 20
+	DefaultMaxFiles      = 5
+	DefaultRatePerSecond = 100
+	DefaultBurst         = 1000
+	DefaultRecent        = 1000
+	DefaultQueueSize     = 4096
+)
+
+// Options configure a Log. Zero values take the defaults above.
+type Options struct {
+	// Path is the file written, "-" for standard output, "" for none (the
+	// events are then only kept in memory for the API).
+	Path string
+	// MaxSize rotates the file before a line would take it past this many
+	// bytes (a single longer line still gets a file of its own).
+	MaxSize int64
+	// MaxFiles is how many rotated files are kept: Path.1 (newest) to
+	// Path.MaxFiles; older ones are removed.
+	MaxFiles int
+	// RatePerSecond and Burst size the token bucket every event goes
+	// through, so that a flood of flagged flows cannot fill a disk.
+	// A negative RatePerSecond disables the limit.
+	RatePerSecond float64
+	Burst         int
+	// Recent is how many of the latest events are kept for the API.
+	Recent int
+	// QueueSize bounds the events waiting for the writer.
+	QueueSize int
+	Logger    *slog.Logger
+}
+
+func (o *Options) applyDefaults() error {
+	switch {
+	case o.MaxSize < 0:
+		return fmt.Errorf("events: max size must not be negative, got %d", o.MaxSize)
+	case o.MaxFiles < 0:
+		return fmt.Errorf("events: max files must not be negative, got %d", o.MaxFiles)
+	case o.Burst < 0:
+		return fmt.Errorf("events: burst must not be negative, got %d", o.Burst)
+	case o.Recent < 0:
+		return fmt.Errorf("events: recent must not be negative, got %d", o.Recent)
+	case o.QueueSize < 0:
+		return fmt.Errorf("events: queue size must not be negative, got %d", o.QueueSize)
+	}
+	if o.MaxSize == 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	if o.MaxFiles == 0 {
+		o.MaxFiles = DefaultMaxFiles
+	}
+	if o.RatePerSecond == 0 {
+		o.RatePerSecond = DefaultRatePerSecond
+	}
+	if o.Burst == 0 {
+		o.Burst = DefaultBurst
+	}
+	if o.Recent == 0 {
+		o.Recent = DefaultRecent
+	}
+	if o.QueueSize == 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Drop reasons, the values of the reason label.
+const (
+	reasonRateLimit = iota
+	reasonQueueFull
+	reasonWriteError
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"rate_limit", "queue_full", "write_error"}
+
+// Log writes flagged flows as JSON lines. Observe may be called from any
+// number of goroutines; one goroutine runs Run.
+type Log struct {
+	opts  Options
+	now   func() time.Time // replaced by tests
+	limit *bucket
+	queue chan Event
+	ring  ring
+
+	written   atomic.Uint64
+	dropped   [numReasons]atomic.Uint64
+	rotations atomic.Uint64
+	closed    atomic.Bool
+
+	// mu orders Run against Close so that exactly one goroutine writes.
+	mu      sync.Mutex
+	running bool
+	stop    chan struct{} // closed by Close
+	exited  chan struct{} // closed when Run returns
+
+	// Writer state, owned by whichever of Run or Close is writing.
+	out     io.Writer // nil when there is no output or it could not be reopened
+	file    *os.File  // nil for stdout and no output
+	size    int64
+	buf     bytes.Buffer
+	enc     *json.Encoder
+	failing bool // the last write failed: log recovery, not every failure
+}
+
+// New opens (or creates, mode 0640) the file and returns a Log ready for
+// Observe. Events are written once Run is started.
+func New(opts Options) (*Log, error) {
+	if err := opts.applyDefaults(); err != nil {
+		return nil, err
+	}
+	l := &Log{
+		opts:   opts,
+		now:    time.Now,
+		queue:  make(chan Event, opts.QueueSize),
+		ring:   newRing(opts.Recent),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	l.limit = newBucket(opts.RatePerSecond, opts.Burst, l.now())
+	l.enc = json.NewEncoder(&l.buf)
+	// Organisation names such as "AT&T" stay readable in the file.
+	l.enc.SetEscapeHTML(false)
+	switch opts.Path {
+	case "":
+	case "-":
+		l.out = os.Stdout
+	default:
+		if err := l.open(); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// open opens the file for appending and learns its current size.
+func (l *Log) open() error {
+	p := l.opts.Path
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("events: cannot create %s: directory %s does not exist", p, filepath.Dir(p))
+		}
+		return fmt.Errorf("events: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("events: %w", err)
+	}
+	l.file, l.out, l.size = f, f, st.Size()
+	return nil
+}
+
+// Observe records a flagged flow. It runs on the packet path: it copies the
+// event out of e and hands it to the writer without ever blocking, dropping
+// and counting it when the rate limit is exceeded or the queue is full.
+// Events observed after Close are ignored.
+func (l *Log) Observe(e *flow.FlowEvent) {
+	if l.closed.Load() {
+		return
+	}
+	now := l.now()
+	if !l.limit.allow(now) {
+		l.dropped[reasonRateLimit].Add(1)
+		return
+	}
+	select {
+	case l.queue <- FromFlow(e, now):
+	default:
+		l.dropped[reasonQueueFull].Add(1)
+	}
+}
+
+// Run writes queued events until ctx is cancelled or Close is called,
+// whichever comes first. Call it once, in its own goroutine.
+func (l *Log) Run(ctx context.Context) {
+	l.mu.Lock()
+	if l.running || l.closed.Load() {
+		l.mu.Unlock()
+		l.opts.Logger.Warn("event log: Run called twice or after Close")
+		return
+	}
+	l.running = true
+	l.mu.Unlock()
+	defer close(l.exited)
+	for {
+		select {
+		case <-ctx.Done():
+			l.drain()
+			return
+		case <-l.stop:
+			l.drain()
+			return
+		case e := <-l.queue:
+			l.record(e)
+		}
+	}
+}
+
+// drain records what is queued now, without waiting for more.
+func (l *Log) drain() {
+	for {
+		select {
+		case e := <-l.queue:
+			l.record(e)
+		default:
+			return
+		}
+	}
+}
+
+// Close stops Run, writes every event observed before it, and closes the
+// file. It is safe after Run's context was cancelled, without Run, and
+// more than once.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed.Swap(true) {
+		l.mu.Unlock()
+		return nil
+	}
+	close(l.stop)
+	running := l.running
+	l.mu.Unlock()
+	if running {
+		<-l.exited
+	}
+	// Run has returned (or never ran): this goroutine owns the writer now.
+	l.drain()
+	if l.file != nil {
+		err := l.file.Close()
+		l.file, l.out = nil, nil
+		if err != nil {
+			return fmt.Errorf("events: closing %s: %w", l.opts.Path, err)
+		}
+	}
+	return nil
+}
+
+// record keeps the event for the API and writes it as one line.
+func (l *Log) record(e Event) {
+	l.ring.add(e)
+	if l.opts.Path == "" {
+		l.written.Add(1)
+		return
+	}
+	l.buf.Reset()
+	if err := l.enc.Encode(&e); err != nil {
+		// Every field is a plain value: this cannot happen, but a line
+		// that cannot be encoded is a lost line, so count it as one.
+		l.writeFailed(err)
+		return
+	}
+	line := l.buf.Bytes()
+	if l.file != nil && l.size > 0 && l.size+int64(len(line)) > l.opts.MaxSize {
+		l.rotate()
+	}
+	if l.out == nil && l.opts.Path != "-" {
+		// A failed rotation left no file open: try again for each line
+		// rather than stop logging for good.
+		if err := l.open(); err != nil {
+			l.writeFailed(err)
+			return
+		}
+	}
+	// One write a line: lines are rare (rate-limited), a reader tailing the
+	// file sees whole lines, and a failure is counted against exactly one.
+	n, err := l.out.Write(line)
+	l.size += int64(n)
+	if err != nil {
+		l.writeFailed(err)
+		return
+	}
+	l.written.Add(1)
+	if l.failing {
+		l.failing = false
+		l.opts.Logger.Info("event log writes succeed again", "path", l.opts.Path)
+	}
+}
+
+func (l *Log) writeFailed(err error) {
+	l.dropped[reasonWriteError].Add(1)
+	if !l.failing {
+		l.failing = true
+		l.opts.Logger.Error("event log write failed; dropping events until it works again", "path", l.opts.Path, "err", err)
+	}
+}
+
+// rotate shifts Path.i to Path.i+1 (dropping the oldest), renames Path to
+// Path.1 and opens a new Path. On failure the old file is reopened or, if
+// that fails too, record retries on the next line.
+func (l *Log) rotate() {
+	p := l.opts.Path
+	if err := l.file.Close(); err != nil {
+		l.opts.Logger.Warn("event log close before rotation", "path", p, "err", err)
+	}
+	l.file, l.out = nil, nil
+	n := l.opts.MaxFiles
+	if err := os.Remove(fmt.Sprintf("%s.%d", p, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		l.opts.Logger.Warn("event log rotation: removing the oldest file", "err", err)
+	}
+	for i := n - 1; i >= 1; i-- {
+		from, to := fmt.Sprintf("%s.%d", p, i), fmt.Sprintf("%s.%d", p, i+1)
+		if err := os.Rename(from, to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			l.opts.Logger.Warn("event log rotation", "from", from, "to", to, "err", err)
+		}
+	}
+	rotated := true
+	if err := os.Rename(p, p+".1"); err != nil {
+		// Keep appending to the oversized file rather than lose lines.
+		rotated = false
+		l.opts.Logger.Error("event log rotation failed", "path", p, "err", err)
+	}
+	if err := l.open(); err != nil {
+		l.opts.Logger.Error("event log reopen after rotation failed", "path", p, "err", err)
+		return
+	}
+	if rotated {
+		l.rotations.Add(1)
+	}
+}
+
+// Recent returns up to n of the latest events, most recent first; all that
+// are kept when n <= 0.
+func (l *Log) Recent(n int) []Event { return l.ring.latest(n) }
