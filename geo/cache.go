@@ -32,10 +32,10 @@ const (
 )
 
 // cacheKey is a prefix in the 128-bit space (IPv4 as IPv4-mapped IPv6, its
-// length plus 96): a compact, comparable map key.
+// length plus 96): a comparable map key without padding, so that the map
+// hashes it as plain memory.
 type cacheKey struct {
-	hi, lo uint64
-	bits   uint8
+	hi, lo, bits uint64
 }
 
 func keyOf(hi, lo uint64, bits int) cacheKey {
@@ -43,9 +43,9 @@ func keyOf(hi, lo uint64, bits int) cacheKey {
 	case bits <= 0:
 		return cacheKey{}
 	case bits < 64:
-		return cacheKey{hi: hi &^ (^uint64(0) >> bits), bits: uint8(bits)}
+		return cacheKey{hi: hi &^ (^uint64(0) >> bits), bits: uint64(bits)}
 	case bits < 128:
-		return cacheKey{hi: hi, lo: lo &^ (^uint64(0) >> (bits - 64)), bits: uint8(bits)}
+		return cacheKey{hi: hi, lo: lo &^ (^uint64(0) >> (bits - 64)), bits: uint64(bits)}
 	default:
 		return cacheKey{hi: hi, lo: lo, bits: 128}
 	}
