@@ -1,0 +1,225 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// LiveOptions configure a live capture.
+type LiveOptions struct {
+	// Interfaces to capture on. Empty means every interface that is up and
+	// not a loopback when NewLive runs. "any" means every up interface,
+	// loopback included; it opens one set of sockets per interface rather
+	// than one Linux "any" socket, so each interface keeps its own link type
+	// (no SLL header to decode), fanout group and drop counters. Interfaces
+	// created after NewLive are not picked up until the capture is rebuilt.
+	Interfaces []string
+	// Workers is the number of sockets (and goroutines) per interface,
+	// joined in one fanout group hashed by flow. 0 means 1.
+	Workers int
+	// SnapLen is the number of bytes kept of each frame. 0 means 128:
+	// enough for the link, IP and transport headers, never the payload.
+	SnapLen int
+	// BufferSize is the ring size of each socket in bytes. 0 means 8 MiB.
+	BufferSize int
+	// Promiscuous puts the interfaces into promiscuous mode.
+	Promiscuous bool
+	// Filter is a capture filter in the subset CompileFilter documents.
+	Filter string
+	// PollTimeout bounds how long a worker waits for frames before it checks
+	// whether it should stop. 0 means 100ms.
+	PollTimeout time.Duration
+	// Logger receives interface up/down and retry messages. nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults applied by NewLive.
+const (
+	DefaultSnapLen     = 128
+	DefaultBufferSize  = 8 << 20
+	DefaultPollTimeout = 100 * time.Millisecond
+	minBufferSize      = 64 << 10
+	maxWorkers         = 64
+)
+
+// InterfaceStats are cumulative counters of one captured interface.
+type InterfaceStats struct {
+	Interface string
+	// Packets is the number of frames handed to the handler.
+	Packets uint64
+	// KernelDrops is the number of frames the kernel dropped because a
+	// ring was full.
+	KernelDrops uint64
+	// QueueFreezes counts the times a TPACKET_V3 ring froze its queue
+	// because no block was free.
+	QueueFreezes uint64
+	// Up is true while sockets are capturing on the interface.
+	Up bool
+}
+
+// ErrNoInterfaces is returned by NewLive when no interface is given and none
+// is up.
+var ErrNoInterfaces = errors.New("capture: no up, non-loopback interface to capture on")
+
+// withDefaults validates opts and fills in the zero values.
+func (o LiveOptions) withDefaults() (LiveOptions, error) {
+	if o.Workers == 0 {
+		o.Workers = 1
+	}
+	if o.Workers < 0 || o.Workers > maxWorkers {
+		return o, fmt.Errorf("capture: workers %d out of range 1..%d", o.Workers, maxWorkers)
+	}
+	if o.SnapLen == 0 {
+		o.SnapLen = DefaultSnapLen
+	}
+	if o.SnapLen < 64 || o.SnapLen > maxSnapLen {
+		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, maxSnapLen)
+	}
+	if o.BufferSize == 0 {
+		o.BufferSize = DefaultBufferSize
+	}
+	if o.BufferSize < minBufferSize {
+		return o, fmt.Errorf("capture: buffer size %d below the minimum of %d bytes", o.BufferSize, minBufferSize)
+	}
+	if o.PollTimeout == 0 {
+		o.PollTimeout = DefaultPollTimeout
+	}
+	if o.PollTimeout < time.Millisecond {
+		return o, fmt.Errorf("capture: poll timeout %s below 1ms", o.PollTimeout)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	names, err := resolveInterfaces(o.Interfaces)
+	if err != nil {
+		return o, err
+	}
+	o.Interfaces = names
+	return o, nil
+}
+
+// resolveInterfaces expands an empty list and "any", and removes duplicates.
+// Named interfaces need not exist yet: they are retried until they appear.
+func resolveInterfaces(names []string) ([]string, error) {
+	var out []string
+	if len(names) == 0 {
+		up, err := UpInterfaces()
+		if err != nil {
+			return nil, err
+		}
+		if len(up) == 0 {
+			return nil, ErrNoInterfaces
+		}
+		return up, nil
+	}
+	for _, n := range names {
+		switch {
+		case n == "any":
+			all, err := upInterfaces(true)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, all...)
+		case n == "" || len(n) >= 16 || slices.ContainsFunc([]byte(n), func(c byte) bool { return c == '/' || c <= ' ' }):
+			return nil, fmt.Errorf("capture: invalid interface name %q", n)
+		default:
+			out = append(out, n)
+		}
+	}
+	seen := map[string]bool{}
+	out = slices.DeleteFunc(out, func(n string) bool {
+		dup := seen[n]
+		seen[n] = true
+		return dup
+	})
+	return out, nil
+}
+
+// UpInterfaces returns the names of the interfaces that are up and not
+// loopback, in index order.
+func UpInterfaces() ([]string, error) { return upInterfaces(false) }
+
+func upInterfaces(loopback bool) ([]string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("capture: listing interfaces: %w", err)
+	}
+	var out []string
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || (!loopback && ifi.Flags&net.FlagLoopback != 0) {
+			continue
+		}
+		out = append(out, ifi.Name)
+	}
+	return out, nil
+}
+
+// interfacePrefixes returns the addresses of every interface as prefixes
+// (address and mask length, not masked), sorted and without duplicates.
+func interfacePrefixes() ([]netip.Prefix, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("capture: listing interface addresses: %w", err)
+	}
+	out := make([]netip.Prefix, 0, len(addrs))
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := ipn.Mask.Size()
+		ip = ip.Unmap()
+		if ip.Is4() && ones > 32 {
+			ones -= 96
+		}
+		out = append(out, netip.PrefixFrom(ip, ones))
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out), nil
+}
+
+// watchAddrs reports the interface prefixes now and whenever they differ
+// from the last report, checking each time wake delivers (or every interval)
+// until done is closed.
+func watchAddrs(done <-chan struct{}, every time.Duration, wake <-chan struct{}, fn func([]netip.Prefix)) {
+	var last []netip.Prefix
+	first := true
+	check := func() {
+		cur, err := interfacePrefixes()
+		if err != nil {
+			return // keep the last good list; the next tick retries
+		}
+		if first || !slices.Equal(cur, last) {
+			first = false
+			last = cur
+			fn(slices.Clone(cur))
+		}
+	}
+	check()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		case <-wake:
+		}
+		check()
+	}
+}
