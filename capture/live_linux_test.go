@@ -332,7 +332,7 @@ func liveChild(t *testing.T, peerNS string) {
 		p.udp(t, "192.0.2.1:9998", 40100, 20, 5000, 4) // excluded by the filter
 		p.udp(t, "[2001:db8::1]:9999", 40200, 10, 6000, 50)
 		p.tcpSYN(t, "192.0.2.1:9999") // excluded: TCP
-		p.ping(t, "192.0.2.1")         // excluded: ICMP
+		p.ping(t, "192.0.2.1")        // excluded: ICMP
 		got := settle(t, r.col, 70, func(collected) bool { return true })
 		if len(got) != 70 {
 			t.Fatalf("captured %d frames, want 70 (60 IPv4 + 10 IPv6 to port 9999)", len(got))
