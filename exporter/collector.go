@@ -1,0 +1,384 @@
+// Package exporter turns the agent's counters into Prometheus metrics.
+//
+// The packet path never touches a prometheus type: accountants keep their
+// own atomic aggregates, and the Collector here reads them at scrape time
+// and emits constant metrics (ebpf_exporter's pattern). The label values
+// are closed sets (directions, ISO country codes, configured jurisdiction
+// names) plus ASNs only where the user asks for them, folded past a cap.
+package exporter
+
+import (
+	"cmp"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
+)
+
+const namespace = "jurismon"
+
+// ASNMode selects which traffic gets per-ASN series.
+type ASNMode string
+
+// The --metrics.asn values.
+const (
+	ASNNone    ASNMode = "none"
+	ASNFlagged ASNMode = "flagged"
+	ASNTop     ASNMode = "top"
+)
+
+// Other is the label value of folded ASN series.
+const Other = "other"
+
+// InterfaceStats is what a capture reports for one interface.
+type InterfaceStats struct {
+	Interface   string
+	Packets     uint64
+	KernelDrops uint64
+	QueueDrops  uint64
+}
+
+// Sources are the parts a Collector reads. Funcs may be nil.
+type Sources struct {
+	Accountants func() []*flow.Accountant
+	Decoders    func() []*DecodeCounts
+	Capture     func() []InterfaceStats
+	Geo         *geo.Resolver
+}
+
+// DecodeCounts counts decode results for one capture worker. The worker is
+// the only writer.
+type DecodeCounts [capture.NumResults]uint64Counter
+
+// Add counts one result.
+func (d *DecodeCounts) Add(r capture.Result) { d[r].inc() }
+
+// Options tune the collector.
+type Options struct {
+	ASN    ASNMode
+	TopASN int // series kept for --metrics.asn=top
+	Logger *slog.Logger
+}
+
+// Collector is a prometheus.Collector over the agent's state.
+type Collector struct {
+	src  Sources
+	opts Options
+
+	mu  sync.Mutex // scrapes are serialised: the ASN top set is state
+	top topASN
+
+	trafficBytes, trafficPackets, flows             *prometheus.Desc
+	flaggedBytes, flaggedPackets, flaggedFlows      *prometheus.Desc
+	flaggedLastSeen                                 *prometheus.Desc
+	asnBytes                                        *prometheus.Desc
+	conflicts, unknown                              *prometheus.Desc
+	capturePackets, captureDrops, decodeErrors      *prometheus.Desc
+	cacheRequests, cacheEntries, cacheEvictions     *prometheus.Desc
+	flowEntries, flowEvictions, flowExpired, folded *prometheus.Desc
+	dbInfo, dbBuild                                 *prometheus.Desc
+}
+
+// New returns a Collector reading src.
+func New(src Sources, opts Options) *Collector {
+	if opts.ASN == "" {
+		opts.ASN = ASNNone
+	}
+	if opts.TopASN <= 0 {
+		opts.TopASN = 50
+	}
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(namespace+"_"+name, help, labels, nil)
+	}
+	flagged := []string{"direction", "jurisdiction", "country", "asn", "as_org", "matched_by"}
+	return &Collector{
+		src:             src,
+		opts:            opts,
+		top:             topASN{baseline: map[asnKey]uint64{}, max: opts.TopASN},
+		trafficBytes:    d("traffic_bytes_total", "IP bytes by direction and remote country (transit traffic counts for both endpoints).", "direction", "country"),
+		trafficPackets:  d("traffic_packets_total", "IP packets by direction and remote country.", "direction", "country"),
+		flows:           d("flows_total", "New flows by the direction of their first packet and remote country.", "direction", "country"),
+		flaggedBytes:    d("flagged_bytes_total", "IP bytes to and from flagged jurisdictions.", flagged...),
+		flaggedPackets:  d("flagged_packets_total", "IP packets to and from flagged jurisdictions.", flagged...),
+		flaggedFlows:    d("flagged_flows_total", "New flows with a flagged endpoint.", flagged...),
+		flaggedLastSeen: d("flagged_last_seen_timestamp_seconds", "Time of the last packet to or from a flagged jurisdiction.", "jurisdiction", "country"),
+		asnBytes:        d("traffic_asn_bytes_total", "IP bytes by direction and remote AS (see --metrics.asn).", "direction", "asn", "as_org"),
+		conflicts:       d("location_conflicts_total", "Remote endpoints whose geolocated, registered and AS countries disagree, by pair.", "kind"),
+		unknown:         d("lookups_unknown_total", "Remote endpoints whose country or AS was not in the databases."),
+		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
+		captureDrops:    d("capture_drops_total", "Frames lost before accounting, by stage (kernel: the socket ring was full; queue: an internal queue was full).", "interface", "stage"),
+		decodeErrors:    d("decode_errors_total", "Frames that could not be decoded, by reason.", "reason"),
+		cacheRequests:   d("geo_cache_requests_total", "Geo lookups by cache result.", "result"),
+		cacheEntries:    d("geo_cache_entries", "Database networks in the lookup cache."),
+		cacheEvictions:  d("geo_cache_evictions_total", "Networks evicted from the full lookup cache."),
+		flowEntries:     d("flow_table_entries", "Flows being tracked."),
+		flowEvictions:   d("flow_table_evictions_total", "Flows evicted because the flow table was full."),
+		flowExpired:     d("flow_table_expirations_total", "Flows ended by the idle timeout."),
+		folded:          d("aggregates_folded_total", "Remote endpoints folded into a per-country aggregate because the aggregate cap was reached."),
+		dbInfo:          d("geo_database_info", "The geo databases in use.", "database", "type", "source"),
+		dbBuild:         d("geo_database_build_timestamp_seconds", "Build time of each geo database.", "database"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	prometheus.DescribeByCollect(c, ch)
+}
+
+type dirCountry struct{ dir, country string }
+
+type flaggedKey struct {
+	dir, jurisdiction, country, asn, org, matched string
+}
+
+type asnKey struct {
+	dir string
+	asn uint32
+	org string
+}
+
+type jc struct{ jurisdiction, country string }
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var accts []*flow.Accountant
+	if c.src.Accountants != nil {
+		accts = c.src.Accountants()
+	}
+	var (
+		bytes    = map[dirCountry]float64{}
+		packets  = map[dirCountry]float64{}
+		flows    = map[dirCountry]float64{}
+		fBytes   = map[flaggedKey]float64{}
+		fPackets = map[flaggedKey]float64{}
+		fFlows   = map[flaggedKey]float64{}
+		lastSeen = map[jc]int64{}
+		asns     = map[asnKey]uint64{}
+		flagASN  = map[asnKey]bool{}
+	)
+	var conflicts [flow.NumConflicts]uint64
+	var unknown, entries, evicted, expired, folded uint64
+	for _, a := range accts {
+		st := &a.Stats
+		in := a.Internal()
+		internal := dirCountry{flow.Internal.String(), "local"}
+		bytes[internal] += float64(in.Bytes[flow.To].Load())
+		packets[internal] += float64(in.Packets[flow.To].Load())
+		flows[internal] += float64(in.Flows[flow.To].Load())
+		for k := range conflicts {
+			conflicts[k] += st.Conflicts[k].Load()
+		}
+		unknown += st.UnknownLookups.Load()
+		entries += uint64(st.FlowEntries.Load())
+		evicted += st.FlowsEvicted.Load()
+		expired += st.FlowsExpired.Load()
+		folded += a.Folded()
+		for _, g := range a.Groups() {
+			k := &g.Key
+			country := countryLabel(k)
+			for side := range 2 {
+				dir := directionOf(k, side)
+				b, p, f := g.Bytes[side].Load(), g.Packets[side].Load(), g.Flows[side].Load()
+				if b == 0 && p == 0 && f == 0 {
+					continue
+				}
+				dc := dirCountry{dir, country}
+				bytes[dc] += float64(b)
+				packets[dc] += float64(p)
+				flows[dc] += float64(f)
+				ak := asnKey{dir, k.ASN, k.ASOrg}
+				if k.Folded || k.Class != geo.ClassPublic {
+					ak = asnKey{dir: dir, org: Other}
+				}
+				asns[ak] += b
+				if k.Jurisdiction != "" {
+					flagASN[ak] = true
+					asn, org := asnLabels(k)
+					fk := flaggedKey{dir, k.Jurisdiction, country, asn, org, k.MatchedBy.String()}
+					fBytes[fk] += float64(b)
+					fPackets[fk] += float64(p)
+					fFlows[fk] += float64(f)
+				}
+			}
+			if k.Jurisdiction != "" {
+				if ts := g.LastSeen.Load(); ts > lastSeen[jc{k.Jurisdiction, country}] {
+					lastSeen[jc{k.Jurisdiction, country}] = ts
+				}
+			}
+		}
+	}
+	emit := func(d *prometheus.Desc, m map[dirCountry]float64) {
+		for k, v := range m {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, k.dir, k.country)
+		}
+	}
+	emit(c.trafficBytes, bytes)
+	emit(c.trafficPackets, packets)
+	emit(c.flows, flows)
+	emitFlagged := func(d *prometheus.Desc, m map[flaggedKey]float64) {
+		for k, v := range m {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, k.dir, k.jurisdiction, k.country, k.asn, k.org, k.matched)
+		}
+	}
+	emitFlagged(c.flaggedBytes, fBytes)
+	emitFlagged(c.flaggedPackets, fPackets)
+	emitFlagged(c.flaggedFlows, fFlows)
+	for k, ts := range lastSeen {
+		ch <- prometheus.MustNewConstMetric(c.flaggedLastSeen, prometheus.GaugeValue, float64(ts)/1e9, k.jurisdiction, k.country)
+	}
+	c.collectASN(ch, asns, flagASN)
+	for k, v := range conflicts {
+		ch <- prometheus.MustNewConstMetric(c.conflicts, prometheus.CounterValue, float64(v), flow.Conflict(k).String())
+	}
+	ch <- prometheus.MustNewConstMetric(c.unknown, prometheus.CounterValue, float64(unknown))
+	ch <- prometheus.MustNewConstMetric(c.flowEntries, prometheus.GaugeValue, float64(entries))
+	ch <- prometheus.MustNewConstMetric(c.flowEvictions, prometheus.CounterValue, float64(evicted))
+	ch <- prometheus.MustNewConstMetric(c.flowExpired, prometheus.CounterValue, float64(expired))
+	ch <- prometheus.MustNewConstMetric(c.folded, prometheus.CounterValue, float64(folded))
+	c.collectHealth(ch)
+}
+
+func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
+	if c.src.Capture != nil {
+		for _, s := range c.src.Capture() {
+			ch <- prometheus.MustNewConstMetric(c.capturePackets, prometheus.CounterValue, float64(s.Packets), s.Interface)
+			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.KernelDrops), s.Interface, "kernel")
+			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.QueueDrops), s.Interface, "queue")
+		}
+	}
+	if c.src.Decoders != nil {
+		var sum [capture.NumResults]uint64
+		for _, d := range c.src.Decoders() {
+			for r := range d {
+				sum[r] += d[r].load()
+			}
+		}
+		for r := range capture.NumResults {
+			if r.Malformed() {
+				ch <- prometheus.MustNewConstMetric(c.decodeErrors, prometheus.CounterValue, float64(sum[r]), r.String())
+			}
+		}
+	}
+	if g := c.src.Geo; g != nil {
+		hits, misses, entries, evictions := g.CacheStats()
+		ch <- prometheus.MustNewConstMetric(c.cacheRequests, prometheus.CounterValue, float64(hits), "hit")
+		ch <- prometheus.MustNewConstMetric(c.cacheRequests, prometheus.CounterValue, float64(misses), "miss")
+		ch <- prometheus.MustNewConstMetric(c.cacheEntries, prometheus.GaugeValue, float64(entries))
+		ch <- prometheus.MustNewConstMetric(c.cacheEvictions, prometheus.CounterValue, float64(evictions))
+		for _, db := range g.Databases() {
+			ch <- prometheus.MustNewConstMetric(c.dbInfo, prometheus.GaugeValue, 1, db.Name, db.Type, db.Source)
+			ch <- prometheus.MustNewConstMetric(c.dbBuild, prometheus.GaugeValue, float64(db.BuildTime.Unix()), db.Name)
+		}
+	}
+}
+
+func directionOf(k *flow.GroupKey, side int) string {
+	switch {
+	case k.Transit:
+		return flow.Transit.String()
+	case side == flow.To:
+		return flow.Egress.String()
+	default:
+		return flow.Ingress.String()
+	}
+}
+
+// countryLabel is the ISO code, "unknown", or "special" for special-purpose
+// addresses, which have no country.
+func countryLabel(k *flow.GroupKey) string {
+	if k.Class != geo.ClassPublic {
+		return "special"
+	}
+	if k.Country == "" {
+		return geo.Unknown
+	}
+	return k.Country
+}
+
+func asnLabels(k *flow.GroupKey) (asn, org string) {
+	if k.Folded || k.Class != geo.ClassPublic {
+		return Other, Other
+	}
+	return strconv.FormatUint(uint64(k.ASN), 10), k.ASOrg
+}
+
+// topASN keeps the per-ASN series for --metrics.asn=top. An ASN that enters
+// the top set keeps its series for good, counting from the moment it
+// entered (its baseline), and "other" counts everything else, so no
+// exported value ever goes backwards. The kept set is capped at twice the
+// top size; past that, new entrants stay in "other".
+type topASN struct {
+	baseline map[asnKey]uint64 // kept series and their value when they entered
+	max      int
+}
+
+func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns map[asnKey]uint64, flagged map[asnKey]bool) {
+	type kv struct {
+		k asnKey
+		v uint64
+	}
+	var out []kv
+	other := map[string]uint64{}
+	switch c.opts.ASN {
+	case ASNNone:
+		return
+	case ASNFlagged:
+		for k, v := range asns {
+			if flagged[k] {
+				out = append(out, kv{k, v})
+			}
+		}
+	case ASNTop:
+		// Rank ASNs by bytes in both directions together.
+		totals := map[asnKey]uint64{}
+		for k, v := range asns {
+			if k.org != Other || k.asn != 0 {
+				totals[asnKey{asn: k.asn, org: k.org}] += v
+			}
+		}
+		ranked := make([]kv, 0, len(totals))
+		for k, v := range totals {
+			ranked = append(ranked, kv{k, v})
+		}
+		slices.SortFunc(ranked, func(a, b kv) int {
+			if c := cmp.Compare(b.v, a.v); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.k.asn, b.k.asn)
+		})
+		for i := 0; i < len(ranked) && i < c.top.max; i++ {
+			k := ranked[i].k
+			if _, kept := c.top.baseline[asnKey{dir: "*", asn: k.asn, org: k.org}]; kept || len(c.top.baseline) >= 2*c.top.max*4 {
+				continue
+			}
+			// Remember every direction's value at entry as its baseline.
+			c.top.baseline[asnKey{dir: "*", asn: k.asn, org: k.org}] = 0
+			for _, d := range []string{"egress", "ingress", "transit"} {
+				c.top.baseline[asnKey{dir: d, asn: k.asn, org: k.org}] = asns[asnKey{d, k.asn, k.org}]
+			}
+		}
+		for k, v := range asns {
+			base, kept := c.top.baseline[k]
+			if !kept {
+				other[k.dir] += v
+				continue
+			}
+			other[k.dir] += base
+			out = append(out, kv{k, v - base})
+		}
+		for d, v := range other {
+			ch <- prometheus.MustNewConstMetric(c.asnBytes, prometheus.CounterValue, float64(v), d, Other, Other)
+		}
+	}
+	for _, e := range out {
+		ch <- prometheus.MustNewConstMetric(c.asnBytes, prometheus.CounterValue, float64(e.v), e.k.dir, strconv.FormatUint(uint64(e.k.asn), 10), e.k.org)
+	}
+}

@@ -1,0 +1,444 @@
+package flow
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/policy"
+)
+
+// Config sizes an Accountant. Zero values take the defaults.
+type Config struct {
+	Grouping    Grouping
+	IdleTimeout time.Duration // a flow with no packet for this long ends (default 60s)
+	MaxFlows    int           // flow table cap; the least recently used flow is evicted past it (default 262144)
+	MaxGroups   int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
+	MaxHosts    int           // distinct remote hosts tracked for host counts (default 1048576)
+
+	// EventInterval, when positive, makes live flagged flows report every
+	// interval as well as when they end.
+	EventInterval time.Duration
+	// OnFlagged receives flagged flows when they end (Ended set) and, with
+	// EventInterval, periodically while they last. It runs on the packet
+	// path's goroutine: it must be quick and must not keep the pointer.
+	OnFlagged func(*FlowEvent)
+	// OnHandshake receives the SYN → SYN-ACK time of TCP connections that
+	// a local host opened to a remote one.
+	OnHandshake func(remote netip.Addr, loc *geo.Location, v policy.Verdict, rtt time.Duration)
+	// OnRemoteTTL receives the TTL (or hop limit) of the first packet that
+	// each flow receives from its remote endpoint.
+	OnRemoteTTL func(remote netip.Addr, loc *geo.Location, ttl uint8)
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Grouping:    ByLocation,
+		IdleTimeout: 60 * time.Second,
+		MaxFlows:    1 << 18,
+		MaxGroups:   1 << 16,
+		MaxHosts:    1 << 20,
+	}
+}
+
+func (c *Config) applyDefaults() {
+	d := DefaultConfig()
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.MaxFlows <= 0 {
+		c.MaxFlows = d.MaxFlows
+	}
+	if c.MaxGroups <= 0 {
+		c.MaxGroups = d.MaxGroups
+	}
+	if c.MaxHosts <= 0 {
+		c.MaxHosts = d.MaxHosts
+	}
+}
+
+// FlowEvent describes one flagged flow, from the point of view of its
+// flagged remote endpoint ("to" is traffic sent to it).
+type FlowEvent struct {
+	First, Last   int64 // Unix nanoseconds
+	Local, Remote netip.AddrPort
+	Proto         uint8
+	BytesTo       uint64
+	BytesFrom     uint64
+	PacketsTo     uint64
+	PacketsFrom   uint64
+	Location      *geo.Location
+	Verdict       policy.Verdict
+	Ended         bool
+}
+
+// Totals are per-direction counts that only the accountant's owner may
+// read (analyze reads them when the file is done). They are plain integers
+// because they change on every packet, where an atomic store would cost a
+// locked instruction; live readers use the groups instead.
+type Totals struct {
+	Packets [NumDirections]uint64
+	Bytes   [NumDirections]uint64
+	Flows   [NumDirections]uint64 // new flows by the direction of their first packet
+}
+
+// Stats are an accountant's event counts. The owner writes them; anyone may read.
+type Stats struct {
+	FlowsEvicted   atomic.Uint64               // flows pushed out of the full table
+	FlowsExpired   atomic.Uint64               // flows ended by the idle timeout
+	FlowEntries    atomic.Int64                // flows in the table now
+	UnknownLookups atomic.Uint64               // remote endpoints whose country or AS was not found
+	Conflicts      [NumConflicts]atomic.Uint64 // remote endpoints whose countries disagree
+	HostsUntracked atomic.Uint64               // new remote hosts not counted because the host set was full
+}
+
+// Conflict is a pair of location fields that disagree.
+type Conflict uint8
+
+// Location conflicts, by which pair disagrees.
+const (
+	CountryRegistered Conflict = iota
+	CountryASN
+	RegisteredASN
+	NumConflicts
+)
+
+var conflictNames = [NumConflicts]string{"country_registered", "country_asn", "registered_asn"}
+
+func (c Conflict) String() string { return conflictNames[c] }
+
+type hostKey struct {
+	addr  netip.Addr
+	group *Group
+}
+
+// Accountant accounts packets into flows and aggregates. One goroutine
+// owns it; run one per capture worker and read them all at scrape time.
+type Accountant struct {
+	env    *Env
+	cfg    Config
+	table  *table
+	groups *groups
+	hosts  map[hostKey]struct{}
+	idle   int64
+	every  int64
+	Stats  Stats
+	Totals Totals
+	// internal aggregates local-to-local traffic, which has no remote
+	// endpoint but is still counted (never geo-resolved).
+	internal *Group
+	now      int64 // latest packet timestamp seen
+	lastEv   int64 // last periodic event sweep
+	event    FlowEvent
+}
+
+// NewAccountant returns an accountant reading shared state from env.
+func NewAccountant(env *Env, cfg Config) *Accountant {
+	cfg.applyDefaults()
+	return &Accountant{
+		internal: &Group{Key: GroupKey{Internal: true}},
+		env:      env,
+		cfg:      cfg,
+		table:    newTable(cfg.MaxFlows),
+		groups:   newGroups(cfg.MaxGroups),
+		hosts:    make(map[hostKey]struct{}),
+		idle:     int64(cfg.IdleTimeout),
+		every:    int64(cfg.EventInterval),
+	}
+}
+
+// Add accounts one decoded packet. On a known flow it does not allocate.
+func (a *Accountant) Add(p *capture.Packet) {
+	ts := p.Timestamp
+	if ts > a.now {
+		a.now = ts
+		a.expire(ts)
+		if a.every > 0 && ts-a.lastEv >= a.every {
+			a.periodic(ts)
+		}
+	}
+	var k Key
+	srcIsA := makeKey(p, &k)
+	i, ok := a.table.get(&k)
+	if !ok {
+		i = a.newFlow(&k, p, srcIsA)
+	} else {
+		a.table.touch(i)
+	}
+	e := &a.table.entries[i]
+	if ts > e.Last {
+		e.Last = ts
+	}
+	src, dst := 0, 1
+	if !srcIsA {
+		src, dst = 1, 0
+	}
+	b := uint64(p.IPLen)
+	e.Bytes[src] += b
+	e.Packets[src]++
+	dir := a.direction(e, src)
+	a.Totals.Packets[dir]++
+	a.Totals.Bytes[dir] += b
+	if g := e.side[src]; g != nil {
+		g.add(From, b, ts)
+	}
+	if g := e.side[dst]; g != nil {
+		g.add(To, b, ts)
+	}
+	if dir == Internal {
+		a.internal.add(To, b, ts)
+	}
+	if p.Proto == protoTCP {
+		a.handshake(e, p, src)
+	}
+	if e.remote[src] && e.Packets[src] == 1 && a.cfg.OnRemoteTTL != nil {
+		a.cfg.OnRemoteTTL(k.Addr(src), a.location(e, src), p.TTL)
+	}
+}
+
+const (
+	protoTCP = 6
+	tcpSYN   = 0x02
+	tcpACK   = 0x10
+)
+
+// handshake measures SYN → SYN-ACK for connections a local host opens.
+func (a *Accountant) handshake(e *Entry, p *capture.Packet, src int) {
+	if a.cfg.OnHandshake == nil {
+		return
+	}
+	switch p.TCPFlags & (tcpSYN | tcpACK) {
+	case tcpSYN:
+		if !e.remote[src] && e.remote[1-src] {
+			e.synAt, e.synFrom = p.Timestamp, uint8(src)
+		}
+	case tcpSYN | tcpACK:
+		if e.synAt != 0 && int(e.synFrom) != src && p.Timestamp >= e.synAt {
+			rtt := time.Duration(p.Timestamp - e.synAt)
+			e.synAt = 0
+			a.cfg.OnHandshake(e.Key.Addr(src), a.location(e, src), a.verdict(e, src), rtt)
+		}
+	}
+}
+
+func (a *Accountant) location(e *Entry, i int) *geo.Location {
+	return a.env.Geo.Lookup(e.Key.Addr(i))
+}
+
+func (a *Accountant) verdict(e *Entry, i int) policy.Verdict {
+	addr := e.Key.Addr(i)
+	return a.env.Policy().Evaluate(addr, a.env.Geo.Lookup(addr))
+}
+
+// direction of a packet sent by endpoint src of e.
+func (a *Accountant) direction(e *Entry, src int) Direction {
+	switch {
+	case e.remote[0] && e.remote[1]:
+		return Transit
+	case !e.remote[0] && !e.remote[1]:
+		return Internal
+	case e.remote[src]:
+		return Ingress
+	default:
+		return Egress
+	}
+}
+
+// newFlow makes room, inserts the flow and resolves its remote endpoints:
+// the only place where geo and policy are consulted.
+func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
+	if a.table.len() >= a.cfg.MaxFlows {
+		a.end(a.table.tail, true)
+	}
+	i := a.table.insert(k)
+	a.Stats.FlowEntries.Store(int64(a.table.len()))
+	e := &a.table.entries[i]
+	e.First, e.Last = p.Timestamp, p.Timestamp
+	addrs := [2]netip.Addr{p.Src, p.Dst}
+	if !srcIsA {
+		addrs[0], addrs[1] = p.Dst, p.Src
+	}
+	src := 0
+	if !srcIsA {
+		src = 1
+	}
+	for j := range 2 {
+		e.remote[j] = !a.env.IsLocal(addrs[j])
+	}
+	transit := e.remote[0] && e.remote[1]
+	pol := a.env.Policy()
+	for j := range 2 {
+		if !e.remote[j] {
+			continue
+		}
+		loc := a.env.Geo.Lookup(addrs[j])
+		v := pol.Evaluate(addrs[j], loc)
+		a.noteLocation(loc)
+		if v.Flagged() && e.flagged < 0 {
+			e.flagged, e.flaggedLoc, e.verdict = int8(j), loc, v
+		}
+		var local netip.Addr
+		if !transit {
+			local = addrs[1-j]
+		}
+		g := a.groups.get(a.key(addrs[j], local, transit, loc, v))
+		e.side[j] = g
+		first := To
+		if j == src {
+			first = From
+		}
+		g.Flows[first].Store(g.Flows[first].Load() + 1)
+		a.countHost(addrs[j], g)
+	}
+	dir := a.direction(e, src)
+	a.Totals.Flows[dir]++
+	if dir == Internal {
+		a.internal.Flows[To].Add(1)
+	}
+	return i
+}
+
+func (a *Accountant) noteLocation(loc *geo.Location) {
+	if loc.Class != geo.ClassPublic {
+		return
+	}
+	if loc.Country == geo.Unknown || loc.ASN == 0 {
+		a.Stats.UnknownLookups.Add(1)
+	}
+	known := func(s string) bool { return s != "" && s != geo.Unknown }
+	if known(loc.Country) && known(loc.RegisteredCountry) && loc.Country != loc.RegisteredCountry {
+		a.Stats.Conflicts[CountryRegistered].Add(1)
+	}
+	if known(loc.ASCountry) {
+		if known(loc.Country) && loc.Country != loc.ASCountry {
+			a.Stats.Conflicts[CountryASN].Add(1)
+		}
+		if known(loc.RegisteredCountry) && loc.RegisteredCountry != loc.ASCountry {
+			a.Stats.Conflicts[RegisteredASN].Add(1)
+		}
+	}
+}
+
+// key builds the aggregate key of a remote endpoint under the grouping.
+func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Location, v policy.Verdict) GroupKey {
+	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy}
+	g := a.cfg.Grouping
+	if g.Has(FieldCountry) {
+		k.Country = loc.Country
+	}
+	if g.Has(FieldRegistered) {
+		k.RegisteredCountry = loc.RegisteredCountry
+	}
+	if g.Has(FieldASN) {
+		k.ASN, k.ASOrg = loc.ASN, loc.ASOrg
+	}
+	if g.Has(FieldRemote) && (g == ByRemote || g == ByLocalRemote) {
+		k.Remote = remote
+	}
+	if g == ByLocalRemote {
+		k.Local = local
+	}
+	if g == ByMetrics {
+		k.Transit = transit
+	}
+	return k
+}
+
+func (a *Accountant) countHost(addr netip.Addr, g *Group) {
+	hk := hostKey{addr, g}
+	if _, ok := a.hosts[hk]; ok {
+		return
+	}
+	if len(a.hosts) >= a.cfg.MaxHosts {
+		a.Stats.HostsUntracked.Add(1)
+		return
+	}
+	a.hosts[hk] = struct{}{}
+	g.Hosts.Store(g.Hosts.Load() + 1)
+}
+
+// expire ends the flows idle for longer than the timeout. The LRU tail is
+// the least recently used flow, so this stops at the first live one.
+func (a *Accountant) expire(now int64) {
+	for t := a.table.tail; t != none; t = a.table.tail {
+		if now-a.table.entries[t].Last <= a.idle {
+			return
+		}
+		a.end(t, false)
+	}
+}
+
+// end removes flow i, reporting it first if it was flagged.
+func (a *Accountant) end(i int32, evicted bool) {
+	e := &a.table.entries[i]
+	if e.flagged >= 0 {
+		a.emit(e, true)
+	}
+	if evicted {
+		a.Stats.FlowsEvicted.Add(1)
+	} else {
+		a.Stats.FlowsExpired.Add(1)
+	}
+	a.table.remove(i)
+	a.Stats.FlowEntries.Store(int64(a.table.len()))
+}
+
+// periodic reports flagged flows that saw traffic since the last report.
+func (a *Accountant) periodic(now int64) {
+	a.lastEv = now
+	if a.cfg.OnFlagged == nil {
+		return
+	}
+	for i := a.table.head; i != none; i = a.table.entries[i].next {
+		e := &a.table.entries[i]
+		if e.flagged >= 0 && e.Last > e.emitted {
+			a.emit(e, false)
+		}
+	}
+}
+
+func (a *Accountant) emit(e *Entry, ended bool) {
+	if a.cfg.OnFlagged == nil {
+		return
+	}
+	r := int(e.flagged)
+	l := 1 - r
+	ev := &a.event
+	remote := e.Key.Addr(r)
+	*ev = FlowEvent{
+		First: e.First, Last: e.Last,
+		Local:       netip.AddrPortFrom(e.Key.Addr(l), e.Key.Port(l)),
+		Remote:      netip.AddrPortFrom(remote, e.Key.Port(r)),
+		Proto:       e.Key.Proto,
+		BytesTo:     e.Bytes[l],
+		BytesFrom:   e.Bytes[r],
+		PacketsTo:   e.Packets[l],
+		PacketsFrom: e.Packets[r],
+		Location:    e.flaggedLoc,
+		Verdict:     e.verdict,
+		Ended:       ended,
+	}
+	e.emitted = e.Last
+	a.cfg.OnFlagged(ev)
+}
+
+// Flush ends every flow still in the table (at the end of a file, or on
+// shutdown), so that flagged flows are reported.
+func (a *Accountant) Flush() {
+	for a.table.tail != none {
+		a.end(a.table.tail, false)
+	}
+}
+
+// Groups returns the accountant's aggregates. Safe to call from any goroutine.
+func (a *Accountant) Groups() []*Group { return a.groups.snapshot() }
+
+// Internal returns the aggregate of local-to-local traffic (counted as To).
+// Safe to call from any goroutine.
+func (a *Accountant) Internal() *Group { return a.internal }
+
+// Folded returns how many endpoints were folded into coarser aggregates.
+func (a *Accountant) Folded() uint64 { return a.groups.folded.Load() }

@@ -1,0 +1,71 @@
+package flow
+
+import (
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/policy"
+)
+
+// Locator resolves a remote address; geo.Resolver implements it.
+type Locator interface {
+	Lookup(netip.Addr) *geo.Location
+}
+
+// Env is the state shared by every accountant and swapped at run time: the
+// policy (on reload) and the host's own addresses (when interfaces change).
+// Readers never lock: each part is an atomic pointer replaced whole.
+type Env struct {
+	Geo Locator
+	// LookupDocumentation makes the documentation ranges look like public
+	// addresses (for tests and labs); it must match the resolver's option.
+	LookupDocumentation bool
+
+	policy atomic.Pointer[policy.Policy]
+	host   atomic.Pointer[[]netip.Prefix]
+}
+
+// NewEnv returns an Env with the given locator and policy (nil = flag nothing).
+func NewEnv(loc Locator, p *policy.Policy, lookupDocumentation bool) *Env {
+	e := &Env{Geo: loc, LookupDocumentation: lookupDocumentation}
+	e.SetPolicy(p)
+	return e
+}
+
+// SetPolicy replaces the policy for flows created from now on.
+func (e *Env) SetPolicy(p *policy.Policy) {
+	if p == nil {
+		p = policy.Empty()
+	}
+	e.policy.Store(p)
+}
+
+// Policy returns the current policy.
+func (e *Env) Policy() *policy.Policy { return e.policy.Load() }
+
+// SetHostNetworks replaces the host's interface networks.
+func (e *Env) SetHostNetworks(nets []netip.Prefix) {
+	c := append([]netip.Prefix(nil), nets...)
+	e.host.Store(&c)
+}
+
+// IsLocal reports whether a is on the host's side: a special-purpose local
+// address (private, loopback, link-local, CGNAT, ULA, …), a configured
+// local network, or one of the host's interface networks.
+func (e *Env) IsLocal(a netip.Addr) bool {
+	if geo.Classify(a, e.LookupDocumentation).Local() {
+		return true
+	}
+	if e.policy.Load().IsLocal(a) {
+		return true
+	}
+	if h := e.host.Load(); h != nil {
+		for _, p := range *h {
+			if p.Contains(a) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,173 @@
+package flow
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/policy"
+)
+
+// Grouping chooses which properties of a remote endpoint make up the key of
+// the aggregate its traffic is added to.
+type Grouping uint8
+
+const (
+	// ByLocation keys by every location field and the verdict.
+	ByLocation Grouping = iota
+	// ByCountry keys by geolocated country and verdict.
+	ByCountry
+	// ByASN keys by autonomous system and verdict.
+	ByASN
+	// ByRemote keys by remote address (with its location and verdict).
+	ByRemote
+	// ByLocalRemote keys by local and remote address.
+	ByLocalRemote
+	// ByMetrics keys by what the exporter's metrics need: transit or not,
+	// location and verdict. Folding drops the ASN first.
+	ByMetrics
+)
+
+var groupingNames = map[string]Grouping{
+	"location":     ByLocation,
+	"country":      ByCountry,
+	"asn":          ByASN,
+	"remote":       ByRemote,
+	"local-remote": ByLocalRemote,
+}
+
+// ParseGrouping parses a --by value.
+func ParseGrouping(s string) (Grouping, bool) {
+	g, ok := groupingNames[s]
+	return g, ok
+}
+
+func (g Grouping) String() string {
+	for name, v := range groupingNames {
+		if v == g {
+			return name
+		}
+	}
+	if g == ByMetrics {
+		return "metrics"
+	}
+	return "invalid"
+}
+
+// Has reports which fields are part of a key under this grouping, so that
+// reports can show the others as aggregated.
+func (g Grouping) Has(f KeyField) bool {
+	switch g {
+	case ByCountry:
+		return f == FieldCountry
+	case ByASN:
+		return f == FieldASN
+	case ByRemote:
+		return f != FieldLocal
+	}
+	return true
+}
+
+// KeyField names a part of a GroupKey.
+type KeyField uint8
+
+// The optional parts of a GroupKey.
+const (
+	FieldCountry KeyField = iota
+	FieldRegistered
+	FieldASN
+	FieldRemote
+	FieldLocal
+)
+
+// GroupKey is the key of one aggregate. Fields outside the grouping are zero.
+type GroupKey struct {
+	Internal          bool // the accountant's local-to-local aggregate
+	Transit           bool // only under ByMetrics
+	Folded            bool // an overflow aggregate standing for many keys
+	Class             geo.Class
+	Country           string
+	RegisteredCountry string
+	ASN               uint32
+	ASOrg             string
+	Jurisdiction      string
+	MatchedBy         policy.Field
+	Remote            netip.Addr
+	Local             netip.Addr
+}
+
+// Counter indexes of a Group's byte and packet pairs: traffic sent to the
+// remote endpoint, and received from it.
+const (
+	To   = 0
+	From = 1
+)
+
+// Group accumulates the traffic of every remote endpoint whose key is Key.
+// Only the accountant that owns it writes it; readers load its counters
+// atomically at any time.
+type Group struct {
+	Key      GroupKey
+	Bytes    [2]atomic.Uint64 // To, From
+	Packets  [2]atomic.Uint64
+	Flows    [2]atomic.Uint64 // new flows whose first packet went To or came From the remote endpoint
+	Hosts    atomic.Uint64    // distinct remote addresses (see Summary.HostsUntracked)
+	LastSeen atomic.Int64     // Unix nanoseconds of the last packet, kept for flagged groups only
+}
+
+// add is called by the group's single writer. Only flagged groups keep a
+// last-seen time, and only to the millisecond: each atomic store is a
+// locked instruction on the packet path.
+func (g *Group) add(dir int, bytes uint64, ts int64) {
+	g.Bytes[dir].Add(bytes)
+	g.Packets[dir].Add(1)
+	if g.Key.Jurisdiction != "" && ts-g.LastSeen.Load() >= int64(time.Millisecond) {
+		g.LastSeen.Store(ts)
+	}
+}
+
+// groups is the bounded set of aggregates of one accountant.
+type groups struct {
+	mu     sync.Mutex // guards byKey and list against concurrent readers
+	byKey  map[GroupKey]*Group
+	list   []*Group
+	max    int
+	folded atomic.Uint64 // endpoints whose key was folded because the set was full
+}
+
+func newGroups(max int) *groups {
+	return &groups{byKey: make(map[GroupKey]*Group), max: max}
+}
+
+// get returns the group of k, creating it while there is room; past the
+// cap, k is folded into a coarser key (the remote and local addresses and
+// the AS dropped) so that the set stays bounded whatever the traffic. The
+// coarse keys form a closed set (countries × verdicts).
+func (s *groups) get(k GroupKey) *Group {
+	if g, ok := s.byKey[k]; ok {
+		return g
+	}
+	if len(s.list) >= s.max {
+		s.folded.Add(1)
+		k = GroupKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
+			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy}
+		if g, ok := s.byKey[k]; ok {
+			return g
+		}
+	}
+	g := &Group{Key: k}
+	s.mu.Lock()
+	s.byKey[k] = g
+	s.list = append(s.list, g)
+	s.mu.Unlock()
+	return g
+}
+
+// snapshot returns the current groups; their counters keep moving.
+func (s *groups) snapshot() []*Group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Group(nil), s.list...)
+}

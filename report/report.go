@@ -1,0 +1,161 @@
+// Package report turns accounted traffic into the analyze command's
+// per-jurisdiction report, as a table for people or as JSON or CSV for
+// programs. The JSON and CSV forms are a stable interface: fields are only
+// ever added.
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
+)
+
+// All stands for a field that the grouping aggregates over.
+const All = "*"
+
+// Row is one group of remote endpoints. "To" is traffic sent to the remote
+// side, "From" traffic received from it.
+type Row struct {
+	Country           string  `json:"country"`
+	RegisteredCountry string  `json:"registered_country"`
+	ASN               *uint32 `json:"asn"` // null when the grouping aggregates over ASNs
+	ASOrg             string  `json:"as_org"`
+	AddressClass      string  `json:"address_class"`
+	Remote            string  `json:"remote,omitempty"`
+	Local             string  `json:"local,omitempty"`
+	BytesTo           uint64  `json:"bytes_to"`
+	BytesFrom         uint64  `json:"bytes_from"`
+	PacketsTo         uint64  `json:"packets_to"`
+	PacketsFrom       uint64  `json:"packets_from"`
+	Flows             uint64  `json:"flows"`
+	RemoteHosts       uint64  `json:"remote_hosts"`
+	Jurisdiction      string  `json:"jurisdiction"` // "" when not flagged
+	MatchedBy         string  `json:"matched_by"`   // "" when not flagged
+	Folded            bool    `json:"folded,omitempty"`
+}
+
+// Bytes is the row's traffic in both directions.
+func (r *Row) Bytes() uint64 { return r.BytesTo + r.BytesFrom }
+
+// Direction totals in the summary.
+type Direction struct {
+	Bytes   uint64 `json:"bytes"`
+	Packets uint64 `json:"packets"`
+	Flows   uint64 `json:"flows"`
+}
+
+// Summary says what was read and how much of it could be accounted.
+type Summary struct {
+	Files          []string             `json:"files"`
+	PacketsRead    uint64               `json:"packets_read"`
+	Decoded        uint64               `json:"packets_decoded"`
+	NotIP          uint64               `json:"packets_not_ip"`
+	Malformed      map[string]uint64    `json:"packets_malformed"`
+	Directions     map[string]Direction `json:"directions"`
+	UnknownLookups uint64               `json:"unknown_locations"`
+	FlaggedBytes   uint64               `json:"flagged_bytes"`
+	FlaggedFlows   uint64               `json:"flagged_flows"`
+	FlowsEvicted   uint64               `json:"flows_evicted"`
+	GroupsFolded   uint64               `json:"groups_folded"`
+	HostsUntracked uint64               `json:"remote_hosts_untracked"`
+	Grouping       string               `json:"grouping"`
+	Databases      []Database           `json:"databases"`
+}
+
+// Database names a geo database the report was made with.
+type Database struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Source    string `json:"source"`
+	BuildTime string `json:"build_time"`
+}
+
+// Report is the whole result of analyze.
+type Report struct {
+	Rows    []Row   `json:"rows"`
+	Summary Summary `json:"summary"`
+}
+
+// Flagged reports whether any flagged traffic was seen.
+func (r *Report) Flagged() bool {
+	return r.Summary.FlaggedFlows > 0 || r.Summary.FlaggedBytes > 0
+}
+
+// Build makes the rows from the accountant's groups, largest first.
+func Build(groups []*flow.Group, by flow.Grouping, s Summary) *Report {
+	rep := &Report{Summary: s}
+	rep.Summary.Grouping = by.String()
+	for _, g := range groups {
+		row := makeRow(g, by)
+		if row.Jurisdiction != "" {
+			rep.Summary.FlaggedBytes += row.Bytes()
+			rep.Summary.FlaggedFlows += row.Flows
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	slices.SortStableFunc(rep.Rows, func(a, b Row) int {
+		if c := cmp.Compare(b.Bytes(), a.Bytes()); c != 0 {
+			return c
+		}
+		return cmp.Compare(rowID(&a), rowID(&b))
+	})
+	if rep.Rows == nil {
+		rep.Rows = []Row{}
+	}
+	return rep
+}
+
+func rowID(r *Row) string {
+	asn := ""
+	if r.ASN != nil {
+		asn = fmt.Sprint(*r.ASN)
+	}
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction)
+}
+
+func makeRow(g *flow.Group, by flow.Grouping) Row {
+	k := &g.Key
+	r := Row{
+		AddressClass:      k.Class.String(),
+		Country:           All,
+		RegisteredCountry: All,
+		ASOrg:             All,
+		BytesTo:           g.Bytes[flow.To].Load(),
+		BytesFrom:         g.Bytes[flow.From].Load(),
+		PacketsTo:         g.Packets[flow.To].Load(),
+		PacketsFrom:       g.Packets[flow.From].Load(),
+		Flows:             g.Flows[flow.To].Load() + g.Flows[flow.From].Load(),
+		RemoteHosts:       g.Hosts.Load(),
+		Jurisdiction:      k.Jurisdiction,
+		Folded:            k.Folded,
+	}
+	if k.Jurisdiction != "" {
+		r.MatchedBy = k.MatchedBy.String()
+	}
+	special := k.Class != geo.ClassPublic
+	if by.Has(flow.FieldCountry) {
+		r.Country = k.Country
+	}
+	if by.Has(flow.FieldRegistered) && !k.Folded {
+		r.RegisteredCountry = k.RegisteredCountry
+	}
+	if by.Has(flow.FieldASN) && !k.Folded {
+		asn := k.ASN
+		r.ASN = &asn
+		r.ASOrg = k.ASOrg
+	}
+	if special {
+		// Special-purpose addresses have no location; never show one.
+		r.Country, r.RegisteredCountry, r.ASOrg, r.ASN = "", "", "", nil
+	}
+	if k.Remote.IsValid() {
+		r.Remote = k.Remote.String()
+	}
+	if k.Local.IsValid() {
+		r.Local = k.Local.String()
+	}
+	return r
+}

@@ -1,0 +1,154 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Formats lists the output forms Write accepts.
+var Formats = []string{"table", "json", "csv"}
+
+// Write renders the report in one of Formats.
+func (r *Report) Write(w io.Writer, format string) error {
+	switch format {
+	case "table":
+		return r.WriteTable(w)
+	case "json":
+		return r.WriteJSON(w)
+	case "csv":
+		return r.WriteCSV(w)
+	}
+	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
+}
+
+// WriteJSON writes the report as one indented JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// CSVHeader is the first line of the CSV form: the JSON row fields, in order.
+var CSVHeader = []string{
+	"country", "registered_country", "asn", "as_org", "address_class", "remote", "local",
+	"bytes_to", "bytes_from", "packets_to", "packets_from", "flows", "remote_hosts",
+	"jurisdiction", "matched_by", "folded",
+}
+
+// WriteCSV writes one header line and one line per row; the summary is not
+// part of the CSV form (use JSON for it).
+func (r *Report) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		asn := ""
+		if row.ASN != nil {
+			asn = strconv.FormatUint(uint64(*row.ASN), 10)
+		}
+		rec := []string{
+			row.Country, row.RegisteredCountry, asn, row.ASOrg, row.AddressClass, row.Remote, row.Local,
+			u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts),
+			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded),
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// WriteTable writes an aligned table for people, then the summary.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	cols := []string{"COUNTRY", "REG", "ASN", "AS ORGANISATION"}
+	if r.Summary.Grouping == "remote" || r.Summary.Grouping == "local-remote" {
+		cols = append(cols, "REMOTE")
+		if r.Summary.Grouping == "local-remote" {
+			cols = append(cols, "LOCAL")
+		}
+	}
+	cols = append(cols, "BYTES OUT", "BYTES IN", "PKTS OUT", "PKTS IN", "FLOWS", "HOSTS", "FLAGGED")
+	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		country, reg, org := row.Country, row.RegisteredCountry, row.ASOrg
+		asn := All
+		if row.ASN != nil {
+			asn = "AS" + strconv.FormatUint(uint64(*row.ASN), 10)
+		}
+		if row.AddressClass != "public" {
+			country, reg, asn, org = "("+row.AddressClass+")", "-", "-", "-"
+		}
+		if row.Folded {
+			org = "(other, folded)"
+		}
+		org = truncate(org, 32)
+		flagged := "-"
+		if row.Jurisdiction != "" {
+			flagged = row.Jurisdiction + " (" + row.MatchedBy + ")"
+		}
+		f := []string{country, reg, asn, org}
+		if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {
+			f = append(f, row.Remote)
+			if slices.Contains(cols, "LOCAL") {
+				f = append(f, row.Local)
+			}
+		}
+		f = append(f, u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts), flagged)
+		fmt.Fprintln(tw, strings.Join(f, "\t")+"\t")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return r.writeSummary(w)
+}
+
+func truncate(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+func (r *Report) writeSummary(w io.Writer) error {
+	s := &r.Summary
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nfiles: %s\n", strings.Join(s.Files, ", "))
+	fmt.Fprintf(&b, "packets read: %d, decoded: %d, not IP: %d", s.PacketsRead, s.Decoded, s.NotIP)
+	var bad []string
+	for _, k := range slices.Sorted(maps.Keys(s.Malformed)) {
+		bad = append(bad, fmt.Sprintf("%s %d", k, s.Malformed[k]))
+	}
+	if len(bad) > 0 {
+		fmt.Fprintf(&b, ", malformed: %s", strings.Join(bad, ", "))
+	} else {
+		b.WriteString(", malformed: 0")
+	}
+	b.WriteString("\n")
+	for _, d := range []string{"egress", "ingress", "transit", "internal"} {
+		v := s.Directions[d]
+		fmt.Fprintf(&b, "%-8s %d bytes, %d packets, %d flows\n", d+":", v.Bytes, v.Packets, v.Flows)
+	}
+	fmt.Fprintf(&b, "unknown locations: %d, flagged: %d bytes in %d flows\n", s.UnknownLookups, s.FlaggedBytes, s.FlaggedFlows)
+	if s.FlowsEvicted > 0 || s.GroupsFolded > 0 || s.HostsUntracked > 0 {
+		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.GroupsFolded, s.HostsUntracked)
+	}
+	for _, d := range s.Databases {
+		fmt.Fprintf(&b, "%s database: %s, built %s, %s\n", d.Name, d.Type, d.BuildTime, d.Source)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
