@@ -1,0 +1,24 @@
+package probe
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// PathsHandler serves the latest trace of every destination as JSON
+// (GET /api/v1/paths): {"paths": [Trace, ...]}.
+func PathsHandler(s *Scheduler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			Paths []*Trace `json:"paths"`
+		}{s.Paths()})
+	})
+}
