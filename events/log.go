@@ -49,6 +49,8 @@ type Options struct {
 	// QueueSize bounds the events waiting for the writer.
 	QueueSize int
 	Logger    *slog.Logger
+
+	now func() time.Time // the clock; tests inject one
 }
 
 func (o *Options) applyDefaults() error {
@@ -85,6 +87,9 @@ func (o *Options) applyDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.now == nil {
+		o.now = time.Now
+	}
 	return nil
 }
 
@@ -102,7 +107,6 @@ var reasonNames = [numReasons]string{"rate_limit", "queue_full", "write_error"}
 // number of goroutines; one goroutine runs Run.
 type Log struct {
 	opts  Options
-	now   func() time.Time // replaced by tests
 	limit *bucket
 	queue chan Event
 	ring  ring
@@ -135,13 +139,12 @@ func New(opts Options) (*Log, error) {
 	}
 	l := &Log{
 		opts:   opts,
-		now:    time.Now,
 		queue:  make(chan Event, opts.QueueSize),
 		ring:   newRing(opts.Recent),
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
-	l.limit = newBucket(opts.RatePerSecond, opts.Burst, l.now())
+	l.limit = newBucket(opts.RatePerSecond, opts.Burst, opts.now())
 	l.enc = json.NewEncoder(&l.buf)
 	// Organisation names such as "AT&T" stay readable in the file.
 	l.enc.SetEscapeHTML(false)
@@ -184,7 +187,7 @@ func (l *Log) Observe(e *flow.FlowEvent) {
 	if l.closed.Load() {
 		return
 	}
-	now := l.now()
+	now := l.opts.now()
 	if !l.limit.allow(now) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
