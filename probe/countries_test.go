@@ -12,7 +12,7 @@ func TestMinRTT(t *testing.T) {
 		from     LatLon
 		min, max time.Duration // bounds from known distances
 	}{
-		{"FR", paris, 0, 0},                                      // inside
+		{"FR", paris, 0, 0}, // inside
 		{"DE", paris, 2 * time.Millisecond, 5 * time.Millisecond}, // border ~280 km: 2.8 ms
 		// Paris to the nearest US coast (Maine, ~5,300 km): ≈53 ms.
 		{"US", paris, 45 * time.Millisecond, 56 * time.Millisecond},

@@ -3,12 +3,22 @@
 package probe
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // labProber opens a prober in the lab's agent namespace and a TCP
@@ -99,4 +109,186 @@ func TestNetnsTrace(t *testing.T) {
 			})
 		}
 	}
+}
+
+// labPlaces puts each router's answering addresses in a country and an AS;
+// r2 is in RU, the flagged country.
+var labPlaces = []place{
+	{"192.0.2.0/30", "DE", 64501}, {"2001:db8:1::/64", "DE", 64501},
+	{"192.0.2.4/30", "RU", 64502}, {"2001:db8:2::/64", "RU", 64502},
+	{"192.0.2.12/30", "FR", 64503}, {"2001:db8:4::/64", "FR", 64503},
+	{"203.0.113.0/24", "NL", 64504}, {"2001:db8:ff::/48", "NL", 64504},
+}
+
+func countries(tr *Trace) []string {
+	var out []string
+	for _, h := range tr.Answered() {
+		out = append(out, h.Location.Country)
+	}
+	return out
+}
+
+// waitPaths waits until every target has a trace started after since.
+func waitPaths(t *testing.T, s *Scheduler, n int, since time.Time) map[string]*Trace {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		got := map[string]*Trace{}
+		for _, tr := range s.Paths() {
+			if tr.Started.After(since) {
+				got[tr.Target.Name] = tr
+			}
+		}
+		if len(got) == n {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d traces after %v: %d", n, since, len(s.Paths()))
+	return nil
+}
+
+// TestNetnsScheduledPaths runs the scheduler over the lab: countries of the
+// hops, the flagged-transit metric, and a path change after r1 switches to
+// r3.
+func TestNetnsScheduledPaths(t *testing.T) {
+	l := newLab(t)
+	p := labProber(t, l, Options{
+		MaxTTL: 8, ProbeTimeout: 500 * time.Millisecond, ProbesPerSec: 1000, Burst: 50,
+		Locator: testResolver(t, labPlaces), Judge: countryJudge("RU"),
+	})
+	var targets []Target
+	for _, fam := range []struct{ suffix, host string }{{"4", labTarget4}, {"6", labTarget6}} {
+		targets = append(targets,
+			Target{Name: "udp" + fam.suffix, Host: fam.host, Method: MethodUDP},
+			Target{Name: "tcp" + fam.suffix, Host: fam.host, Port: 8443, Method: MethodTCP},
+			Target{Name: "icmp" + fam.suffix, Host: fam.host, Method: MethodICMP})
+	}
+	var logBuf syncBuffer
+	s, err := NewScheduler(p, SchedulerOptions{
+		Targets: targets, Interval: time.Hour, Workers: 3,
+		ChangeLog: slog.New(slog.NewJSONHandler(&logBuf, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := NewCollector(s, p).Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	start := time.Now().Add(-time.Millisecond)
+	for name, tr := range waitPaths(t, s, len(targets), start) {
+		if got, want := countries(tr), []string{"DE", "RU", "NL"}; !slices.Equal(got, want) || !tr.Reached {
+			t.Errorf("%s: countries %v reached %v, want %v", name, got, tr.Reached, want)
+		}
+		if h := tr.Answered()[1]; !h.Flagged || h.Jurisdiction != "RU" {
+			t.Errorf("%s: hop 2 %+v not flagged RU", name, h)
+		}
+	}
+	var want strings.Builder
+	want.WriteString("# HELP jurismon_path_flagged_transit Current paths that cross a flagged jurisdiction: 1 for a configured target; for target=\"auto\", the number of traffic-picked paths.\n# TYPE jurismon_path_flagged_transit gauge\n")
+	for _, n := range []string{"icmp4", "icmp6", "tcp4", "tcp6", "udp4", "udp6"} {
+		fmt.Fprintf(&want, "jurismon_path_flagged_transit{jurisdiction=\"RU\",target=%q} 1\n", n)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "jurismon_path_flagged_transit"); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(metricOf(t, reg, "jurismon_path_hops", "udp4")); got != 3 {
+		t.Errorf("jurismon_path_hops{target=udp4} = %v, want 3", got)
+	}
+
+	// Switch r1 to r3 (FR): every path changes AS sequence.
+	l.switchToR3()
+	switched := time.Now()
+	s.Tick()
+	for name, tr := range waitPaths(t, s, len(targets), switched) {
+		if got, want := countries(tr), []string{"DE", "FR", "NL"}; !slices.Equal(got, want) {
+			t.Errorf("%s after switch: countries %v, want %v", name, got, want)
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(""), "jurismon_path_flagged_transit"); err != nil {
+		t.Errorf("flagged transit after the switch: %v", err)
+	}
+	want.Reset()
+	want.WriteString("# HELP jurismon_path_changes_total Changes of the sequence of responding ASNs on the path to a target.\n# TYPE jurismon_path_changes_total counter\n")
+	for _, n := range []string{"icmp4", "icmp6", "tcp4", "tcp6", "udp4", "udp6"} {
+		fmt.Fprintf(&want, "jurismon_path_changes_total{target=%q} 1\n", n)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "jurismon_path_changes_total"); err != nil {
+		t.Fatal(err)
+	}
+	// One JSON line per change, naming the old and new AS paths.
+	lines := strings.Split(strings.TrimSpace(logBuf.String()), "\n")
+	if len(lines) != len(targets) {
+		t.Fatalf("%d change log lines, want %d:\n%s", len(lines), len(targets), logBuf.String())
+	}
+	for _, line := range lines {
+		var rec struct {
+			Msg      string   `json:"msg"`
+			Target   string   `json:"target"`
+			Previous []uint32 `json:"previous_asns"`
+			ASNs     []uint32 `json:"asns"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if rec.Msg != "path changed" || !slices.Equal(rec.Previous, []uint32{64501, 64502, 64504}) || !slices.Equal(rec.ASNs, []uint32{64501, 64503, 64504}) {
+			t.Errorf("change record %+v", rec)
+		}
+	}
+	// The HTTP view.
+	rec := httptest.NewRecorder()
+	PathsHandler(s).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/paths", nil))
+	var body struct{ Paths []Trace }
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Paths) != len(targets) {
+		t.Fatalf("/api/v1/paths: %v, %d paths: %s", err, len(body.Paths), rec.Body.String())
+	}
+	if h := body.Paths[0].Hops[1]; h.Location == nil || h.Location.Country != "FR" || h.Location.ASN != 64503 {
+		t.Errorf("/api/v1/paths hop 2: %+v", h)
+	}
+}
+
+// metricOf returns the collected metric with the given name and target.
+func metricOf(t *testing.T, reg *prometheus.Registry, name, target string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "target" && lp.GetValue() == target {
+					return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x"}, func() float64 { return m.GetGauge().GetValue() })
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{target=%q}", name, target)
+	return nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

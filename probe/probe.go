@@ -43,6 +43,15 @@ func (m Method) String() string {
 // MarshalText writes the method's name.
 func (m Method) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
+// UnmarshalText reads a method's name.
+func (m *Method) UnmarshalText(b []byte) error {
+	v, err := ParseMethod(string(b))
+	if err == nil {
+		*m = v
+	}
+	return err
+}
+
 // ParseMethod reads "udp", "tcp" or "icmp".
 func ParseMethod(s string) (Method, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
