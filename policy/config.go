@@ -391,7 +391,7 @@ func countries(n *yaml.Node, ctx string, set *countrySet, ps *problems) {
 func parseASN(n *yaml.Node, ctx string, ps *problems) (uint32, bool) {
 	v, ok := scalar(n)
 	if !ok {
-		ps.add(n.Line, "%s: entries must be AS numbers, not %s", ctx, kind(n))
+		ps.add(n.Line, "%s: want an AS number, not %s", ctx, kind(n))
 		return 0, false
 	}
 	digits := v
@@ -410,7 +410,7 @@ func parseASN(n *yaml.Node, ctx string, ps *problems) (uint32, bool) {
 func parsePrefix(n *yaml.Node, ctx string, ps *problems) (netip.Prefix, bool) {
 	v, ok := scalar(n)
 	if !ok {
-		ps.add(n.Line, "%s: entries must be CIDR prefixes, not %s", ctx, kind(n))
+		ps.add(n.Line, "%s: want a CIDR prefix, not %s", ctx, kind(n))
 		return netip.Prefix{}, false
 	}
 	var prefix netip.Prefix
