@@ -1,4 +1,4 @@
-//go:build linux && !pcap
+//go:build linux && !(pcap && cgo)
 
 package capture
 
@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -456,4 +458,39 @@ func (c *LiveCapture) work(ctx context.Context, li *liveIface, w int, s *socket,
 		handle(worker, &f)
 		counter.Add(1)
 	}
+}
+
+// Link-layer types from linux/if_arp.h.
+const (
+	arphrdEther    = 1
+	arphrdIEEE802  = 6
+	arphrdIPIP     = 768
+	arphrdTunnel6  = 769
+	arphrdSIT      = 776
+	arphrdLoopback = 772
+	arphrdNone     = 65534
+)
+
+// linkOf returns the link type frames of the interface have on an AF_PACKET
+// socket, and whether a SOCK_DGRAM socket must be used: for Ethernet-like
+// devices the frames start with an Ethernet header; for tunnels without a
+// link header (tun, WireGuard, ipip, sit) they start with the IP header;
+// anything else (PPP, GRE, InfiniBand...) is read with SOCK_DGRAM so the
+// kernel strips the link header and frames start with the IP header too.
+func linkOf(name string) (LinkType, bool, error) {
+	b, err := os.ReadFile("/sys/class/net/" + name + "/type")
+	if err != nil {
+		return 0, false, fmt.Errorf("capture: link type of %s: %w", name, err)
+	}
+	t, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, false, fmt.Errorf("capture: link type of %s: %w", name, err)
+	}
+	switch t {
+	case arphrdEther, arphrdIEEE802, arphrdLoopback:
+		return LinkEthernet, false, nil
+	case arphrdNone, arphrdIPIP, arphrdTunnel6, arphrdSIT:
+		return LinkRaw, false, nil
+	}
+	return LinkRaw, true, nil
 }

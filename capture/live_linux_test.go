@@ -1,4 +1,4 @@
-//go:build linux && !pcap
+//go:build linux && !(pcap && cgo)
 
 package capture
 
