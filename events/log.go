@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
 )
 
 // Defaults of Options' zero values.
@@ -108,7 +109,7 @@ var reasonNames = [numReasons]string{"rate_limit", "queue_full", "write_error"}
 type Log struct {
 	opts  Options
 	limit *bucket
-	queue chan Event
+	queue chan pending
 	ring  ring
 
 	written   atomic.Uint64
@@ -139,7 +140,7 @@ func New(opts Options) (*Log, error) {
 	}
 	l := &Log{
 		opts:   opts,
-		queue:  make(chan Event, opts.QueueSize),
+		queue:  make(chan pending, opts.QueueSize),
 		ring:   newRing(opts.Recent),
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
@@ -179,6 +180,23 @@ func (l *Log) open() error {
 	return nil
 }
 
+// pending is an observed flow waiting for the writer. It holds copies of
+// the flow and its location, not pointers: the accountant reuses its
+// event, and formatting addresses is left to the writer so that Observe
+// does not allocate.
+type pending struct {
+	at  time.Time
+	ev  flow.FlowEvent
+	loc geo.Location
+}
+
+func (p *pending) event() Event {
+	if p.ev.Location != nil {
+		p.ev.Location = &p.loc
+	}
+	return FromFlow(&p.ev, p.at)
+}
+
 // Observe records a flagged flow. It runs on the packet path: it copies the
 // event out of e and hands it to the writer without ever blocking, dropping
 // and counting it when the rate limit is exceeded or the queue is full.
@@ -192,8 +210,12 @@ func (l *Log) Observe(e *flow.FlowEvent) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}
+	p := pending{at: now, ev: *e}
+	if e.Location != nil {
+		p.loc = *e.Location
+	}
 	select {
-	case l.queue <- FromFlow(e, now):
+	case l.queue <- p:
 	default:
 		l.dropped[reasonQueueFull].Add(1)
 	}
@@ -219,8 +241,8 @@ func (l *Log) Run(ctx context.Context) {
 		case <-l.stop:
 			l.drain()
 			return
-		case e := <-l.queue:
-			l.record(e)
+		case p := <-l.queue:
+			l.record(p.event())
 		}
 	}
 }
@@ -229,8 +251,8 @@ func (l *Log) Run(ctx context.Context) {
 func (l *Log) drain() {
 	for {
 		select {
-		case e := <-l.queue:
-			l.record(e)
+		case p := <-l.queue:
+			l.record(p.event())
 		default:
 			return
 		}

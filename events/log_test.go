@@ -548,3 +548,14 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v (queue %d, ring %d)", o, cap(l.queue), len(l.ring.buf))
 	}
 }
+
+func TestObserveDoesNotAllocate(t *testing.T) {
+	l := newTestLog(t, Options{RatePerSecond: -1, QueueSize: 1000}, nil)
+	ev := numbered(1000)
+	if n := testing.AllocsPerRun(100, func() { l.Observe(ev) }); n != 0 {
+		t.Errorf("Observe allocates %v times a call, want 0", n)
+	}
+	if got := len(l.queue); got != 101 { // AllocsPerRun warms up once
+		t.Errorf("%d events queued, want 101", got)
+	}
+}
