@@ -80,3 +80,7 @@ func countryJudge(flagged ...string) Judge {
 		return loc.Country, false
 	}
 }
+
+func locWithASN(asn uint32) *geo.Location {
+	return &geo.Location{Country: "NL", ASN: asn}
+}
