@@ -22,6 +22,8 @@ import (
 type Error struct {
 	File     string // set by Load
 	Problems []string
+
+	recovered bool // from a panic: a bug here or in yaml.v3, which FuzzParse reports
 }
 
 func (e *Error) Error() string {
@@ -65,7 +67,7 @@ func Parse(data []byte) (p *Policy, err error) {
 		// yaml.v3 has panicked on hostile input before (CVE-2022-28948);
 		// a bad policy file must be an error, not a crash.
 		if r := recover(); r != nil {
-			p, err = nil, &Error{Problems: []string{fmt.Sprintf("cannot parse YAML: %v", r)}}
+			p, err = nil, &Error{Problems: []string{fmt.Sprintf("cannot parse YAML: %v", r)}, recovered: true}
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -289,8 +289,12 @@ func FuzzParse(f *testing.F) {
 			if p != nil {
 				t.Fatal("Parse returned both a policy and an error")
 			}
-			if _, ok := errors.AsType[*Error](err); !ok {
+			e, ok := errors.AsType[*Error](err)
+			if !ok {
 				t.Fatalf("error %v is a %T, want *Error", err, err)
+			}
+			if e.recovered {
+				t.Fatalf("Parse panicked: %v", err)
 			}
 			return
 		}
