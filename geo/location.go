@@ -14,11 +14,11 @@ type Location struct {
 	// special-purpose class (private, loopback, multicast, ...) of an address
 	// that is never looked up nor reported as a country.
 	Class             Class
-	Country           string // ISO 3166-1 alpha-2 of the geolocated country, or Unknown
-	RegisteredCountry string // ISO code of the country where the block is registered, or Unknown
-	Continent         string // two-letter continent code, or Unknown
-	ASN               uint32 // 0 when unknown
-	ASOrg             string // AS organisation, or Unknown
-	ASCountry         string // country of the AS where the database says, else ""
+	Country           string       // ISO 3166-1 alpha-2 of the geolocated country, or Unknown
+	RegisteredCountry string       // ISO code of the country where the block is registered, or Unknown
+	Continent         string       // two-letter continent code, or Unknown
+	ASN               uint32       // 0 when unknown
+	ASOrg             string       // AS organisation, or Unknown
+	ASCountry         string       // country of the AS where the database says, else ""
 	Network           netip.Prefix // the database network that matched (the narrower of the two databases)
 }

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/policy"
+	"github.com/jurismon/jurismon/report"
+)
+
+type analyzeCommand struct {
+	cmd           *kingpin.CmdClause
+	files         []string
+	config        string
+	by            string
+	format        string
+	failOnFlagged bool
+	decapsulate   bool
+	progress      string
+	flows         flow.Config
+}
+
+func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
+	c := &analyzeCommand{flows: flow.DefaultConfig()}
+	c.cmd = app.Command("analyze", "Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report.")
+	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
+	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
+	c.cmd.Flag("by", "Grouping of the rows: location, country, asn, remote, local-remote.").Default("location").EnumVar(&c.by, "location", "country", "asn", "remote", "local-remote")
+	c.cmd.Flag("format", "Output format: table, json, csv.").Default("table").EnumVar(&c.format, report.Formats...)
+	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
+	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.").Default("auto").EnumVar(&c.progress, "auto", "always", "never")
+	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
+	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
+	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
+	return c
+}
+
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Empty(), nil
+	}
+	return policy.Load(path)
+}
+
+func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
+	pol, err := loadPolicy(c.config)
+	if err != nil {
+		return err
+	}
+	res, err := gf.open(logger)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	by, _ := flow.ParseGrouping(c.by)
+	c.flows.Grouping = by
+	acct := flow.NewAccountant(flow.NewEnv(res, pol, gf.lookupDoc), c.flows)
+
+	an := analysis{dec: capture.NewDecoder(), acct: acct}
+	an.dec.Decapsulate = c.decapsulate
+	for _, name := range c.files {
+		if err := an.file(name, c.showProgress()); err != nil {
+			return err
+		}
+	}
+	acct.Flush()
+
+	rep := report.Build(acct.Groups(), by, an.summary(c.files, acct, res))
+	if err := rep.Write(os.Stdout, c.format); err != nil {
+		return err
+	}
+	if c.failOnFlagged && rep.Flagged() {
+		return errFlagged
+	}
+	return nil
+}
+
+func (c *analyzeCommand) showProgress() bool {
+	switch c.progress {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// analysis is the per-packet loop of analyze: read, decode, account.
+type analysis struct {
+	dec     *capture.Decoder
+	acct    *flow.Accountant
+	read    uint64
+	results [capture.NumResults]uint64
+}
+
+// progressMin is the file size from which a progress line is worth showing.
+const progressMin = 64 << 20
+
+func (an *analysis) file(name string, progress bool) error {
+	var src capture.Source
+	var fs *capture.FileSource
+	if name == "-" {
+		s, err := capture.NewReader(os.Stdin)
+		if err != nil {
+			return fmt.Errorf("stdin: %w", err)
+		}
+		src = s
+	} else {
+		s, err := capture.OpenFile(name)
+		if err != nil {
+			return err
+		}
+		src, fs = s, s
+	}
+	defer src.Close()
+	if fs != nil {
+		if _, total := fs.Progress(); total < progressMin {
+			progress = false
+		}
+	} else {
+		progress = false
+	}
+	var (
+		f    capture.Frame
+		p    capture.Packet
+		last = time.Now()
+	)
+	for {
+		if err := src.Next(&f); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		an.read++
+		r := an.dec.DecodeFrame(&f, &p)
+		an.results[r]++
+		if r == capture.Decoded {
+			an.acct.Add(&p)
+		}
+		if progress && an.read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
+			last = time.Now()
+			done, total := fs.Progress()
+			fmt.Fprintf(os.Stderr, "\r%s: %5.1f%% %d packets", name, 100*float64(done)/float64(max(total, 1)), an.read)
+		}
+	}
+	if progress {
+		fmt.Fprintf(os.Stderr, "\r%s: 100.0%% %d packets\n", name, an.read)
+	}
+	return nil
+}
+
+func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Resolver) report.Summary {
+	s := report.Summary{
+		Files:          files,
+		PacketsRead:    an.read,
+		Decoded:        an.results[capture.Decoded],
+		NotIP:          an.results[capture.NotIP],
+		Malformed:      map[string]uint64{},
+		Directions:     map[string]report.Direction{},
+		UnknownLookups: acct.Stats.UnknownLookups.Load(),
+		FlowsEvicted:   acct.Stats.FlowsEvicted.Load(),
+		GroupsFolded:   acct.Folded(),
+		HostsUntracked: acct.Stats.HostsUntracked.Load(),
+	}
+	for r := range capture.NumResults {
+		if r.Malformed() && an.results[r] > 0 {
+			s.Malformed[r.String()] = an.results[r]
+		}
+	}
+	for d := range flow.NumDirections {
+		s.Directions[d.String()] = report.Direction{
+			Bytes:   acct.Totals.Bytes[d],
+			Packets: acct.Totals.Packets[d],
+			Flows:   acct.Totals.Flows[d],
+		}
+	}
+	for _, db := range res.Databases() {
+		s.Databases = append(s.Databases, report.Database{
+			Name: db.Name, Type: db.Type, Source: db.Source,
+			BuildTime: db.BuildTime.UTC().Format(time.DateOnly),
+		})
+	}
+	return s
+}

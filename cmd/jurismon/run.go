@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/events"
+	"github.com/jurismon/jurismon/exporter"
+	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/policy"
+)
+
+type runCommand struct {
+	cmd         *kingpin.CmdClause
+	web         *web.FlagConfig
+	live        capture.LiveOptions
+	decapsulate bool
+	config      string
+	asnMode     string
+	topASN      int
+	flows       flow.Config
+	events      events.Options
+	eventsEvery time.Duration
+	stopTimeout time.Duration
+	addrEvery   time.Duration
+}
+
+func newRunCommand(app *kingpin.Application) *runCommand {
+	c := &runCommand{flows: flow.DefaultConfig()}
+	c.cmd = app.Command("run", "Capture live traffic and serve Prometheus metrics (the default command).").Default()
+	c.web = kingpinflag.AddFlags(c.cmd, ":9746")
+	c.cmd.Flag("interface", "Interface to capture on; repeat for several; \"any\" for all. Default: every up, non-loopback interface.").Short('i').StringsVar(&c.live.Interfaces)
+	c.cmd.Flag("capture.workers", "Sockets per interface, joined in a fanout group hashed by flow.").Default("1").IntVar(&c.live.Workers)
+	c.cmd.Flag("capture.snaplen", "Bytes kept of each frame: headers only, never payload.").Default(fmt.Sprint(capture.DefaultSnapLen)).IntVar(&c.live.SnapLen)
+	c.cmd.Flag("capture.buffer-size", "Ring size of each socket, in bytes.").Default(fmt.Sprint(capture.DefaultBufferSize)).IntVar(&c.live.BufferSize)
+	c.cmd.Flag("capture.promiscuous", "Put the interfaces into promiscuous mode.").BoolVar(&c.live.Promiscuous)
+	c.cmd.Flag("capture.filter", "Capture filter (a documented subset of tcpdump's syntax, compiled without libpcap).").StringVar(&c.live.Filter)
+	c.cmd.Flag("capture.decapsulate", "Attribute tunnelled traffic to the inner hosts.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("config", "Policy file (YAML); re-read on SIGHUP and POST /-/reload.").StringVar(&c.config)
+	c.cmd.Flag("metrics.asn", "Per-ASN series: none, flagged (ASNs of flagged traffic), top (the top N by bytes, the rest as asn=\"other\").").Default("flagged").EnumVar(&c.asnMode, "none", "flagged", "top")
+	c.cmd.Flag("metrics.asn-top", "N for --metrics.asn=top.").Default("50").IntVar(&c.topASN)
+	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
+	c.cmd.Flag("flow.max", "Flow table cap per worker: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
+	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("events.file", "Write flagged flows as JSON lines to this file (- for stdout, empty for none).").StringVar(&c.events.Path)
+	c.cmd.Flag("events.max-size", "Rotate the event file past this many bytes.").Default(fmt.Sprint(64 << 20)).Int64Var(&c.events.MaxSize)
+	c.cmd.Flag("events.max-files", "Rotated event files kept.").Default("5").IntVar(&c.events.MaxFiles)
+	c.cmd.Flag("events.rate", "Event lines written per second at most (bursts of 10x).").Default("100").Float64Var(&c.events.RatePerSecond)
+	c.cmd.Flag("events.recent", "Flagged flows kept for /api/v1/flagged-flows.").Default("1000").IntVar(&c.events.Recent)
+	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
+	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
+	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
+	return c
+}
+
+// agent holds the running components; they start in order and stop in reverse.
+type agent struct {
+	logger   *slog.Logger
+	cmd      *runCommand
+	res      *geo.Resolver
+	env      *flow.Env
+	live     *capture.LiveCapture
+	accts    []*flow.Accountant
+	decoders []*exporter.DecodeCounts
+	decs     []*capture.Decoder // a Decoder is not safe for concurrent use: one per worker
+	events   *events.Log
+	reg      *prometheus.Registry
+
+	reloadMu     sync.Mutex
+	policySum    [32]byte
+	reloadOK     prometheus.Gauge
+	reloadOKTime prometheus.Gauge
+}
+
+func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
+	warnIfRoot(logger)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	a := &agent{logger: logger, cmd: c, reg: prometheus.NewRegistry()}
+	pol, err := loadPolicy(c.config)
+	if err != nil {
+		return err
+	}
+	a.policySum = pol.Checksum()
+	if a.res, err = gf.open(logger); err != nil {
+		return err
+	}
+	defer a.res.Close()
+	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
+
+	c.live.Logger = logger
+	if a.live, err = capture.NewLive(c.live); err != nil {
+		return err
+	}
+	if c.events.Path != "" || c.events.Recent > 0 {
+		c.events.Burst = int(10 * c.events.RatePerSecond)
+		c.events.Logger = logger
+		if a.events, err = events.New(c.events); err != nil {
+			return err
+		}
+	}
+	a.newAccountants()
+	a.registerMetrics(c)
+
+	// Components start in order: event writer, address watch, capture, HTTP.
+	var wg sync.WaitGroup
+	evCtx, evStop := context.WithCancel(context.Background())
+	if a.events != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.events.Run(evCtx) }()
+	}
+	go capture.WatchAddrs(ctx, c.addrEvery, func(ps []netip.Prefix) {
+		hosts := make([]netip.Prefix, 0, len(ps))
+		for _, p := range ps {
+			// The host's own addresses are local; its neighbours are not.
+			hosts = append(hosts, netip.PrefixFrom(p.Addr(), p.Addr().BitLen()))
+		}
+		a.env.SetHostNetworks(hosts)
+		logger.Debug("host addresses", "addresses", hosts)
+	})
+	go a.watchDatabases(ctx, gf)
+
+	capErr := make(chan error, 1)
+	go func() {
+		capErr <- a.live.Run(ctx, a.handle)
+	}()
+	go a.signalReloads(ctx)
+	go a.dropPrivilegesWhenStarted(ctx)
+
+	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- web.ListenAndServe(srv, c.web, logger) }()
+	logger.Info("jurismon started", "version", version.Info(), "interfaces", c.live.Interfaces, "workers", a.live.Workers())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("stopping")
+	case err := <-capErr:
+		runErr = fmt.Errorf("capture: %w", err)
+	case err := <-srvErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("web server: %w", err)
+		}
+	}
+	// Stop in reverse: capture, then flush flows into the event log, close
+	// it, then the HTTP server (last, so the final state can be scraped).
+	stop()
+	deadline, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+	defer cancel()
+	select {
+	case <-capErr:
+	case <-deadline.Done():
+		logger.Warn("capture did not stop in time")
+	}
+	for _, acct := range a.accts {
+		acct.Flush()
+	}
+	if a.events != nil {
+		if err := a.events.Close(); err != nil {
+			logger.Error("closing the event log", "err", err)
+		}
+		evStop()
+	}
+	wg.Wait()
+	evStop()
+	if err := srv.Shutdown(deadline); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("web server shutdown", "err", err)
+	}
+	return runErr
+}
+
+// newAccountants makes one accountant and decode counter per capture worker:
+// each worker owns its own, so the packet path never contends.
+func (a *agent) newAccountants() {
+	n := a.live.Workers()
+	cfg := a.cmd.flows
+	cfg.Grouping = flow.ByMetrics
+	cfg.EventInterval = a.cmd.eventsEvery
+	if a.events != nil {
+		cfg.OnFlagged = a.events.Observe
+	}
+	a.accts = make([]*flow.Accountant, n)
+	a.decoders = make([]*exporter.DecodeCounts, n)
+	a.decs = make([]*capture.Decoder, n)
+	for i := range n {
+		a.accts[i] = flow.NewAccountant(a.env, cfg)
+		a.decoders[i] = new(exporter.DecodeCounts)
+		a.decs[i] = capture.NewDecoder()
+		a.decs[i].Decapsulate = a.cmd.decapsulate
+	}
+}
+
+// handle is the packet path of a live worker.
+func (a *agent) handle(w int, f *capture.Frame) {
+	var p capture.Packet
+	r := a.decs[w].DecodeFrame(f, &p)
+	a.decoders[w].Add(r)
+	if r == capture.Decoded {
+		a.accts[w].Add(&p)
+	}
+}
+
+func (a *agent) registerMetrics(c *runCommand) {
+	a.reg.MustRegister(
+		versioncollector.NewCollector("jurismon"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		exporter.New(exporter.Sources{
+			Accountants: func() []*flow.Accountant { return a.accts },
+			Decoders:    func() []*exporter.DecodeCounts { return a.decoders },
+			Capture:     a.captureStats,
+			Geo:         a.res,
+		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN, Logger: a.logger}),
+	)
+	a.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_successful", Help: "Whether the last reload of the policy and databases succeeded."})
+	a.reloadOKTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful reload."})
+	a.reg.MustRegister(a.reloadOK, a.reloadOKTime)
+	a.reloadOK.Set(1)
+	a.reloadOKTime.SetToCurrentTime()
+	if a.events != nil {
+		a.reg.MustRegister(a.events.Collector())
+	}
+}
+
+func (a *agent) captureStats() []exporter.InterfaceStats {
+	var out []exporter.InterfaceStats
+	for _, s := range a.live.Stats() {
+		out = append(out, exporter.InterfaceStats{Interface: s.Interface, Packets: s.Packets, KernelDrops: s.KernelDrops})
+	}
+	return out
+}
+
+func (a *agent) routes(c *runCommand) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.logger.Handler(), slog.LevelError), Registry: a.reg}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.live.Started() {
+			http.Error(w, "Not ready: capture has not started", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := a.reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	if a.events != nil {
+		mux.Handle("/api/v1/flagged-flows", a.events.Handler())
+	}
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "jurismon",
+		Description: "Where this host's traffic goes, in whose jurisdiction",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/api/v1/flagged-flows", Text: "Flagged flows", Description: "the most recent flagged flows, as JSON"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		a.logger.Error("landing page", "err", err)
+	} else {
+		mux.Handle("/", landing)
+	}
+	return mux
+}
+
+// reload re-reads the policy (skipped when unchanged) and the databases.
+// A bad file keeps the last good state running.
+func (a *agent) reload() error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	err := a.reloadLocked()
+	if err != nil {
+		a.reloadOK.Set(0)
+		a.logger.Error("reload failed; keeping the running configuration", "err", err)
+		return err
+	}
+	a.reloadOK.Set(1)
+	a.reloadOKTime.SetToCurrentTime()
+	return nil
+}
+
+func (a *agent) reloadLocked() error {
+	if a.cmd.config != "" {
+		p, err := policy.Load(a.cmd.config)
+		if err != nil {
+			return err
+		}
+		if sum := p.Checksum(); sum != a.policySum {
+			a.env.SetPolicy(p)
+			a.policySum = sum
+			a.logger.Info("policy reloaded", "file", a.cmd.config, "jurisdictions", p.Jurisdictions())
+		}
+	}
+	if err := a.res.Reload(); err != nil {
+		return fmt.Errorf("geo databases: %w", err)
+	}
+	return nil
+}
+
+func (a *agent) signalReloads(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = a.reload() // logged and exported by reload
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
+
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/policy"
+)
+
+// lookup: geo and verdict for addresses given on the command line.
+type lookupCommand struct {
+	cmd    *kingpin.CmdClause
+	addrs  []string
+	config string
+	json   bool
+}
+
+func newLookupCommand(app *kingpin.Application) *lookupCommand {
+	c := &lookupCommand{}
+	c.cmd = app.Command("lookup", "Show the location and the verdict of addresses.")
+	c.cmd.Arg("addresses", "IPv4 or IPv6 addresses.").Required().StringsVar(&c.addrs)
+	c.cmd.Flag("config", "Policy file giving the verdicts.").StringVar(&c.config)
+	c.cmd.Flag("json", "One JSON object per line instead of text.").BoolVar(&c.json)
+	return c
+}
+
+type lookupResult struct {
+	Address           string `json:"address"`
+	AddressClass      string `json:"address_class"`
+	Country           string `json:"country,omitempty"`
+	RegisteredCountry string `json:"registered_country,omitempty"`
+	Continent         string `json:"continent,omitempty"`
+	ASN               uint32 `json:"asn,omitempty"`
+	ASOrg             string `json:"as_org,omitempty"`
+	Network           string `json:"network,omitempty"`
+	Local             bool   `json:"local"`
+	Jurisdiction      string `json:"jurisdiction,omitempty"`
+	MatchedBy         string `json:"matched_by,omitempty"`
+	Exception         string `json:"exception,omitempty"`
+}
+
+func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
+	addrs := make([]netip.Addr, 0, len(c.addrs))
+	for _, s := range c.addrs {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", s)
+		}
+		addrs = append(addrs, a.Unmap())
+	}
+	pol, err := loadPolicy(c.config)
+	if err != nil {
+		return err
+	}
+	res, err := gf.open(logger)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	enc := json.NewEncoder(os.Stdout)
+	for _, a := range addrs {
+		loc := res.Lookup(a)
+		r := lookupResult{Address: a.String(), AddressClass: loc.Class.String(), Local: loc.Class.Local() || pol.IsLocal(a)}
+		if loc.Class == geo.ClassPublic {
+			r.Country, r.RegisteredCountry, r.Continent = loc.Country, loc.RegisteredCountry, loc.Continent
+			r.ASN, r.ASOrg = loc.ASN, loc.ASOrg
+			if loc.Network.IsValid() {
+				r.Network = loc.Network.String()
+			}
+		}
+		if !r.Local {
+			v := pol.Evaluate(a, loc)
+			r.Jurisdiction, r.Exception = v.Jurisdiction, v.Excepted
+			if v.Flagged() {
+				r.MatchedBy = v.MatchedBy.String()
+			}
+		}
+		if c.json {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+			continue
+		}
+		printLookup(os.Stdout, &r)
+	}
+	return nil
+}
+
+func printLookup(w io.Writer, r *lookupResult) {
+	fmt.Fprintf(w, "%s\n", r.Address)
+	if r.AddressClass != "public" {
+		fmt.Fprintf(w, "  class:              %s (special-purpose, not looked up)\n", r.AddressClass)
+	} else {
+		fmt.Fprintf(w, "  country:            %s\n  registered country: %s\n  continent:          %s\n", r.Country, r.RegisteredCountry, r.Continent)
+		asn := geo.Unknown
+		if r.ASN != 0 {
+			asn = fmt.Sprintf("AS%d", r.ASN)
+		}
+		fmt.Fprintf(w, "  asn:                %s %s\n  network:            %s\n", asn, r.ASOrg, r.Network)
+	}
+	switch {
+	case r.Local:
+		fmt.Fprintf(w, "  verdict:            local (never flagged)\n")
+	case r.Jurisdiction != "":
+		fmt.Fprintf(w, "  verdict:            FLAGGED: %s (matched by %s)\n", r.Jurisdiction, r.MatchedBy)
+	case r.Exception != "":
+		fmt.Fprintf(w, "  verdict:            not flagged: exception (%s)\n", r.Exception)
+	default:
+		fmt.Fprintf(w, "  verdict:            not flagged\n")
+	}
+}
+
+// printVersion prints the build and each geo database's provenance.
+func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags) error {
+	fmt.Fprintln(w, version.Print("jurismon"))
+	res, err := gf.open(logger)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	now := time.Now()
+	for _, db := range res.Databases() {
+		fmt.Fprintf(w, "%s database: %s, built %s (%d days ago), source: %s\n",
+			db.Name, db.Type, db.BuildTime.UTC().Format(time.DateOnly), int(db.Age(now).Hours()/24), db.Source)
+	}
+	return nil
+}
+
+type checkConfigCommand struct {
+	cmd  *kingpin.CmdClause
+	file string
+}
+
+func newCheckConfigCommand(app *kingpin.Application) *checkConfigCommand {
+	c := &checkConfigCommand{}
+	c.cmd = app.Command("check-config", "Check a policy file and print what it flags.")
+	c.cmd.Arg("file", "Policy file.").Required().StringVar(&c.file)
+	return c
+}
+
+func (c *checkConfigCommand) run() error {
+	p, err := policy.Load(c.file)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks\n", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
+	return nil
+}
+
+// healthcheck is for container HEALTHCHECKs where no curl is available.
+type healthcheckCommand struct {
+	cmd     *kingpin.CmdClause
+	url     string
+	timeout time.Duration
+}
+
+func newHealthcheckCommand(app *kingpin.Application) *healthcheckCommand {
+	c := &healthcheckCommand{}
+	c.cmd = app.Command("healthcheck", "Exit 0 when the agent at --url answers 200 (for container health checks).")
+	c.cmd.Flag("url", "Health endpoint.").Default("http://127.0.0.1:9746/-/healthy").StringVar(&c.url)
+	c.cmd.Flag("timeout", "Give up after this long.").Default("5s").DurationVar(&c.timeout)
+	return c
+}
+
+func (c *healthcheckCommand) run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", c.url, resp.Status)
+	}
+	return nil
+}
