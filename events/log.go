@@ -130,6 +130,7 @@ type Log struct {
 	buf     bytes.Buffer
 	enc     *json.Encoder
 	failing bool // the last write failed: log recovery, not every failure
+	stuck   bool // the last rotation failed: log once, not every line
 }
 
 // New opens (or creates, mode 0640) the file and returns a Log ready for
@@ -356,9 +357,13 @@ func (l *Log) rotate() {
 	}
 	rotated := true
 	if err := os.Rename(p, p+".1"); err != nil {
-		// Keep appending to the oversized file rather than lose lines.
+		// Keep appending to the oversized file rather than lose lines;
+		// the next line tries again.
 		rotated = false
-		l.opts.Logger.Error("event log rotation failed", "path", p, "err", err)
+		if !l.stuck {
+			l.stuck = true
+			l.opts.Logger.Error("event log rotation failed; appending to the current file", "path", p, "err", err)
+		}
 	}
 	if err := l.open(); err != nil {
 		l.opts.Logger.Error("event log reopen after rotation failed", "path", p, "err", err)
@@ -366,6 +371,7 @@ func (l *Log) rotate() {
 	}
 	if rotated {
 		l.rotations.Add(1)
+		l.stuck = false
 	}
 }
 

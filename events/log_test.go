@@ -559,3 +559,28 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		t.Errorf("%d events queued, want 101", got)
 	}
 }
+
+func TestRotationFailureKeepsLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flagged.jsonl")
+	// A non-empty directory where PATH.1 should go: it can be neither
+	// removed nor replaced, so every rotation fails.
+	if err := os.MkdirAll(filepath.Join(path+".1", "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := newTestLog(t, Options{Path: path, MaxSize: 10, MaxFiles: 1}, nil)
+	for i := range 4 {
+		l.Observe(numbered(uint64(1000 + i)))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.rotations.Load(); got != 0 {
+		t.Errorf("rotations = %d, want 0", got)
+	}
+	if got := len(readLines(t, path)); got != 4 {
+		t.Errorf("%d lines in %s, want all 4 appended", got, path)
+	}
+	if w, d := l.written.Load(), l.dropped[reasonWriteError].Load(); w != 4 || d != 0 {
+		t.Errorf("written %d, write errors %d; want 4 and 0", w, d)
+	}
+}
