@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 )
 
@@ -127,7 +128,7 @@ func NewReader(r io.Reader) (Source, error) {
 // if the stream starts with its magic.
 func (s *FileSource) openStream(r io.Reader) error {
 	s.count = &countingReader{r: r}
-	s.in = input{buf: make([]byte, streamBufSize), r: s.count}
+	s.in = input{buf: make([]byte, streamBufSize), r: s.count, ahead: math.MaxInt}
 	if err := s.in.fill(2); err != nil && err != io.ErrUnexpectedEOF {
 		return s.headerErr(err, "file", 2)
 	}
@@ -140,7 +141,7 @@ func (s *FileSource) openStream(r io.Reader) error {
 			return fmt.Errorf("capture: %s: reading gzip header: %w", s.name, err)
 		}
 		s.gz, s.gzr = true, zr
-		s.in = input{buf: s.in.buf, r: zr}
+		s.in = input{buf: s.in.buf, r: zr, ahead: math.MaxInt}
 	}
 	return s.detect()
 }
@@ -265,6 +266,46 @@ type input struct {
 	r        io.Reader
 	eof      bool
 	rerr     error // a read error, reported once the data before it is used up
+
+	// For a mapped file: the mapping up to touched has been read ahead,
+	// and the next read-ahead is due when pos reaches ahead.
+	touched, ahead int
+	sink           byte
+}
+
+const (
+	// readAheadDistance is how far ahead of the parser the mapping is
+	// touched: far enough for the loads to complete, near enough for the
+	// lines to still be in the L2 cache when the parser gets there.
+	readAheadDistance = 256 << 10
+	readAheadChunk    = 32 << 10
+	cacheLine         = 64
+)
+
+// readAhead touches one byte per cache line of the mapping ahead of pos.
+// Walking records is a chain of dependent loads (each record's length
+// says where the next one starts), so on a mapping every record header
+// would be a full memory latency; these loads are independent, so the CPU
+// overlaps them, and the walk then finds its lines in the cache. This is
+// what makes the mapping faster than read(2), which copies the file at
+// memory bandwidth into a buffer that stays in the cache.
+func (in *input) readAhead() {
+	limit := min(in.pos+readAheadDistance, len(in.buf))
+	var sink byte
+	for in.touched < limit {
+		end := min(in.touched+readAheadChunk, len(in.buf))
+		b := in.buf[in.touched:end]
+		for i := 0; i < len(b); i += cacheLine {
+			sink += b[i]
+		}
+		in.touched = end
+	}
+	in.sink += sink
+	if in.touched >= len(in.buf) {
+		in.ahead = math.MaxInt
+	} else {
+		in.ahead = in.touched - readAheadDistance + readAheadChunk
+	}
 }
 
 // offset is the stream offset of the next unread byte, for error messages.

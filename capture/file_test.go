@@ -846,3 +846,47 @@ type fileByteOrder interface {
 	binary.ByteOrder
 	binary.AppendByteOrder
 }
+
+// TestLargeMappedFile reads a file much larger than the read-ahead window
+// through the mapping, to the last byte, and checks every frame.
+func TestLargeMappedFile(t *testing.T) {
+	for _, fx := range fileFixtures {
+		if fx.name != "le-nano.pcap" && fx.name != "two-sections.pcapng" {
+			continue
+		}
+		t.Run(fx.name, func(t *testing.T) {
+			data, want := fx.build(t)
+			var big bytes.Buffer
+			var all []fileWantFrame
+			for i := 0; big.Len() < 3*readAheadDistance+12345; i++ {
+				if fx.format == "pcap" && i > 0 {
+					big.Write(data[pcapFileHeaderLen:])
+				} else {
+					big.Write(data)
+				}
+				for _, w := range want {
+					if fx.format == "pcapng" {
+						w.iface += 4 * i // each copy is two more sections
+					}
+					all = append(all, w)
+				}
+			}
+			src, err := OpenFile(fileWriteFile(t, filepath.Join(t.TempDir(), fx.name), big.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if src.mapped == nil {
+				t.Skip("file not mapped on this platform")
+			}
+			got, err := fileReadAll(src)
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			fileCompareFrames(t, got, all)
+			if src.in.touched != big.Len() {
+				t.Errorf("read ahead to %d of %d bytes", src.in.touched, big.Len())
+			}
+		})
+	}
+}

@@ -71,6 +71,9 @@ func (s *FileSource) nextPcap(f *Frame) error {
 	in := &s.in
 	p := &s.pcap
 	hl := p.recHdr
+	if in.pos >= in.ahead {
+		in.readAhead()
+	}
 	if in.end-in.pos < hl {
 		if err := in.fill(hl); err != nil {
 			if err == io.EOF {

@@ -94,6 +94,9 @@ func (s *FileSource) nextNg(f *Frame) error {
 	in := &s.in
 	g := &s.ng
 	for {
+		if in.pos >= in.ahead {
+			in.readAhead()
+		}
 		if in.end-in.pos < 12 {
 			if err := in.fill(12); err != nil {
 				if err == io.EOF {
