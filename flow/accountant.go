@@ -153,13 +153,7 @@ func NewAccountant(env *Env, cfg Config) *Accountant {
 // Add accounts one decoded packet. On a known flow it does not allocate.
 func (a *Accountant) Add(p *capture.Packet) {
 	ts := p.Timestamp
-	if ts > a.now {
-		a.now = ts
-		a.expire(ts)
-		if a.every > 0 && ts-a.lastEv >= a.every {
-			a.periodic(ts)
-		}
-	}
+	a.Tick(ts)
 	var k Key
 	srcIsA := makeKey(p, &k)
 	i, ok := a.table.get(&k)
@@ -196,6 +190,21 @@ func (a *Accountant) Add(p *capture.Packet) {
 	}
 	if e.remote[src] && e.Packets[src] == 1 && a.cfg.OnRemoteTTL != nil {
 		a.cfg.OnRemoteTTL(k.Addr(src), a.location(e, src), p.TTL)
+	}
+}
+
+// Tick advances the accountant's clock to now (Unix nanoseconds) if it is
+// later: flows idle past the timeout end and periodic events are due. Add
+// calls it with each packet's time; a live capture also calls it when no
+// packet has come for a while, so that flows end on a quiet link too.
+func (a *Accountant) Tick(now int64) {
+	if now <= a.now {
+		return
+	}
+	a.now = now
+	a.expire(now)
+	if a.every > 0 && now-a.lastEv >= a.every {
+		a.periodic(now)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -130,15 +131,22 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); a.events.Run(evCtx) }()
 	}
-	go capture.WatchAddrs(ctx, c.addrEvery, func(ps []netip.Prefix) {
+	// The host's own addresses are local (its neighbours are not): read
+	// them before the first packet, then follow changes.
+	setHostAddrs := func(ps []netip.Prefix) {
 		hosts := make([]netip.Prefix, 0, len(ps))
 		for _, p := range ps {
-			// The host's own addresses are local; its neighbours are not.
-			hosts = append(hosts, netip.PrefixFrom(p.Addr(), p.Addr().BitLen()))
+			hosts = append(hosts, netip.PrefixFrom(p.Addr().Unmap(), p.Addr().Unmap().BitLen()))
 		}
 		a.env.SetHostNetworks(hosts)
 		logger.Debug("host addresses", "addresses", hosts)
-	})
+	}
+	if ps, err := hostAddrs(); err != nil {
+		logger.Warn("cannot read the host's addresses; direction relies on the configured local networks", "err", err)
+	} else {
+		setHostAddrs(ps)
+	}
+	go capture.WatchAddrs(ctx, c.addrEvery, setHostAddrs)
 	go a.watchDatabases(ctx, gf)
 
 	capErr := make(chan error, 1)
@@ -212,8 +220,14 @@ func (a *agent) newAccountants() {
 	}
 }
 
-// handle is the packet path of a live worker.
+// handle is the packet path of a live worker. A nil frame means the
+// socket was idle for a poll interval: the accountant's clock still moves,
+// so flows on a quiet link end and flagged ones are reported.
 func (a *agent) handle(w int, f *capture.Frame) {
+	if f == nil {
+		a.accts[w].Tick(time.Now().UnixNano())
+		return
+	}
 	var p capture.Packet
 	r := a.decs[w].DecodeFrame(f, &p)
 	a.decoders[w].Add(r)
@@ -331,6 +345,23 @@ func (a *agent) reloadLocked() error {
 		return fmt.Errorf("geo databases: %w", err)
 	}
 	return nil
+}
+
+// hostAddrs returns the addresses of every interface.
+func hostAddrs() ([]netip.Prefix, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+			}
+		}
+	}
+	return out, nil
 }
 
 func (a *agent) signalReloads(ctx context.Context) {

@@ -1,0 +1,511 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+
+	"github.com/jurismon/jurismon/geo/geotest"
+)
+
+// The lab: namespace "a" runs the agent, namespace "b" is the rest of the
+// world, joined by a veth pair (jma0 – jmb0). A second veth pair (jmm0 –
+// jmm1) joins "a" to the test's own namespace so that the test and a real
+// Prometheus can scrape the agent; the agent captures only on jma0. Every
+// address is from the documentation ranges; the test database maps
+// 192.0.2.128/25 and 2001:db8:2::/48 to RU (flagged), 2001:db8:1::/48 to DE
+// and 198.51.100.0/24 to US.
+const (
+	agentV4    = "192.0.2.1"
+	peerRUv4   = "192.0.2.130"
+	agentUSv4  = "198.51.100.1"
+	peerUSv4   = "198.51.100.7"
+	agentRUv6  = "2001:db8:2::1"
+	peerRUv6   = "2001:db8:2::2"
+	agentDEv6  = "2001:db8:1::1"
+	peerDEv6   = "2001:db8:1::2"
+	mgmtHost   = "203.0.113.1"
+	mgmtAgent  = "203.0.113.2"
+	agentPort  = "9746"
+	agentMAC   = "02:00:00:00:0a:01"
+	peerMAC    = "02:00:00:00:0b:01"
+	labPolicy  = "jurisdictions:\n  - name: sanctioned\n    countries: [RU]\n"
+	udpPayload = 100
+)
+
+type lab struct {
+	t    *testing.T
+	a, b string // namespace names
+}
+
+func run1(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func newLab(t *testing.T) *lab {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: the agent end-to-end test needs root to create network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: the ip command (iproute2) is not installed")
+	}
+	id := strconv.Itoa(os.Getpid() % 100000)
+	l := &lab{t: t, a: "jmagent-" + id + "-a", b: "jmagent-" + id + "-b"}
+	if out, err := exec.Command("ip", "netns", "add", l.a).CombinedOutput(); err != nil {
+		t.Skipf("skipping: cannot create a network namespace here: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", l.a).Run()
+		exec.Command("ip", "netns", "del", l.b).Run()
+		exec.Command("ip", "link", "del", "jmm0").Run()
+	})
+	run1(t, "ip", "netns", "add", l.b)
+	inA := []string{"ip", "netns", "exec", l.a}
+	inB := []string{"ip", "netns", "exec", l.b}
+	cmds := [][]string{
+		{"ip", "link", "add", "jma0", "netns", l.a, "address", agentMAC, "type", "veth", "peer", "name", "jmb0", "netns", l.b, "address", peerMAC},
+		{"ip", "link", "add", "jmm0", "type", "veth", "peer", "name", "jmm1", "netns", l.a},
+		append(inA, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0"),
+		// Only an MSS option on SYNs, so that their size is known: 44 and 64 bytes.
+		append(inB, "sysctl", "-qw", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_sack=0", "net.ipv4.tcp_window_scaling=0", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0"),
+		append(inA, "ip", "link", "set", "lo", "up"),
+		append(inA, "ip", "link", "set", "jma0", "up"),
+		append(inA, "ip", "link", "set", "jmm1", "up"),
+		append(inB, "ip", "link", "set", "lo", "up"),
+		append(inB, "ip", "link", "set", "jmb0", "up"),
+		{"ip", "link", "set", "jmm0", "up"},
+		append(inA, "ip", "addr", "add", agentV4+"/25", "dev", "jma0"),
+		append(inA, "ip", "addr", "add", agentUSv4+"/24", "dev", "jma0"),
+		append(inA, "ip", "addr", "add", agentRUv6+"/64", "dev", "jma0", "nodad"),
+		append(inA, "ip", "addr", "add", agentDEv6+"/64", "dev", "jma0", "nodad"),
+		append(inA, "ip", "route", "add", peerRUv4+"/32", "dev", "jma0"),
+		append(inA, "ip", "addr", "add", mgmtAgent+"/30", "dev", "jmm1"),
+		append(inB, "ip", "addr", "add", peerRUv4+"/25", "dev", "jmb0"),
+		append(inB, "ip", "addr", "add", peerUSv4+"/24", "dev", "jmb0"),
+		append(inB, "ip", "addr", "add", peerRUv6+"/64", "dev", "jmb0", "nodad"),
+		append(inB, "ip", "addr", "add", peerDEv6+"/64", "dev", "jmb0", "nodad"),
+		append(inB, "ip", "route", "add", agentV4+"/32", "dev", "jmb0"),
+		{"ip", "addr", "add", mgmtHost + "/30", "dev", "jmm0"},
+		// Static neighbours: no ARP or neighbour discovery between the
+		// global addresses, whose ICMPv6 would add to the counts.
+		append(inA, "ip", "neigh", "add", peerRUv4, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"),
+		append(inA, "ip", "neigh", "add", peerUSv4, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"),
+		append(inA, "ip", "neigh", "add", peerRUv6, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"),
+		append(inA, "ip", "neigh", "add", peerDEv6, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"),
+		append(inB, "ip", "neigh", "add", agentV4, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
+		append(inB, "ip", "neigh", "add", agentUSv4, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
+		append(inB, "ip", "neigh", "add", agentRUv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
+		append(inB, "ip", "neigh", "add", agentDEv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
+	}
+	for _, c := range cmds {
+		run1(t, c...)
+	}
+	return l
+}
+
+// in runs fn on an OS thread inside namespace ns. Sockets keep the
+// namespace they were made in, so fn may return them for use elsewhere.
+// The thread is never returned to the scheduler: it exits with the goroutine.
+func (l *lab) in(ns string, fn func() error) {
+	l.t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		f, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		errc <- fn()
+	}()
+	if err := <-errc; err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// sendTraffic sends the known mix from namespace b and returns what the
+// agent must count. Replies (echo replies, RSTs) come from a's kernel.
+func (l *lab) sendTraffic() {
+	t := l.t
+	var udp4, udp6 *net.UDPConn
+	l.in(l.a, func() (err error) { // listeners, so that no ICMP errors come back
+		if udp4, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(agentV4), Port: 9000}); err != nil {
+			return err
+		}
+		udp6, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.ParseIP(agentDEv6), Port: 9000})
+		return err
+	})
+	defer udp4.Close()
+	defer udp6.Close()
+	l.in(l.b, func() error {
+		// UDP: 5 × 128 IP bytes RU → agent; 4 × 248 IP bytes DE → agent.
+		for _, c := range []struct {
+			net, src, dst string
+			n, size       int
+		}{{"udp4", peerRUv4, agentV4, 5, udpPayload}, {"udp6", peerDEv6, agentDEv6, 4, 2 * udpPayload}} {
+			conn, err := net.DialUDP(c.net, &net.UDPAddr{IP: net.ParseIP(c.src), Port: 5000}, &net.UDPAddr{IP: net.ParseIP(c.dst), Port: 9000})
+			if err != nil {
+				return err
+			}
+			for range c.n {
+				if _, err := conn.Write(make([]byte, c.size)); err != nil {
+					return err
+				}
+			}
+			conn.Close()
+		}
+		// TCP to a closed port: a 44- or 64-byte SYN, a 40- or 60-byte RST.
+		for _, c := range []struct{ src, dst string }{{peerRUv4, agentV4}, {peerRUv4, agentV4}, {peerDEv6, agentDEv6}} {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.src)}, Timeout: 2 * time.Second}
+			if conn, err := d.Dial("tcp", net.JoinHostPort(c.dst, "9001")); err == nil {
+				conn.Close()
+				return fmt.Errorf("connected to %s:9001, which should be closed", c.dst)
+			}
+		}
+		// ICMP echo: 3 × 84 bytes US, 3 × 104 bytes RU over IPv6, each answered.
+		if err := ping("ip4:icmp", peerUSv4, agentUSv4, 3); err != nil {
+			return err
+		}
+		return ping("ip6:ipv6-icmp", peerRUv6, agentRUv6, 3)
+	})
+	// The UDP listeners must have received everything: nothing was lost
+	// before the agent could see it.
+	buf := make([]byte, 2048)
+	for _, c := range []struct {
+		conn *net.UDPConn
+		n    int
+	}{{udp4, 5}, {udp6, 4}} {
+		for i := range c.n {
+			c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, _, err := c.conn.ReadFrom(buf); err != nil {
+				t.Fatalf("UDP datagram %d of %d not received: %v", i+1, c.n, err)
+			}
+		}
+	}
+}
+
+func ping(network, src, dst string, n int) error {
+	c, err := icmp.ListenPacket(network, src)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var typ, reply icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply
+	proto := 1
+	if strings.HasPrefix(network, "ip6") {
+		typ, reply, proto = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58
+	}
+	for seq := range n {
+		m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: 7, Seq: seq, Data: make([]byte, 56)}}
+		b, err := m.Marshal(nil)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo(b, &net.IPAddr{IP: net.ParseIP(dst)}); err != nil {
+			return err
+		}
+		buf := make([]byte, 1500)
+		for {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			k, _, err := c.ReadFrom(buf)
+			if err != nil {
+				return fmt.Errorf("no echo reply from %s: %w", dst, err)
+			}
+			if r, err := icmp.ParseMessage(proto, buf[:k]); err == nil && r.Type == reply {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func scrape(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + net.JoinHostPort(mgmtAgent, agentPort) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for name, mf := range families {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+strconv.Quote(l.GetValue()))
+			}
+			key := name + "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case m.Counter != nil:
+				out[key] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[key] = m.Gauge.GetValue()
+			}
+		}
+	}
+	return out
+}
+
+func waitHTTP(t *testing.T, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after %v (last error %v)", url, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestAgentEndToEnd(t *testing.T) {
+	l := newLab(t)
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yml")
+	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventsFile := filepath.Join(dir, "events.jsonl")
+	var stderr strings.Builder
+	agent := exec.Command("ip", "netns", "exec", l.a, binary, "run",
+		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
+		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
+		"--config", pol, "--events.file", eventsFile, "--events.interval", "0s", "--log.level", "debug")
+	agent.Stderr = &stderr
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if agent.ProcessState == nil {
+			agent.Process.Kill()
+			agent.Wait()
+		}
+		if t.Failed() {
+			t.Logf("agent log:\n%s", stderr.String())
+		}
+	}()
+	base := "http://" + net.JoinHostPort(mgmtAgent, agentPort)
+	waitHTTP(t, base+"/-/ready", 15*time.Second)
+
+	l.sendTraffic()
+	time.Sleep(500 * time.Millisecond) // the last replies reach the ring
+
+	got := scrape(t)
+	const flagged = `as_org="Example Telecom JSC",asn="64501",country="RU",direction="%s",jurisdiction="sanctioned",matched_by="country"`
+	want := map[string]float64{
+		// RU: 5 UDP (128) + 2 SYN (44) + 3 echo (104) in; 2 RST (40) + 3 echo replies out.
+		`jurismon_traffic_bytes_total{country="RU",direction="ingress"}`:   5*128 + 2*44 + 3*104,
+		`jurismon_traffic_bytes_total{country="RU",direction="egress"}`:    2*40 + 3*104,
+		`jurismon_traffic_packets_total{country="RU",direction="ingress"}`: 10,
+		`jurismon_traffic_packets_total{country="RU",direction="egress"}`:  5,
+		`jurismon_flows_total{country="RU",direction="ingress"}`:           4,
+		// DE: 4 UDP (248) + 1 SYN (64) in, 1 RST (60) out.
+		`jurismon_traffic_bytes_total{country="DE",direction="ingress"}`:   4*248 + 64,
+		`jurismon_traffic_bytes_total{country="DE",direction="egress"}`:    60,
+		`jurismon_traffic_packets_total{country="DE",direction="ingress"}`: 5,
+		`jurismon_flows_total{country="DE",direction="ingress"}`:           2,
+		// US: 3 echo requests and replies of 84 bytes.
+		`jurismon_traffic_bytes_total{country="US",direction="ingress"}`: 3 * 84,
+		`jurismon_traffic_bytes_total{country="US",direction="egress"}`:  3 * 84,
+		`jurismon_flows_total{country="US",direction="ingress"}`:         1,
+		// Flagged: RU only.
+		`jurismon_flagged_bytes_total{` + fmt.Sprintf(flagged, "ingress") + `}`:                          5*128 + 2*44 + 3*104,
+		`jurismon_flagged_bytes_total{` + fmt.Sprintf(flagged, "egress") + `}`:                           2*40 + 3*104,
+		`jurismon_flagged_packets_total{` + fmt.Sprintf(flagged, "ingress") + `}`:                        10,
+		`jurismon_flagged_flows_total{` + fmt.Sprintf(flagged, "ingress") + `}`:                          4,
+		`jurismon_traffic_asn_bytes_total{as_org="Example Telecom JSC",asn="64501",direction="ingress"}`: 5*128 + 2*44 + 3*104,
+		`jurismon_config_last_reload_successful{}`:                                                       1,
+		`jurismon_capture_drops_total{interface="jma0",stage="kernel"}`:                                  0,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "jurismon_flagged_bytes_total") && !strings.Contains(k, `country="RU"`) {
+			t.Errorf("unexpected flagged series %s", k)
+		}
+		if strings.HasPrefix(k, "jurismon_traffic_bytes_total") && strings.Contains(k, `direction="transit"`) {
+			t.Errorf("the agent's own addresses must be local, but %s", k)
+		}
+	}
+	if got[`jurismon_capture_packets_total{interface="jma0"}`] < 27 {
+		t.Errorf("capture saw %v frames, want at least the 27 sent and answered", got[`jurismon_capture_packets_total{interface="jma0"}`])
+	}
+
+	t.Run("prometheus", func(t *testing.T) { promQuery(t, dir) })
+
+	// An orderly stop flushes the flows: every flagged flow is an event.
+	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Wait(); err != nil {
+		t.Fatalf("agent exit: %v", err)
+	}
+	checkEvents(t, eventsFile)
+}
+
+type wantEvent struct {
+	proto                  string
+	remotePort             uint16
+	bytesTo, bytesFrom     uint64
+	packetsTo, packetsFrom uint64
+}
+
+func checkEvents(t *testing.T, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []wantEvent
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e struct {
+			Protocol     string `json:"protocol"`
+			Local        string `json:"local"`
+			Remote       string `json:"remote"`
+			RemotePort   uint16 `json:"remote_port"`
+			BytesTo      uint64 `json:"bytes_to"`
+			BytesFrom    uint64 `json:"bytes_from"`
+			PacketsTo    uint64 `json:"packets_to"`
+			PacketsFrom  uint64 `json:"packets_from"`
+			Country      string `json:"country"`
+			Jurisdiction string `json:"jurisdiction"`
+			MatchedBy    string `json:"matched_by"`
+			Ended        bool   `json:"ended"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("event line %q: %v", sc.Text(), err)
+		}
+		if e.Country != "RU" || e.Jurisdiction != "sanctioned" || e.MatchedBy != "country" || !e.Ended {
+			t.Errorf("event %+v: want an ended RU flow flagged as sanctioned by country", e)
+		}
+		if e.Remote != peerRUv4 && e.Remote != peerRUv6 {
+			t.Errorf("event remote %s is not a RU peer", e.Remote)
+		}
+		port := e.RemotePort
+		if e.Protocol == "tcp" {
+			port = 0 // ephemeral
+		}
+		got = append(got, wantEvent{e.Protocol, port, e.BytesTo, e.BytesFrom, e.PacketsTo, e.PacketsFrom})
+	}
+	want := map[wantEvent]int{
+		{"udp", 5000, 0, 5 * 128, 0, 5}: 1,
+		{"tcp", 0, 40, 44, 1, 1}:        2,
+		{"icmpv6", 0, 312, 312, 3, 3}:   1,
+	}
+	for _, e := range got {
+		want[e]--
+	}
+	for e, n := range want {
+		if n != 0 {
+			t.Errorf("event %+v: %d too few (negative: too many); all events: %+v", e, n, got)
+		}
+	}
+}
+
+// promQuery runs a real Prometheus that scrapes the agent and asks it for
+// the flagged bytes.
+func promQuery(t *testing.T, dir string) {
+	prom, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("prometheus is not installed (.ci/run installs the Debian package)")
+		}
+		t.Skip("skipping: prometheus is not installed (apt-get install prometheus)")
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
+	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: jurismon\n    static_configs:\n      - targets: ['%s']\n", net.JoinHostPort(mgmtAgent, agentPort))
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var log strings.Builder
+	cmd := exec.CommandContext(ctx, prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+addr)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", log.String())
+		}
+	}()
+	q := `sum(jurismon_flagged_bytes_total{jurisdiction="sanctioned"})`
+	want := 5*128 + 2*44 + 3*104 + 2*40 + 3*104
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(body)
+			var r struct {
+				Data struct {
+					Result []struct {
+						Value [2]any `json:"value"`
+					} `json:"result"`
+				} `json:"data"`
+			}
+			if json.Unmarshal(body, &r) == nil && len(r.Data.Result) == 1 {
+				if v, _ := r.Data.Result[0].Value[1].(string); v == strconv.Itoa(want) {
+					return
+				}
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("Prometheus never answered %s = %d; last answer: %s", q, want, last)
+}
