@@ -65,6 +65,9 @@ func TestLiveNamespaces(t *testing.T) {
 	if err := makeVeth(nsA, nsB); err != nil {
 		t.Fatal(err)
 	}
+	if out, err := exec.Command("ip", "netns", "exec", nsA, "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v: %s", err, out)
+	}
 	args := []string{"netns", "exec", nsA, os.Args[0], "-test.run", "^TestLiveNamespaces$", "-test.v", "-test.count=1"}
 	cmd := exec.Command("ip", args...)
 	cmd.Env = append(os.Environ(), liveChildEnv+"="+nsB)
@@ -210,6 +213,7 @@ func (p peer) ping(t *testing.T, dst string) {
 type collector struct {
 	mu     sync.Mutex
 	frames []collected
+	idle   int // nil-frame calls on idle sockets
 }
 
 type collected struct {
@@ -221,6 +225,10 @@ type collected struct {
 func (c *collector) handle(worker int, f *Frame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if f == nil {
+		c.idle++
+		return
+	}
 	c.frames = append(c.frames, collected{worker: worker, data: bytes.Clone(f.Data), f: *f})
 }
 
@@ -493,6 +501,38 @@ func liveChild(t *testing.T, peerNS string) {
 		}
 		if st := r.c.Stats(); st[0].Packets != 20 || st[0].KernelDrops != 0 {
 			t.Errorf("Stats() = %+v, want 20 packets over both sockets, no drops", st)
+		}
+	})
+
+	t.Run("any: every up interface, loopback frames once", func(t *testing.T) {
+		r := startLive(t, LiveOptions{Interfaces: []string{"any"}, Filter: "udp port 9999"}, nil)
+		names := r.c.Interfaces()
+		if !slices.Contains(names, "lo") || !slices.Contains(names, vethA) || r.c.Workers() != len(names) {
+			t.Fatalf("Interfaces() = %v, Workers() = %d: want lo and %s, one worker each", names, r.c.Workers(), vethA)
+		}
+		waitFor(t, "every interface up", func() bool {
+			for _, st := range r.c.Stats() {
+				if !st.Up {
+					return false
+				}
+			}
+			return true
+		})
+		// From this namespace to itself over lo, and from the peer over
+		// the veth pair.
+		local := peer{ns: nsA}
+		local.udp(t, "127.0.0.1:9999", 44000, 5, 0, 8)
+		p.udp(t, "192.0.2.1:9999", 44001, 7, 100, 8)
+		got := settle(t, r.col, 12, func(collected) bool { return true })
+		perIface := map[string]int{}
+		for _, c := range got {
+			perIface[names[c.f.Interface]]++
+			if c.f.Link != LinkEthernet || c.worker != c.f.Interface {
+				t.Errorf("frame on %s: link %d worker %d", names[c.f.Interface], c.f.Link, c.worker)
+			}
+		}
+		if perIface["lo"] != 5 || perIface[vethA] != 7 || len(got) != 12 {
+			t.Errorf("frames per interface %v, want lo:5 %s:7", perIface, vethA)
 		}
 	})
 
