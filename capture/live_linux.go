@@ -176,7 +176,9 @@ func (e errFatal) Unwrap() error { return e.err }
 
 // Run opens the sockets and calls handle for every frame, from one goroutine
 // per worker; worker is in [0, Workers()) and f.Data is valid only during
-// the call. It returns nil when ctx is done, after every worker has stopped
+// the call. When a socket has had no frame for PollTimeout, handle is
+// called with a nil frame, so that the caller can do time-based work (end
+// idle flows) on the worker's goroutine. It returns nil when ctx is done, after every worker has stopped
 // and every socket is closed, or an error at once when sockets cannot be
 // opened for lack of privileges (CAP_NET_RAW). An interface that is missing,
 // goes down or disappears is retried with exponential backoff (1s up to
@@ -428,6 +430,7 @@ func (c *LiveCapture) work(ctx context.Context, li *liveIface, w int, s *socket,
 				return nil
 			}
 			if errors.Is(err, afpacket.ErrTimeout) {
+				handle(worker, nil) // idle: let the caller run time-based work
 				continue
 			}
 			if errors.Is(err, afpacket.ErrPoll) {

@@ -205,6 +205,7 @@ func (c *LiveCapture) capture(ctx context.Context, li *pcapIface, handle func(in
 				if ctx.Err() != nil {
 					return nil
 				}
+				handle(li.index, nil) // idle: let the caller run time-based work
 				continue
 			}
 			return err

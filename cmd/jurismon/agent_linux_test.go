@@ -309,7 +309,8 @@ func TestAgentEndToEnd(t *testing.T) {
 	agent := exec.Command("ip", "netns", "exec", l.a, binary, "run",
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
-		"--config", pol, "--events.file", eventsFile, "--events.interval", "0s", "--log.level", "debug")
+		"--config", pol, "--events.file", eventsFile, "--events.interval", "0s", "--flow.idle-timeout", "3s",
+		"--log.level", "debug")
 	agent.Stderr = &stderr
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
@@ -375,7 +376,45 @@ func TestAgentEndToEnd(t *testing.T) {
 
 	t.Run("prometheus", func(t *testing.T) { promQuery(t, dir) })
 
-	// An orderly stop flushes the flows: every flagged flow is an event.
+	// The link is quiet now: the flows end by the idle timeout, without
+	// another packet, and the API serves the flagged ones.
+	t.Run("flagged-flows API", func(t *testing.T) {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			resp, err := http.Get(base + "/api/v1/flagged-flows")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r struct {
+				Events []struct {
+					Remote string `json:"remote"`
+					Ended  bool   `json:"ended"`
+				} `json:"events"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Events) == 4 {
+				for _, e := range r.Events {
+					if !e.Ended || (e.Remote != peerRUv4 && e.Remote != peerRUv6) {
+						t.Errorf("event %+v: want an ended flow with a RU peer", e)
+					}
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d flagged flows served, want 4", len(r.Events))
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	})
+	if got := scrape(t)["jurismon_flow_table_expirations_total{}"]; got < 7 {
+		t.Errorf("%v flows expired, want at least the 7 test flows", got)
+	}
+
+	// An orderly stop flushes what is left: every flagged flow is one event.
 	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
