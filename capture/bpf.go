@@ -33,7 +33,9 @@ import (
 //
 // As in tcpdump, "and" and "or" have the same precedence and associate left to
 // right ("a or b and c" is "(a or b) and c"); "not" binds tightest. Without
-// "src" or "dst" a host, net or port matches either side. ADDRESS is an IPv4
+// "src" or "dst" a host, net or port matches either side; an IPv4 host or net
+// without "ip" also matches ARP and RARP sender and target addresses on
+// links with an EtherType, as in libpcap. ADDRESS is an IPv4
 // or IPv6 address (no host names: nothing is resolved); CIDR must have no bits
 // set past its prefix length. "port" and "portrange" without "tcp" or "udp"
 // match both; like tcpdump, they never match non-first IPv4 fragments, and on
@@ -213,6 +215,7 @@ type protoNode struct {
 }
 
 type hostNode struct {
+	proto  string // "", "ip" or "ip6"
 	dir    string // "", "src" or "dst"
 	prefix netip.Prefix
 	tok    token
@@ -352,7 +355,7 @@ func (p *parser) parsePrimitive() (node, error) {
 		if proto == "ip" && !pfx.Addr().Is4() || proto == "ip6" && !pfx.Addr().Is6() {
 			return nil, p.errorf(val, "%q is not an %s address", val.text, map[string]string{"ip": "IPv4", "ip6": "IPv6"}[proto])
 		}
-		return hostNode{dir: dir, prefix: pfx, tok: val}, nil
+		return hostNode{proto: proto, dir: dir, prefix: pfx, tok: val}, nil
 	default: // port, portrange
 		if proto != "" && proto != "tcp" && proto != "udp" {
 			return nil, p.errorf(kind, "%q cannot qualify %q (only tcp or udp can)", proto, kind.text)
@@ -563,16 +566,25 @@ func (n hostNode) lower(lk layout) (cond, error) {
 		}
 		return and(tests...)
 	}
-	var addr cond
-	switch n.dir {
-	case "src":
-		addr = match(srcOff)
-	case "dst":
-		addr = match(dstOff)
-	default:
-		addr = or(match(srcOff), match(dstOff))
+	side := func(src, dst uint32) cond {
+		switch n.dir {
+		case "src":
+			return match(src)
+		case "dst":
+			return match(dst)
+		}
+		return or(match(src), match(dst))
 	}
-	return and(lk.isFamily(fam), addr), nil
+	c := and(lk.isFamily(fam), side(srcOff, dstOff))
+	if fam == 4 && n.proto == "" && lk.hasEther {
+		// Like libpcap, an unqualified IPv4 host or net also matches
+		// the sender and target addresses of ARP and RARP.
+		for _, et := range []uint32{0x0806, 0x8035} {
+			c = or(c, and(cTest{off: lk.etherOff, size: 2, op: bpf.JumpEqual, val: et},
+				side(lk.nh+14, lk.nh+24)))
+		}
+	}
+	return c, nil
 }
 
 func (n portNode) lower(lk layout) (cond, error) {

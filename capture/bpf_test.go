@@ -3,11 +3,16 @@ package capture
 import (
 	"encoding/binary"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 )
 
@@ -134,56 +139,61 @@ var bfFrames = map[string]bfFrame{
 	"arp":   {src: "192.0.2.1", dst: "192.0.2.2", proto: "arp"},
 }
 
+// bfCases list, for each expression, the frames (by name in bfFrames) it
+// must accept; every other frame must be rejected.
+var bfCases = []struct {
+	expr string
+	want []string
+}{
+	{"", []string{"udp4", "tcp4", "icmp4", "frag4", "udp6", "tcp6", "icmp6", "frag6", "arp"}},
+	{"ip", []string{"udp4", "tcp4", "icmp4", "frag4"}},
+	{"ip6", []string{"udp6", "tcp6", "icmp6", "frag6"}},
+	{"tcp", []string{"tcp4", "tcp6"}},
+	{"udp", []string{"udp4", "frag4", "udp6", "frag6"}},
+	{"icmp", []string{"icmp4"}},
+	{"icmp6", []string{"icmp6"}},
+	{"not ip and not ip6", []string{"arp"}},
+	{"host 192.0.2.1", []string{"udp4", "tcp4", "icmp4", "frag4", "arp"}},
+	{"src host 192.0.2.1", []string{"udp4", "tcp4", "frag4", "arp"}},
+	{"dst host 192.0.2.1", []string{"icmp4"}},
+	{"ip host 203.0.113.9", []string{"tcp4", "icmp4"}},
+	{"ip host 192.0.2.1", []string{"udp4", "tcp4", "icmp4", "frag4"}},
+	{"ip src net 192.0.2.0/24", []string{"udp4", "tcp4", "frag4"}},
+	{"not ip host 192.0.2.1", []string{"udp6", "tcp6", "icmp6", "frag6", "arp"}},
+	{"host 2001:db8::1", []string{"udp6", "tcp6", "icmp6", "frag6"}},
+	{"dst host 2001:db8::1", []string{"tcp6"}},
+	{"ip6 src host 2001:db8::1", []string{"udp6", "icmp6", "frag6"}},
+	{"net 198.51.100.0/24", []string{"udp4", "frag4"}},
+	{"src net 192.0.2.0/25", []string{"udp4", "tcp4", "frag4", "arp"}},
+	{"dst net 192.0.2.0/25", []string{"icmp4", "arp"}},
+	{"net 0.0.0.0/0", []string{"udp4", "tcp4", "icmp4", "frag4", "arp"}},
+	{"net 2001:db8::/48", []string{"udp6", "tcp6", "icmp6", "frag6"}},
+	{"dst net 2001:db8:1::/52", []string{"udp6"}},
+	{"src net 2001:db8:ff00::/40", []string{"tcp6"}},
+	{"port 53", []string{"udp4", "udp6"}},
+	{"udp port 53", []string{"udp4", "udp6"}},
+	{"tcp port 53", nil},
+	{"dst port 53", []string{"udp4", "udp6"}},
+	{"src port 53", nil},
+	{"tcp src port 8080", []string{"tcp6"}},
+	{"port 50000", []string{"tcp6"}},
+	{"portrange 400-500", []string{"tcp4"}},
+	{"portrange 500-400", []string{"tcp4"}},
+	{"dst portrange 40000-65535", []string{"tcp6"}},
+	{"src portrange 40000-40001", []string{"udp4", "tcp4"}},
+	{"udp and not port 53", []string{"frag4", "frag6"}},
+	{"tcp or icmp", []string{"tcp4", "tcp6", "icmp4"}},
+	{"tcp || icmp6", []string{"tcp4", "tcp6", "icmp6"}},
+	{"!tcp && ip6", []string{"udp6", "icmp6", "frag6"}},
+	// tcpdump precedence: and/or are equal and left-associative.
+	{"icmp or tcp and ip6", []string{"tcp6"}},
+	{"icmp or (tcp and ip6)", []string{"icmp4", "tcp6"}},
+	{"not (host 192.0.2.1 or host 2001:db8::1)", nil},
+	{"not not udp", []string{"udp4", "frag4", "udp6", "frag6"}},
+}
+
 func TestCompileFilterMatches(t *testing.T) {
-	// Each case lists the frames (by name in bfFrames) the expression must
-	// accept; every other frame must be rejected.
-	tests := []struct {
-		expr string
-		want []string
-	}{
-		{"", []string{"udp4", "tcp4", "icmp4", "frag4", "udp6", "tcp6", "icmp6", "frag6", "arp"}},
-		{"ip", []string{"udp4", "tcp4", "icmp4", "frag4"}},
-		{"ip6", []string{"udp6", "tcp6", "icmp6", "frag6"}},
-		{"tcp", []string{"tcp4", "tcp6"}},
-		{"udp", []string{"udp4", "frag4", "udp6", "frag6"}},
-		{"icmp", []string{"icmp4"}},
-		{"icmp6", []string{"icmp6"}},
-		{"not ip and not ip6", []string{"arp"}},
-		{"host 192.0.2.1", []string{"udp4", "tcp4", "icmp4", "frag4"}},
-		{"src host 192.0.2.1", []string{"udp4", "tcp4", "frag4"}},
-		{"dst host 192.0.2.1", []string{"icmp4"}},
-		{"ip host 203.0.113.9", []string{"tcp4", "icmp4"}},
-		{"host 2001:db8::1", []string{"udp6", "tcp6", "icmp6", "frag6"}},
-		{"dst host 2001:db8::1", []string{"tcp6"}},
-		{"ip6 src host 2001:db8::1", []string{"udp6", "icmp6", "frag6"}},
-		{"net 198.51.100.0/24", []string{"udp4", "frag4"}},
-		{"src net 192.0.2.0/25", []string{"udp4", "tcp4", "frag4"}},
-		{"dst net 192.0.2.0/25", []string{"icmp4"}},
-		{"net 0.0.0.0/0", []string{"udp4", "tcp4", "icmp4", "frag4"}},
-		{"net 2001:db8::/48", []string{"udp6", "tcp6", "icmp6", "frag6"}},
-		{"dst net 2001:db8:1::/52", []string{"udp6"}},
-		{"src net 2001:db8:ff00::/40", []string{"tcp6"}},
-		{"port 53", []string{"udp4", "udp6"}},
-		{"udp port 53", []string{"udp4", "udp6"}},
-		{"tcp port 53", nil},
-		{"dst port 53", []string{"udp4", "udp6"}},
-		{"src port 53", nil},
-		{"tcp src port 8080", []string{"tcp6"}},
-		{"port 50000", []string{"tcp6"}},
-		{"portrange 400-500", []string{"tcp4"}},
-		{"portrange 500-400", []string{"tcp4"}},
-		{"dst portrange 40000-65535", []string{"tcp6"}},
-		{"src portrange 40000-40001", []string{"udp4", "tcp4"}},
-		{"udp and not port 53", []string{"frag4", "frag6"}},
-		{"tcp or icmp", []string{"tcp4", "tcp6", "icmp4"}},
-		{"tcp || icmp6", []string{"tcp4", "tcp6", "icmp6"}},
-		{"!tcp && ip6", []string{"udp6", "icmp6", "frag6"}},
-		// tcpdump precedence: and/or are equal and left-associative.
-		{"icmp or tcp and ip6", []string{"tcp6"}},
-		{"icmp or (tcp and ip6)", []string{"icmp4", "tcp6"}},
-		{"not (host 192.0.2.1 or host 2001:db8::1)", []string{"arp"}},
-		{"not not udp", []string{"udp4", "frag4", "udp6", "frag6"}},
-	}
+	tests := bfCases
 	for _, link := range []LinkType{LinkEthernet, LinkSLL, LinkRaw} {
 		frames := map[string][]byte{}
 		for name, f := range bfFrames {
@@ -310,4 +320,66 @@ func FuzzCompileFilter(f *testing.F) {
 			t.Fatalf("%q: %v", expr, err)
 		}
 	})
+}
+
+// TestCompileFilterMatchesLibpcap compiles every expression of bfCases with
+// libpcap too (tcpdump -ddd, when tcpdump is installed) and checks both
+// programs accept exactly the same frames.
+func TestCompileFilterMatchesLibpcap(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("tcpdump not installed: no libpcap to compare with")
+	}
+	// tcpdump needs a capture to take the link type from.
+	file := filepath.Join(t.TempDir(), "eth.pcap")
+	fh, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(fh)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	for _, tc := range bfCases {
+		out, err := exec.Command("tcpdump", "-ddd", "-r", file, tc.expr).Output()
+		if err != nil {
+			t.Fatalf("tcpdump -ddd %q: %v", tc.expr, err)
+		}
+		fields := strings.Fields(string(out))
+		var raw []bpf.RawInstruction
+		for i := 1; i+3 < len(fields); i += 4 {
+			var v [4]uint64
+			for j := range v {
+				if v[j], err = strconv.ParseUint(fields[i+j], 10, 32); err != nil {
+					t.Fatalf("tcpdump -ddd %q output: %v", tc.expr, err)
+				}
+			}
+			raw = append(raw, bpf.RawInstruction{Op: uint16(v[0]), Jt: uint8(v[1]), Jf: uint8(v[2]), K: uint32(v[3])})
+		}
+		theirs, _ := bpf.Disassemble(raw)
+		theirVM, err := bpf.NewVM(theirs)
+		if err != nil {
+			t.Fatalf("libpcap program for %q: %v", tc.expr, err)
+		}
+		ours, err := CompileFilter(tc.expr, LinkEthernet, 128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, _ := bpf.Disassemble(ours)
+		ourVM, err := bpf.NewVM(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, f := range bfFrames {
+			data := bfBuildFrame(t, f, LinkEthernet)
+			a, errA := ourVM.Run(data)
+			b, errB := theirVM.Run(data)
+			if errA != nil || errB != nil {
+				t.Fatalf("%q on %s: %v / %v", tc.expr, name, errA, errB)
+			}
+			if (a > 0) != (b > 0) {
+				t.Errorf("%q on %s: ours %v, libpcap %v", tc.expr, name, a > 0, b > 0)
+			}
+		}
+	}
 }
