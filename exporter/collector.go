@@ -100,7 +100,7 @@ func New(src Sources, opts Options) *Collector {
 	return &Collector{
 		src:             src,
 		opts:            opts,
-		top:             topASN{baseline: map[asnKey]uint64{}, max: opts.TopASN},
+		top:             topASN{baseline: map[asnKey]uint64{}, previous: map[asnKey]uint64{}, max: opts.TopASN},
 		trafficBytes:    d("traffic_bytes_total", "IP bytes by direction and remote country (transit traffic counts for both endpoints).", "direction", "country"),
 		trafficPackets:  d("traffic_packets_total", "IP packets by direction and remote country.", "direction", "country"),
 		flows:           d("flows_total", "New flows by the direction of their first packet and remote country.", "direction", "country"),
@@ -311,14 +311,19 @@ func asnLabels(k *flow.GroupKey) (asn, org string) {
 }
 
 // topASN keeps the per-ASN series for --metrics.asn=top. An ASN that enters
-// the top set keeps its series for good, counting from the moment it
-// entered (its baseline), and "other" counts everything else, so no
-// exported value ever goes backwards. The kept set is capped at twice the
-// top size; past that, new entrants stay in "other".
+// the top set keeps its series for good. Its series counts from the value
+// it had at the previous scrape (its baseline): what it had by then was
+// already exported inside "other", and stays there, so neither its series
+// nor "other" ever goes backwards. The kept set is capped at twice the top
+// size; past that, new entrants stay in "other".
 type topASN struct {
-	baseline map[asnKey]uint64 // kept series and their value when they entered
+	baseline map[asnKey]uint64 // kept series (dir "*" marks the AS) and their baselines
+	previous map[asnKey]uint64 // every AS's value at the previous scrape
 	max      int
 }
+
+// kept is the number of ASes with a series.
+func (t *topASN) kept() int { return len(t.baseline) / 4 }
 
 func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns map[asnKey]uint64, flagged map[asnKey]bool) {
 	type kv struct {
@@ -356,15 +361,17 @@ func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns map[asnKey]uint
 		})
 		for i := 0; i < len(ranked) && i < c.top.max; i++ {
 			k := ranked[i].k
-			if _, kept := c.top.baseline[asnKey{dir: "*", asn: k.asn, org: k.org}]; kept || len(c.top.baseline) >= 2*c.top.max*4 {
+			mark := asnKey{dir: "*", asn: k.asn, org: k.org}
+			if _, kept := c.top.baseline[mark]; kept || c.top.kept() >= 2*c.top.max {
 				continue
 			}
-			// Remember every direction's value at entry as its baseline.
-			c.top.baseline[asnKey{dir: "*", asn: k.asn, org: k.org}] = 0
+			c.top.baseline[mark] = 0
 			for _, d := range []string{"egress", "ingress", "transit"} {
-				c.top.baseline[asnKey{dir: d, asn: k.asn, org: k.org}] = asns[asnKey{d, k.asn, k.org}]
+				dk := asnKey{d, k.asn, k.org}
+				c.top.baseline[dk] = c.top.previous[dk]
 			}
 		}
+		c.top.previous = asns
 		for k, v := range asns {
 			base, kept := c.top.baseline[k]
 			if !kept {

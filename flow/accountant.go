@@ -31,6 +31,9 @@ type Config struct {
 	// OnRemoteTTL receives the TTL (or hop limit) of the first packet that
 	// each flow receives from its remote endpoint.
 	OnRemoteTTL func(remote netip.Addr, loc *geo.Location, ttl uint8)
+	// OnEnded receives each remote endpoint of a flow that ends, with the
+	// bytes exchanged with it (for picking destinations to trace).
+	OnEnded func(remote netip.Addr, bytes uint64)
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -385,6 +388,13 @@ func (a *Accountant) end(i int32, evicted bool) {
 	e := &a.table.entries[i]
 	if e.flagged >= 0 {
 		a.emit(e, true)
+	}
+	if a.cfg.OnEnded != nil {
+		for j := range 2 {
+			if e.remote[j] {
+				a.cfg.OnEnded(e.Key.Addr(j), e.Bytes[0]+e.Bytes[1])
+			}
+		}
 	}
 	if evicted {
 		a.Stats.FlowsEvicted.Add(1)

@@ -29,6 +29,7 @@ import (
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
+	"github.com/jurismon/jurismon/probe"
 )
 
 type runCommand struct {
@@ -44,6 +45,7 @@ type runCommand struct {
 	eventsEvery time.Duration
 	stopTimeout time.Duration
 	addrEvery   time.Duration
+	paths       pathFlags
 }
 
 func newRunCommand(app *kingpin.Application) *runCommand {
@@ -70,6 +72,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("events.recent", "Flagged flows kept for /api/v1/flagged-flows.").Default("1000").IntVar(&c.events.Recent)
 	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
+	c.paths.register(c.cmd)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
 }
@@ -85,6 +88,7 @@ type agent struct {
 	decoders []*exporter.DecodeCounts
 	decs     []*capture.Decoder // a Decoder is not safe for concurrent use: one per worker
 	events   *events.Log
+	paths    *paths
 	reg      *prometheus.Registry
 
 	reloadMu     sync.Mutex
@@ -121,7 +125,12 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			return err
 		}
 	}
-	a.newAccountants()
+	cfg := c.flows
+	if a.paths, err = startPaths(ctx, &c.paths, a.env, a.res, gf.lookupDoc, a.reg, logger, &cfg); err != nil {
+		return err
+	}
+	defer a.paths.close()
+	a.newAccountants(cfg)
 	a.registerMetrics(c)
 
 	// Components start in order: event writer, address watch, capture, HTTP.
@@ -201,9 +210,8 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 
 // newAccountants makes one accountant and decode counter per capture worker:
 // each worker owns its own, so the packet path never contends.
-func (a *agent) newAccountants() {
+func (a *agent) newAccountants(cfg flow.Config) {
 	n := a.live.Workers()
-	cfg := a.cmd.flows
 	cfg.Grouping = flow.ByMetrics
 	cfg.EventInterval = a.cmd.eventsEvery
 	if a.events != nil {
@@ -294,6 +302,9 @@ func (a *agent) routes(c *runCommand) http.Handler {
 	if a.events != nil {
 		mux.Handle("/api/v1/flagged-flows", a.events.Handler())
 	}
+	if a.paths.scheduler != nil {
+		mux.Handle("/api/v1/paths", probe.PathsHandler(a.paths.scheduler))
+	}
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "jurismon",
 		Description: "Where this host's traffic goes, in whose jurisdiction",
@@ -301,6 +312,7 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/api/v1/flagged-flows", Text: "Flagged flows", Description: "the most recent flagged flows, as JSON"},
+			{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, with --probe.target or --probe.auto"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
 		},
