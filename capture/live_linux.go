@@ -176,13 +176,14 @@ func (e errFatal) Unwrap() error { return e.err }
 
 // Run opens the sockets and calls handle for every frame, from one goroutine
 // per worker; worker is in [0, Workers()) and f.Data is valid only during
-// the call. When a socket has had no frame for PollTimeout, handle is
-// called with a nil frame, so that the caller can do time-based work (end
-// idle flows) on the worker's goroutine. It returns nil when ctx is done, after every worker has stopped
-// and every socket is closed, or an error at once when sockets cannot be
-// opened for lack of privileges (CAP_NET_RAW). An interface that is missing,
-// goes down or disappears is retried with exponential backoff (1s up to
-// 60s) and captured again when it is back; the others keep running.
+// the call. When a socket has had no frame for PollTimeout, handle is called
+// with a nil frame, so that the caller can do time-based work (end idle
+// flows) on the worker's goroutine; handlers must check for nil. Run returns
+// nil when ctx is done, after every worker has stopped and every socket is
+// closed, or an error at once when sockets cannot be opened for lack of
+// privileges (CAP_NET_RAW). An interface that is missing, goes down or
+// disappears is retried with exponential backoff (1s up to 60s) and captured
+// again when it is back; the others keep running.
 func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -567,7 +567,13 @@ func liveChild(t *testing.T, peerNS string) {
 	})
 
 	t.Run("stop is prompt with no traffic", func(t *testing.T) {
-		r := startLive(t, LiveOptions{Workers: 2, PollTimeout: 50 * time.Millisecond}, nil)
+		r := startLive(t, LiveOptions{Workers: 2, PollTimeout: 50 * time.Millisecond, Filter: "udp port 1"}, nil)
+		// Nothing matches the filter: the workers report being idle.
+		waitFor(t, "idle calls from both workers", func() bool {
+			r.col.mu.Lock()
+			defer r.col.mu.Unlock()
+			return r.col.idle >= 4
+		})
 		start := time.Now()
 		r.close(t)
 		if d := time.Since(start); d > 500*time.Millisecond {

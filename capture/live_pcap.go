@@ -95,8 +95,9 @@ func (c *LiveCapture) Stats() []InterfaceStats {
 }
 
 // Run opens the handles and calls handle for every frame, one goroutine per
-// interface; f.Data is valid only during the call. It returns nil when ctx
-// is done. Interfaces that are missing or fail are retried with exponential
+// interface; f.Data is valid only during the call. After PollTimeout without
+// a frame, handle is called with a nil frame (see the Linux Run). It returns
+// nil when ctx is done. Interfaces that are missing or fail are retried with exponential
 // backoff (1s up to 60s).
 func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)) error {
 	var wg sync.WaitGroup

@@ -420,6 +420,9 @@ func countFrames(cfg config) error {
 	}, c.Workers())
 	start := time.Now()
 	err = c.Run(ctx, func(w int, f *capture.Frame) {
+		if f == nil { // an idle tick
+			return
+		}
 		counts[w].n++
 		if len(f.Data) > 13 { // touch the frame as a consumer would
 			counts[w].sum += uint64(f.Data[13])
