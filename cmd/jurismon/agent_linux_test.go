@@ -484,9 +484,10 @@ func checkEvents(t *testing.T, path string) {
 	}
 }
 
-// promQuery runs a real Prometheus that scrapes the agent and asks it for
-// the flagged bytes.
-func promQuery(t *testing.T, dir string) {
+// startPrometheus runs a real Prometheus that scrapes the agent every
+// second, stopped when the test ends, and returns its address.
+func startPrometheus(t *testing.T, dir string) string {
+	t.Helper()
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -506,7 +507,6 @@ func promQuery(t *testing.T, dir string) {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var log strings.Builder
 	cmd := exec.CommandContext(ctx, prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+addr)
@@ -514,37 +514,58 @@ func promQuery(t *testing.T, dir string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		cmd.Wait()
 		if t.Failed() {
 			t.Logf("prometheus log:\n%s", log.String())
 		}
-	}()
+	})
+	waitHTTP(t, "http://"+addr+"/-/ready", 30*time.Second)
+	return addr
+}
+
+// promResult is one sample of an instant query.
+type promResult struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// query runs an instant PromQL query; an error answer fails the test.
+func query(t *testing.T, addr, q string) []promResult {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []promResult `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
+		t.Fatalf("query %s: %v %s", q, err, body)
+	}
+	return r.Data.Result
+}
+
+// promQuery asks a real Prometheus that scrapes the agent for the flagged bytes.
+func promQuery(t *testing.T, dir string) {
+	addr := startPrometheus(t, dir)
 	q := `sum(jurismon_flagged_bytes_total{jurisdiction="sanctioned"})`
-	want := 5*128 + 2*44 + 3*104 + 2*40 + 3*104
+	want := strconv.Itoa(5*128 + 2*44 + 3*104 + 2*40 + 3*104)
 	deadline := time.Now().Add(30 * time.Second)
-	var last string
+	var last []promResult
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			last = string(body)
-			var r struct {
-				Data struct {
-					Result []struct {
-						Value [2]any `json:"value"`
-					} `json:"result"`
-				} `json:"data"`
-			}
-			if json.Unmarshal(body, &r) == nil && len(r.Data.Result) == 1 {
-				if v, _ := r.Data.Result[0].Value[1].(string); v == strconv.Itoa(want) {
-					return
-				}
-			}
+		last = query(t, addr, q)
+		if len(last) == 1 && last[0].Value[1] == want {
+			return
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("Prometheus never answered %s = %d; last answer: %s", q, want, last)
+	t.Fatalf("Prometheus never answered %s = %s; last answer: %+v", q, want, last)
 }
