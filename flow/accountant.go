@@ -18,6 +18,12 @@ type Config struct {
 	MaxGroups   int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
 	MaxHosts    int           // distinct remote hosts tracked for host counts (default 1048576)
 
+	// PublishEvery, when positive, publishes the counts of active flows to
+	// the aggregates this often, for readers on other goroutines (the
+	// exporter); otherwise counts are published when a flow moves in the
+	// LRU order, ends, or on Sync, which is all that analyze needs.
+	PublishEvery time.Duration
+
 	// EventInterval, when positive, makes live flagged flows report every
 	// interval as well as when they end.
 	EventInterval time.Duration
@@ -121,35 +127,38 @@ type hostKey struct {
 // Accountant accounts packets into flows and aggregates. One goroutine
 // owns it; run one per capture worker and read them all at scrape time.
 type Accountant struct {
-	env    *Env
-	cfg    Config
-	table  *table
-	groups *groups
-	hosts  map[hostKey]struct{}
-	idle   int64
-	every  int64
-	Stats  Stats
-	Totals Totals
+	env          *Env
+	cfg          Config
+	table        *table
+	groups       *groups
+	hosts        map[hostKey]struct{}
+	idle         int64
+	every        int64
+	publishEvery int64
+	Stats        Stats
+	Totals       Totals
 	// internal aggregates local-to-local traffic, which has no remote
 	// endpoint but is still counted (never geo-resolved).
-	internal *Group
-	now      int64 // latest packet timestamp seen
-	lastEv   int64 // last periodic event sweep
-	event    FlowEvent
+	internal  *Group
+	now       int64 // latest packet timestamp seen
+	lastSweep int64 // when counters were last published by sweep
+	lastEv    int64 // last periodic event sweep
+	event     FlowEvent
 }
 
 // NewAccountant returns an accountant reading shared state from env.
 func NewAccountant(env *Env, cfg Config) *Accountant {
 	cfg.applyDefaults()
 	return &Accountant{
-		internal: &Group{Key: GroupKey{Internal: true}},
-		env:      env,
-		cfg:      cfg,
-		table:    newTable(cfg.MaxFlows),
-		groups:   newGroups(cfg.MaxGroups),
-		hosts:    make(map[hostKey]struct{}),
-		idle:     int64(cfg.IdleTimeout),
-		every:    int64(cfg.EventInterval),
+		internal:     &Group{Key: GroupKey{Internal: true}},
+		env:          env,
+		cfg:          cfg,
+		table:        newTable(cfg.MaxFlows),
+		groups:       newGroups(cfg.MaxGroups),
+		hosts:        make(map[hostKey]struct{}),
+		idle:         int64(cfg.IdleTimeout),
+		every:        int64(cfg.EventInterval),
+		publishEvery: int64(cfg.PublishEvery),
 	}
 }
 
@@ -162,16 +171,23 @@ func (a *Accountant) Add(p *capture.Packet) {
 	i, ok := a.table.get(&k)
 	if !ok {
 		i = a.newFlow(&k, p, srcIsA)
-	} else {
-		a.table.touch(i)
 	}
 	e := &a.table.entries[i]
 	if ts > e.Last {
 		e.Last = ts
 	}
-	src, dst := 0, 1
+	// The flow's own counters change on every packet; the shared
+	// aggregates and the LRU order only when the flow was last moved a
+	// while ago (or by the periodic sweep), which keeps cache misses and
+	// atomic instructions off the common path.
+	if ts-e.moved >= moveEvery {
+		a.publish(e)
+		a.table.touch(i)
+		e.moved = ts
+	}
+	src := 0
 	if !srcIsA {
-		src, dst = 1, 0
+		src = 1
 	}
 	b := uint64(p.IPLen)
 	e.Bytes[src] += b
@@ -179,20 +195,58 @@ func (a *Accountant) Add(p *capture.Packet) {
 	dir := a.direction(e, src)
 	a.Totals.Packets[dir]++
 	a.Totals.Bytes[dir] += b
-	if g := e.side[src]; g != nil {
-		g.add(From, b, ts)
-	}
-	if g := e.side[dst]; g != nil {
-		g.add(To, b, ts)
-	}
-	if dir == Internal {
-		a.internal.add(To, b, ts)
-	}
 	if p.Proto == protoTCP {
 		a.handshake(e, p, src)
 	}
 	if e.remote[src] && e.Packets[src] == 1 && a.cfg.OnRemoteTTL != nil {
 		a.cfg.OnRemoteTTL(k.Addr(src), a.location(e, src), p.TTL)
+	}
+}
+
+// moveEvery is how long a flow stays in place in the LRU list, and how
+// long its counters may wait before they reach the aggregates, at most.
+// Idle flows therefore end up to this much later than the timeout.
+const moveEvery = int64(time.Second)
+
+// sweepEvery is how often Tick publishes the counters of recently active
+// flows, so that a scrape is at most this stale (plus the capture's poll
+// timeout) even when a flow gets no further packet.
+const sweepEvery = int64(250 * time.Millisecond)
+
+// publish adds what a flow counted since its last publication to the
+// aggregates of its endpoints: what an endpoint sent is From it, what the
+// other sent is To it.
+func (a *Accountant) publish(e *Entry) {
+	for s := range 2 {
+		db := e.Bytes[s] - e.published[s]
+		dp := e.Packets[s] - e.publishedPk[s]
+		if dp == 0 {
+			continue
+		}
+		e.published[s], e.publishedPk[s] = e.Bytes[s], e.Packets[s]
+		if g := e.side[s]; g != nil {
+			g.add(From, db, dp, e.Last)
+		}
+		if g := e.side[1-s]; g != nil {
+			g.add(To, db, dp, e.Last)
+		}
+		if !e.remote[0] && !e.remote[1] {
+			a.internal.add(To, db, dp, e.Last)
+		}
+	}
+}
+
+// sweep publishes every flow moved since shortly before the last sweep:
+// only those can hold unpublished counts.
+func (a *Accountant) sweep(now int64) {
+	since := a.lastSweep - moveEvery
+	a.lastSweep = now
+	for i := a.table.head; i != none; i = a.table.entries[i].next {
+		e := &a.table.entries[i]
+		if e.moved < since {
+			return
+		}
+		a.publish(e)
 	}
 }
 
@@ -206,6 +260,9 @@ func (a *Accountant) Tick(now int64) {
 	}
 	a.now = now
 	a.expire(now)
+	if a.publishEvery > 0 && now-a.lastSweep >= a.publishEvery {
+		a.sweep(now)
+	}
 	if a.every > 0 && now-a.lastEv >= a.every {
 		a.periodic(now)
 	}
@@ -268,7 +325,7 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	i := a.table.insert(k)
 	a.Stats.FlowEntries.Store(int64(a.table.len()))
 	e := &a.table.entries[i]
-	e.First, e.Last = p.Timestamp, p.Timestamp
+	e.First, e.Last, e.moved = p.Timestamp, p.Timestamp, p.Timestamp
 	addrs := [2]netip.Addr{p.Src, p.Dst}
 	if !srcIsA {
 		addrs[0], addrs[1] = p.Dst, p.Src
@@ -386,6 +443,7 @@ func (a *Accountant) expire(now int64) {
 // end removes flow i, reporting it first if it was flagged.
 func (a *Accountant) end(i int32, evicted bool) {
 	e := &a.table.entries[i]
+	a.publish(e)
 	if e.flagged >= 0 {
 		a.emit(e, true)
 	}
@@ -442,6 +500,14 @@ func (a *Accountant) emit(e *Entry, ended bool) {
 	}
 	e.emitted = e.Last
 	a.cfg.OnFlagged(ev)
+}
+
+// Sync publishes every flow's counts to the aggregates now; the owner
+// calls it before reading them at a point of its choosing (tests, reports).
+func (a *Accountant) Sync() {
+	for i := a.table.head; i != none; i = a.table.entries[i].next {
+		a.publish(&a.table.entries[i])
+	}
 }
 
 // Flush ends every flow still in the table (at the end of a file, or on

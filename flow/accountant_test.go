@@ -51,6 +51,7 @@ type groupWant struct {
 }
 
 func groupsOf(a *Accountant) []groupWant {
+	a.Sync()
 	var out []groupWant
 	for _, g := range a.Groups() {
 		out = append(out, groupWant{
@@ -221,6 +222,7 @@ func TestLimits(t *testing.T) {
 		t.Errorf("folded = %d, want 7", got)
 	}
 	var bytes, hosts uint64
+	a.Sync()
 	for _, g := range a.Groups() {
 		bytes += g.Bytes[To].Load()
 		hosts += g.Hosts.Load()
@@ -295,5 +297,41 @@ func TestHandshakeAndTTL(t *testing.T) {
 	}
 	if !slices.Equal(ttls, []uint8{57}) {
 		t.Errorf("ttls = %v", ttls)
+	}
+}
+
+// TestPublish: with PublishEvery, counts reach the shared aggregates within
+// that time of the clock moving on, whether or not the flow sees another
+// packet, so a scrape is never more than that stale.
+func TestPublish(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PublishEvery = 250 * time.Millisecond
+	a := NewAccountant(testEnv(t), cfg)
+	base := int64(10 * time.Second)
+	for i := range 3 {
+		p := pkt(0, "10.0.0.1", "192.0.2.10", 17, 1, 53, 100)
+		p.Timestamp = base + int64(i)*int64(time.Millisecond)
+		a.Add(&p)
+	}
+	bytesTo := func() uint64 {
+		var n uint64
+		for _, g := range a.Groups() {
+			n += g.Bytes[To].Load()
+		}
+		return n
+	}
+	steps := []struct {
+		at   time.Duration // after base
+		want uint64
+	}{
+		{at: 100 * time.Millisecond, want: 0},                   // not yet published
+		{at: cfg.PublishEvery + 10*time.Millisecond, want: 300}, // the sweep published all three
+		{at: 2 * time.Second, want: 300},                        // and nothing twice
+	}
+	for _, s := range steps {
+		a.Tick(base + int64(s.at))
+		if got := bytesTo(); got != s.want {
+			t.Errorf("at +%v: %d bytes published, want %d", s.at, got, s.want)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
@@ -117,13 +116,12 @@ type Group struct {
 	LastSeen atomic.Int64     // Unix nanoseconds of the last packet, kept for flagged groups only
 }
 
-// add is called by the group's single writer. Only flagged groups keep a
-// last-seen time, and only to the millisecond: each atomic store is a
-// locked instruction on the packet path.
-func (g *Group) add(dir int, bytes uint64, ts int64) {
+// add is called by the group's single writer when a flow publishes its
+// counts. Only flagged groups keep a last-seen time.
+func (g *Group) add(dir int, bytes, packets uint64, ts int64) {
 	g.Bytes[dir].Add(bytes)
-	g.Packets[dir].Add(1)
-	if g.Key.Jurisdiction != "" && ts-g.LastSeen.Load() >= int64(time.Millisecond) {
+	g.Packets[dir].Add(packets)
+	if g.Key.Jurisdiction != "" && ts > g.LastSeen.Load() {
 		g.LastSeen.Store(ts)
 	}
 }

@@ -81,6 +81,9 @@ type Entry struct {
 	flaggedLoc  *geo.Location
 	verdict     policy.Verdict // of the flagged endpoint
 	emitted     int64          // Last at the previous periodic event, to skip idle flows
+	moved       int64          // when the flow last moved to the head of the LRU list
+	published   [2]uint64      // Bytes already added to the aggregates
+	publishedPk [2]uint64      // Packets already added to the aggregates
 	synAt       int64          // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
 	synFrom     uint8
 	prev, next  int32 // LRU list, most recently used at the head

@@ -99,6 +99,11 @@ type shard struct {
 type cache struct {
 	shards []shard
 	mask   uint64
+	// wide records the lengths (in the 128-bit space) of the cached
+	// networks wider than a bucket. Such a network is cached once, under
+	// its own key, rather than once per bucket inside it: a /16 would
+	// otherwise take 256 entries and 256 database lookups.
+	wide [2]atomic.Uint64
 }
 
 // newCache returns a cache of at most size entries (buckets plus narrow
@@ -143,6 +148,15 @@ func (c *cache) get(a netip.Addr) *Location {
 	i, ok := s.index[bk]
 	if !ok {
 		s.mu.Unlock()
+		if loc := c.getWide(hi, lo, bucket); loc != nil {
+			// Remember the wide network in this bucket too: the next
+			// address here costs one probe instead of one per length.
+			s.mu.Lock()
+			s.store(bk, loc, [2]uint64{})
+			s.mu.Unlock()
+			s.stats.hits.Add(1)
+			return loc
+		}
 		s.stats.misses.Add(1)
 		return nil
 	}
@@ -175,12 +189,47 @@ func (c *cache) get(a netip.Addr) *Location {
 	return nil
 }
 
+// getWide probes the cached networks wider than a's bucket, longest first.
+func (c *cache) getWide(hi, lo uint64, bucket int) *Location {
+	for w := 1; w >= 0; w-- {
+		for m := c.wide[w].Load(); m != 0; {
+			top := 63 - bits.LeadingZeros64(m)
+			m &^= 1 << top
+			n := w*64 + top + 1
+			if n >= bucket || (bucket == bucketBits4 && n <= 96) {
+				continue // not wider than this family's bucket
+			}
+			k := keyOf(hi, lo, n)
+			s := c.shardFor(k)
+			s.mu.Lock()
+			if j, ok := s.index[k]; ok {
+				sl := &s.slots[j]
+				sl.ref = true
+				loc := sl.loc
+				s.mu.Unlock()
+				return loc
+			}
+			s.mu.Unlock()
+		}
+	}
+	return nil
+}
+
 // put caches loc, which holds a, under its network.
 func (c *cache) put(a netip.Addr, loc *Location) {
 	hi, lo, bucket := addrWords(a)
 	bk := keyOf(hi, lo, bucket)
 	s := c.shardFor(bk)
 	n := prefixBits(loc.Network)
+	if n > 0 && n < bucket && (bucket == bucketBits6 || n > 96) {
+		wk := keyOf(hi, lo, n)
+		ws := c.shardFor(wk)
+		ws.mu.Lock()
+		ws.store(wk, loc, [2]uint64{})
+		ws.mu.Unlock()
+		c.wide[(n-1)/64].Or(1 << ((n - 1) % 64))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n <= bucket {

@@ -213,6 +213,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 func (a *agent) newAccountants(cfg flow.Config) {
 	n := a.live.Workers()
 	cfg.Grouping = flow.ByMetrics
+	cfg.PublishEvery = 250 * time.Millisecond // a scrape is at most this stale
 	cfg.EventInterval = a.cmd.eventsEvery
 	if a.events != nil {
 		cfg.OnFlagged = a.events.Observe
