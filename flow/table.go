@@ -92,8 +92,16 @@ type Entry struct {
 // table is a bounded flow table with least-recently-used eviction. Entries
 // live in one slice and are linked by index, so the table allocates only
 // while it grows to its cap and never per packet.
+//
+// The index is an open-addressing hash table of 8-byte slots (32 bits of
+// the key's hash and the entry's index), not a Go map keyed by the 40-byte
+// Key: with 100k flows a Go map spans megabytes of keys and costs two or
+// three cache misses a lookup, where this index is one small array and the
+// key is compared in the entry, which the packet needs anyway.
 type table struct {
-	index      map[Key]int32
+	slots      []uint64 // hash<<32 | index+1; 0 is empty
+	mask       uint64
+	n          int
 	entries    []Entry
 	free       []int32
 	head, tail int32
@@ -105,7 +113,8 @@ const none = -1
 func newTable(max int) *table {
 	initial := min(max, 1<<12)
 	return &table{
-		index:   make(map[Key]int32, initial),
+		slots:   make([]uint64, 2*initial),
+		mask:    uint64(2*initial - 1),
 		entries: make([]Entry, 0, initial),
 		head:    none,
 		tail:    none,
@@ -113,11 +122,88 @@ func newTable(max int) *table {
 	}
 }
 
-func (t *table) len() int { return len(t.index) }
+func (t *table) len() int { return t.n }
 
+// hashKey mixes the key's words; the low 32 bits pick the home slot and
+// are kept in it to skip most key comparisons.
+func hashKey(k *Key) uint32 {
+	h := binary.LittleEndian.Uint64(k.A[:8])*0x9e3779b97f4a7c15 ^
+		binary.LittleEndian.Uint64(k.A[8:])*0xc2b2ae3d27d4eb4f ^
+		binary.LittleEndian.Uint64(k.B[:8])*0x165667b19e3779f9 ^
+		binary.LittleEndian.Uint64(k.B[8:])*0x27d4eb2f165667c5 ^
+		(uint64(k.PortA)<<24|uint64(k.PortB)<<8|uint64(k.Proto))*0xff51afd7ed558ccd
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	return uint32(h)
+}
+
+// get returns the entry of k, probing from its home slot.
 func (t *table) get(k *Key) (int32, bool) {
-	i, ok := t.index[*k]
-	return i, ok
+	h := hashKey(k)
+	for pos := uint64(h) & t.mask; ; pos = (pos + 1) & t.mask {
+		s := t.slots[pos]
+		if s == 0 {
+			return 0, false
+		}
+		if uint32(s>>32) == h {
+			if i := int32(uint32(s)) - 1; t.entries[i].Key == *k {
+				return i, true
+			}
+		}
+	}
+}
+
+// place puts entry i in the first free slot from its home.
+func (t *table) place(h uint32, i int32) {
+	pos := uint64(h) & t.mask
+	for t.slots[pos] != 0 {
+		pos = (pos + 1) & t.mask
+	}
+	t.slots[pos] = uint64(h)<<32 | uint64(uint32(i+1))
+}
+
+// grow doubles the slots, keeping the load factor at most one half.
+func (t *table) grow() {
+	old := t.slots
+	t.slots = make([]uint64, 2*len(old))
+	t.mask = uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s != 0 {
+			t.place(uint32(s>>32), int32(uint32(s))-1)
+		}
+	}
+}
+
+// unindex removes entry i's slot, shifting later slots of the same probe
+// run back so that no tombstone is needed.
+func (t *table) unindex(i int32) {
+	h := hashKey(&t.entries[i].Key)
+	want := uint64(h)<<32 | uint64(uint32(i+1))
+	pos := uint64(h) & t.mask
+	for t.slots[pos] != want {
+		pos = (pos + 1) & t.mask
+	}
+	for j := pos; ; {
+		j = (j + 1) & t.mask
+		s := t.slots[j]
+		if s == 0 {
+			break
+		}
+		home := uint64(uint32(s>>32)) & t.mask
+		// Leave s where it is if its home lies cyclically in (pos, j].
+		if pos <= j {
+			if pos < home && home <= j {
+				continue
+			}
+		} else if pos < home || home <= j {
+			continue
+		}
+		t.slots[pos] = s
+		pos = j
+	}
+	t.slots[pos] = 0
+	t.n--
 }
 
 // insert adds a zeroed entry for k at the head and returns its index. The
@@ -136,7 +222,11 @@ func (t *table) insert(k *Key) int32 {
 	e.Key = *k
 	e.flagged = -1
 	e.prev, e.next = none, none
-	t.index[*k] = i
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	t.place(hashKey(k), i)
+	t.n++
 	t.pushFront(i)
 	return i
 }
@@ -144,7 +234,7 @@ func (t *table) insert(k *Key) int32 {
 // remove unlinks entry i and frees its slot.
 func (t *table) remove(i int32) {
 	t.unlink(i)
-	delete(t.index, t.entries[i].Key)
+	t.unindex(i)
 	t.free = append(t.free, i)
 }
 

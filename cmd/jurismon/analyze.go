@@ -123,27 +123,12 @@ type analysis struct {
 const progressMin = 64 << 20
 
 func (an *analysis) file(name string, progress bool) error {
-	var src capture.Source
-	var fs *capture.FileSource
-	if name == "-" {
-		s, err := capture.NewReader(os.Stdin)
-		if err != nil {
-			return fmt.Errorf("stdin: %w", err)
-		}
-		src = s
-	} else {
-		s, err := capture.OpenFile(name)
-		if err != nil {
-			return err
-		}
-		src, fs = s, s
+	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
+	if err != nil {
+		return err
 	}
-	defer src.Close()
-	if fs != nil {
-		if _, total := fs.Progress(); total < progressMin {
-			progress = false
-		}
-	} else {
+	defer fs.Close()
+	if _, total := fs.Progress(); total < progressMin {
 		progress = false
 	}
 	var (
@@ -152,7 +137,7 @@ func (an *analysis) file(name string, progress bool) error {
 		last = time.Now()
 	)
 	for {
-		if err := src.Next(&f); err != nil {
+		if err := fs.Next(&f); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}

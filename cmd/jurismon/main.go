@@ -51,6 +51,19 @@ func (g *geoFlags) open(logger *slog.Logger) (*geo.Resolver, error) {
 	})
 }
 
+// stdinArgs spells a lone "-" (standard input) as /dev/stdin: kingpin
+// would otherwise take it for an empty flag and pass an empty name.
+func stdinArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "-" {
+			a = "/dev/stdin"
+		}
+		out[i] = a
+	}
+	return out
+}
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
@@ -71,7 +84,7 @@ func run(args []string) int {
 	checkConfig := newCheckConfigCommand(app)
 	health := newHealthcheckCommand(app)
 
-	cmd, err := app.Parse(args)
+	cmd, err := app.Parse(stdinArgs(args))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "jurismon: %v (see jurismon --help)\n", err)
 		return exitUsage

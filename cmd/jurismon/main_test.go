@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"flag"
 	"net"
@@ -203,6 +204,41 @@ func TestAnalyzeGolden(t *testing.T) {
 			// File names differ per machine and run: make them stable.
 			out = strings.ReplaceAll(out, capFile, "CAPTURE")
 			golden(t, tt.golden, strings.ReplaceAll(out, geotest.Dir(), "GEOTESTDATA"))
+		})
+	}
+}
+
+// TestAnalyzeStdin: "-" reads standard input, plain or gzip, and gives the
+// same report as the file.
+func TestAnalyzeStdin(t *testing.T) {
+	dir := t.TempDir()
+	capFile := filepath.Join(dir, "capture.pcap")
+	writeCapture(t, capFile, testTraffic)
+	args := []string{"analyze", "--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile,
+		"--geoip.lookup-documentation", "--format", "csv"}
+	want, _, code := jurismon(t, append(args, capFile)...)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	data, err := os.ReadFile(capFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	for name, in := range map[string][]byte{"plain": data, "gzip": gz.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(binary, append(args, "-")...)
+			cmd.Stdin = bytes.NewReader(in)
+			got, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Errorf("stdin report differs:\n%s\nwant\n%s", got, want)
+			}
 		})
 	}
 }
