@@ -203,15 +203,10 @@ func (a *Accountant) Add(p *capture.Packet) {
 	}
 }
 
-// moveEvery is how long a flow stays in place in the LRU list, and how
-// long its counters may wait before they reach the aggregates, at most.
-// Idle flows therefore end up to this much later than the timeout.
+// moveEvery is how long a flow stays in place in the LRU list; its counts
+// reach the aggregates when it moves, ends, or at the next sweep
+// (PublishEvery). Idle flows end up to this much later than the timeout.
 const moveEvery = int64(time.Second)
-
-// sweepEvery is how often Tick publishes the counters of recently active
-// flows, so that a scrape is at most this stale (plus the capture's poll
-// timeout) even when a flow gets no further packet.
-const sweepEvery = int64(250 * time.Millisecond)
 
 // publish adds what a flow counted since its last publication to the
 // aggregates of its endpoints: what an endpoint sent is From it, what the

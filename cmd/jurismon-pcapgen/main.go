@@ -37,6 +37,7 @@ func run(args []string, stderr io.Writer) int {
 	flows := fs.Int("flows", 100000, "number of distinct flows")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed writes the same file")
 	v6 := fs.Float64("ipv6", 0.10, "share of flows over IPv6")
+	scan := fs.Bool("scan", false, "a scan instead: every packet goes out to a new random remote address (for memory bounds)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -55,13 +56,17 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	start := time.Now()
-	st, err := writeFile(*out, config{size: size, flows: *flows, seed: *seed, v6Share: *v6})
+	st, err := writeFile(*out, config{size: size, flows: *flows, seed: *seed, v6Share: *v6, scan: *scan})
 	if err != nil {
 		fmt.Fprintf(stderr, "jurismon-pcapgen: %v\n", err)
 		return 1
 	}
+	n := *flows
+	if *scan {
+		n = int(st.packets)
+	}
 	fmt.Fprintf(stderr, "jurismon-pcapgen: wrote %s: %d packets, %d bytes, %d flows in %.1fs\n",
-		*out, st.packets, st.bytes, *flows, time.Since(start).Seconds())
+		*out, st.packets, st.bytes, n, time.Since(start).Seconds())
 	return 0
 }
 
@@ -94,6 +99,7 @@ type config struct {
 	flows   int
 	seed    uint64
 	v6Share float64
+	scan    bool // every packet to a new remote address
 }
 
 type stats struct {
@@ -140,6 +146,9 @@ func generate(w io.Writer, c config) (stats, error) {
 	if err != nil {
 		return stats{}, err
 	}
+	if c.scan {
+		c.flows = 2 // flows are made per packet
+	}
 	flows := make([]flow, c.flows)
 	for i := range flows {
 		flows[i] = newFlow(r, v4, v6, c.v6Share)
@@ -170,7 +179,14 @@ func generate(w io.Writer, c config) (stats, error) {
 	for st.bytes < c.size {
 		fl := &flows[zipf.Uint64()]
 		egress := r.IntN(5) < 2 // downloads dominate: 40% out, 60% in
+		if c.scan {
+			*fl = newFlow(r, v4, v6, c.v6Share)
+			egress = true
+		}
 		n := frameSize(r, fl, egress)
+		if c.scan {
+			n = max(64, len(fl.out)) // probes are small
+		}
 		h := fl.in
 		if egress {
 			h = fl.out
