@@ -105,11 +105,14 @@ func (p *PassiveRTT) ObserveHandshake(remote netip.Addr, country, jurisdiction s
 	if !ok {
 		return
 	}
+	// Both counters exist from the country's first handshake on, so that
+	// increase() sees the first implausible RTT or detour.
+	implausible, detours := p.implausible.WithLabelValues(country), p.detours.WithLabelValues(country)
 	switch {
 	case rtt < min:
-		p.implausible.WithLabelValues(country).Inc()
+		implausible.Inc()
 	case rtt > DetourFactor*min+DetourSlack:
-		p.detours.WithLabelValues(country).Inc()
+		detours.Inc()
 	}
 }
 
@@ -153,6 +156,9 @@ func (p *PassiveRTT) ObserveTTL(remote netip.Addr, country string, ttl uint8) {
 			delete(p.old, pfx)
 		} else {
 			st = &hopState{hops: hops}
+			// The country's change counter exists from its first prefix
+			// on, so that increase() sees the first change.
+			p.hopChanges.WithLabelValues(country)
 		}
 		if len(p.cur) >= p.opts.MaxPrefixes/2 {
 			// Rotate generations: what was not seen for a whole

@@ -36,9 +36,12 @@ func TestPassiveHandshake(t *testing.T) {
 	want := `# HELP jurismon_rtt_detours_total Handshakes whose RTT exceeds 2 × the physical minimum for the remote country + 50ms.
 # TYPE jurismon_rtt_detours_total counter
 jurismon_rtt_detours_total{country="DE"} 1
+jurismon_rtt_detours_total{country="RU"} 0
 jurismon_rtt_detours_total{country="US"} 1
 # HELP jurismon_rtt_implausible_total Handshakes whose RTT is below the physical minimum for the country the database claims.
 # TYPE jurismon_rtt_implausible_total counter
+jurismon_rtt_implausible_total{country="DE"} 0
+jurismon_rtt_implausible_total{country="RU"} 0
 jurismon_rtt_implausible_total{country="US"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "jurismon_rtt_detours_total", "jurismon_rtt_implausible_total"); err != nil {

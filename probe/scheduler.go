@@ -439,6 +439,14 @@ func (s *Scheduler) changeCounts() map[string]uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]uint64, len(s.changes))
+	// Every target has a series from the start, so that increase() sees
+	// its first change (a counter that appears at 1 hides it).
+	for _, t := range s.opts.Targets {
+		out[t.Name] = 0
+	}
+	if s.opts.Auto {
+		out[AutoTarget] = 0
+	}
 	for k, v := range s.changes {
 		out[k] = v
 	}
