@@ -526,6 +526,28 @@ func TestFolding(t *testing.T) {
 		"jurismon_traffic_bytes_total", "jurismon_aggregates_folded_total")
 }
 
+// TestTransitFlagged: transit traffic (both endpoints remote) counts for
+// both endpoints, and a flagged endpoint gets direction="transit" in the
+// flagged and per-ASN series.
+func TestTransitFlagged(t *testing.T) {
+	env, _ := testEnv(t)
+	a := accountant(env, flow.Config{})
+	c := exporter.New(exporter.Sources{
+		Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} },
+	}, exporter.Options{ASN: exporter.ASNFlagged})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	feed(a, []pk{
+		{1, ru, us, udp, 1000, 2000, 300}, // transit RU (sanctioned) and US, new flow
+		{2, us, ru, udp, 2000, 1000, 500}, // transit RU and US
+		{3, cn, de, tcp, 3000, 443, 50},   // transit CN (watched_transit) and DE, new flow
+	})
+	compareGolden(t, reg, "transit.prom",
+		"jurismon_traffic_bytes_total", "jurismon_flows_total",
+		"jurismon_flagged_bytes_total", "jurismon_flagged_flows_total",
+		"jurismon_traffic_asn_bytes_total")
+}
+
 // TestFlaggedASNSeries shows two bugs of --metrics.asn=flagged (see the
 // report): the per-ASN series of flagged traffic take in unflagged traffic
 // that shares the AS key (ASN 0 "unknown" here), and folded flagged
