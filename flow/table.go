@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 
 	"github.com/jurismon/jurismon/capture"
@@ -112,9 +113,12 @@ const none = -1
 
 func newTable(max int) *table {
 	initial := min(max, 1<<12)
+	// Slots are a power of two (the mask picks the home slot), at least
+	// twice the entries: the load factor stays at most one half.
+	nslots := 1 << bits.Len(uint(2*initial-1))
 	return &table{
-		slots:   make([]uint64, 2*initial),
-		mask:    uint64(2*initial - 1),
+		slots:   make([]uint64, nslots),
+		mask:    uint64(nslots - 1),
 		entries: make([]Entry, 0, initial),
 		head:    none,
 		tail:    none,

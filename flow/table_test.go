@@ -62,3 +62,27 @@ func TestTableIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestTableSmallCaps: caps that are not powers of two still give a
+// power-of-two index, and eviction at the cap keeps working (a cap of 3
+// once made a 6-slot index whose probing never ended).
+func TestTableSmallCaps(t *testing.T) {
+	for _, max := range []int{1, 2, 3, 5, 7, 100, 4097} {
+		cfg := DefaultConfig()
+		cfg.MaxFlows = max
+		a := NewAccountant(testEnv(t), cfg)
+		for i := range 3 * max {
+			p := pkt(1, "10.0.0.1", "192.0.2.10", 17, uint16(i), 53, 100)
+			a.Add(&p)
+		}
+		if n := len(a.table.slots); n&(n-1) != 0 || n < 2*min(max, 1<<12) {
+			t.Errorf("cap %d: %d slots, want a power of two of at least twice the entries", max, n)
+		}
+		if got := a.Stats.FlowEntries.Load(); got != int64(max) {
+			t.Errorf("cap %d: %d flows in the table", max, got)
+		}
+		if got := a.Stats.FlowsEvicted.Load(); got != uint64(2*max) {
+			t.Errorf("cap %d: %d evicted, want %d", max, got, 2*max)
+		}
+	}
+}
