@@ -42,6 +42,7 @@ type InterfaceStats struct {
 	Packets     uint64
 	KernelDrops uint64
 	QueueDrops  uint64
+	Freezes     uint64 // times the TPACKET_V3 ring froze because no block was free
 }
 
 // Sources are the parts a Collector reads. Funcs may be nil.
@@ -80,6 +81,7 @@ type Collector struct {
 	asnBytes                                        *prometheus.Desc
 	conflicts, unknown                              *prometheus.Desc
 	capturePackets, captureDrops, decodeErrors      *prometheus.Desc
+	captureFreezes                                  *prometheus.Desc
 	cacheRequests, cacheEntries, cacheEvictions     *prometheus.Desc
 	flowEntries, flowEvictions, flowExpired, folded *prometheus.Desc
 	dbInfo, dbBuild                                 *prometheus.Desc
@@ -113,6 +115,7 @@ func New(src Sources, opts Options) *Collector {
 		unknown:         d("lookups_unknown_total", "Remote endpoints whose country or AS was not in the databases."),
 		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
 		captureDrops:    d("capture_drops_total", "Frames lost before accounting, by stage (kernel: the socket ring was full; queue: an internal queue was full).", "interface", "stage"),
+		captureFreezes:  d("capture_ring_freezes_total", "Times the capture ring froze because no block was free (frames are dropped meanwhile).", "interface"),
 		decodeErrors:    d("decode_errors_total", "Frames that could not be decoded, by reason.", "reason"),
 		cacheRequests:   d("geo_cache_requests_total", "Geo lookups by cache result.", "result"),
 		cacheEntries:    d("geo_cache_entries", "Database networks in the lookup cache."),
@@ -126,9 +129,20 @@ func New(src Sources, opts Options) *Collector {
 	}
 }
 
-// Describe implements prometheus.Collector.
+// Describe implements prometheus.Collector. It sends every descriptor,
+// not only those with series yet: flagged and per-ASN series appear later.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	prometheus.DescribeByCollect(c, ch)
+	for _, d := range []*prometheus.Desc{
+		c.trafficBytes, c.trafficPackets, c.flows,
+		c.flaggedBytes, c.flaggedPackets, c.flaggedFlows, c.flaggedLastSeen,
+		c.asnBytes, c.conflicts, c.unknown,
+		c.capturePackets, c.captureDrops, c.captureFreezes, c.decodeErrors,
+		c.cacheRequests, c.cacheEntries, c.cacheEvictions,
+		c.flowEntries, c.flowEvictions, c.flowExpired, c.folded,
+		c.dbInfo, c.dbBuild,
+	} {
+		ch <- d
+	}
 }
 
 type dirCountry struct{ dir, country string }
@@ -162,7 +176,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		fFlows   = map[flaggedKey]float64{}
 		lastSeen = map[jc]int64{}
 		asns     = map[asnKey]uint64{}
-		flagASN  = map[asnKey]bool{}
+		flagASN  = map[asnKey]uint64{}
 	)
 	var conflicts [flow.NumConflicts]uint64
 	var unknown, entries, evicted, expired, folded uint64
@@ -200,7 +214,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 				asns[ak] += b
 				if k.Jurisdiction != "" {
-					flagASN[ak] = true
+					flagASN[ak] += b
 					asn, org := asnLabels(k)
 					fk := flaggedKey{dir, k.Jurisdiction, country, asn, org, k.MatchedBy.String()}
 					fBytes[fk] += float64(b)
@@ -252,6 +266,7 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.capturePackets, prometheus.CounterValue, float64(s.Packets), s.Interface)
 			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.KernelDrops), s.Interface, "kernel")
 			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.QueueDrops), s.Interface, "queue")
+			ch <- prometheus.MustNewConstMetric(c.captureFreezes, prometheus.CounterValue, float64(s.Freezes), s.Interface)
 		}
 	}
 	if c.src.Decoders != nil {
@@ -325,7 +340,7 @@ type topASN struct {
 // kept is the number of ASes with a series.
 func (t *topASN) kept() int { return len(t.baseline) / 4 }
 
-func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns map[asnKey]uint64, flagged map[asnKey]bool) {
+func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns, flagged map[asnKey]uint64) {
 	type kv struct {
 		k asnKey
 		v uint64
@@ -336,16 +351,16 @@ func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns map[asnKey]uint
 	case ASNNone:
 		return
 	case ASNFlagged:
-		for k, v := range asns {
-			if flagged[k] {
-				out = append(out, kv{k, v})
-			}
+		// Only the flagged traffic of each AS: an AS key such as the
+		// unknown AS or "other" also stands for unflagged endpoints.
+		for k, v := range flagged {
+			out = append(out, kv{k, v})
 		}
 	case ASNTop:
 		// Rank ASNs by bytes in both directions together.
 		totals := map[asnKey]uint64{}
 		for k, v := range asns {
-			if k.org != Other || k.asn != 0 {
+			if k.asn != 0 { // neither "other" nor the unknown AS is an AS to rank
 				totals[asnKey{asn: k.asn, org: k.org}] += v
 			}
 		}
@@ -386,6 +401,10 @@ func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns map[asnKey]uint
 		}
 	}
 	for _, e := range out {
-		ch <- prometheus.MustNewConstMetric(c.asnBytes, prometheus.CounterValue, float64(e.v), e.k.dir, strconv.FormatUint(uint64(e.k.asn), 10), e.k.org)
+		asn := strconv.FormatUint(uint64(e.k.asn), 10)
+		if e.k.asn == 0 && e.k.org == Other {
+			asn = Other
+		}
+		ch <- prometheus.MustNewConstMetric(c.asnBytes, prometheus.CounterValue, float64(e.v), e.k.dir, asn, e.k.org)
 	}
 }

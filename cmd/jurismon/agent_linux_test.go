@@ -305,10 +305,13 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventsFile := filepath.Join(dir, "events.jsonl")
+	// A copy of the country database, which the reload test replaces.
+	countryDB := filepath.Join(dir, "GeoLite2-Country.mmdb")
+	copyFile(t, geotest.CountryFile, countryDB)
 	var stderr strings.Builder
 	agent := exec.Command("ip", "netns", "exec", l.a, binary, "run",
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
-		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
+		"--geoip.country", countryDB, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
 		"--config", pol, "--events.file", eventsFile, "--events.interval", "0s", "--flow.idle-timeout", "3s",
 		"--log.level", "debug")
 	agent.Stderr = &stderr
@@ -414,6 +417,8 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Errorf("%v flows expired, want at least the 7 test flows", got)
 	}
 
+	t.Run("reload", func(t *testing.T) { checkReload(t, l, base, pol, countryDB, agent.Process) })
+
 	// An orderly stop flushes what is left: every flagged flow is one event.
 	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -424,13 +429,98 @@ func TestAgentEndToEnd(t *testing.T) {
 	checkEvents(t, eventsFile)
 }
 
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write a new file and rename it over the old, as geoipupdate does.
+	if err := os.WriteFile(to+".tmp", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(to+".tmp", to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitMetric polls the agent until the series has the value.
+func waitMetric(t *testing.T, series string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, ok := scrape(t)[series]
+		if ok && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkReload: a bad policy or database keeps the last good state running
+// and is reported; a good one is taken on SIGHUP or POST /-/reload, and a
+// replaced database file is picked up without being asked.
+func checkReload(t *testing.T, l *lab, base, pol, countryDB string, agent *os.Process) {
+	const ok = "jurismon_config_last_reload_successful{}"
+	post := func() (int, string) {
+		resp, err := http.Post(base+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	// A policy with an unknown key is refused, with its line.
+	if err := os.WriteFile(pol, []byte("jurisdictions:\n  - name: sanctioned\n    contries: [RU]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post(); code != http.StatusInternalServerError || !strings.Contains(body, "line 3") {
+		t.Errorf("reload of a bad policy: %d %q, want 500 naming line 3", code, body)
+	}
+	waitMetric(t, ok, 0)
+	// A good policy that also flags the US, on SIGHUP.
+	if err := os.WriteFile(pol, []byte(labPolicy+"  - name: us\n    countries: [US]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// ip netns exec execs the agent: the process is the agent itself.
+	if err := agent.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, ok, 1)
+	// New flows follow the new policy: one ping to the US peer is flagged.
+	l.in(l.b, func() error { return ping("ip4:icmp", peerUSv4, agentUSv4, 1) })
+	waitMetric(t, `jurismon_flagged_packets_total{as_org="Example Networks Inc",asn="64502",country="US",direction="ingress",jurisdiction="us",matched_by="country"}`, 1)
+
+	// A corrupt database replacing the file is refused; lookups go on.
+	if err := os.WriteFile(countryDB+".tmp", []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(countryDB+".tmp", countryDB); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, ok, 0)
+	l.in(l.b, func() error { return ping("ip4:icmp", peerUSv4, agentUSv4, 1) })
+	waitMetric(t, `jurismon_traffic_packets_total{country="US",direction="egress"}`, 3+2)
+	// The good file back: picked up on its own.
+	copyFile(t, geotest.CountryFile, countryDB)
+	waitMetric(t, ok, 1)
+}
+
 type wantEvent struct {
+	country, jurisdiction  string
 	proto                  string
 	remotePort             uint16
 	bytesTo, bytesFrom     uint64
 	packetsTo, packetsFrom uint64
 }
 
+// checkEvents reads the event log: one line per flagged flow, each ended,
+// matched by country: the RU flows of the traffic, and the two pings to the
+// US peer after the reload flagged the US.
 func checkEvents(t *testing.T, path string) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -442,7 +532,6 @@ func checkEvents(t *testing.T, path string) {
 	for sc.Scan() {
 		var e struct {
 			Protocol     string `json:"protocol"`
-			Local        string `json:"local"`
 			Remote       string `json:"remote"`
 			RemotePort   uint16 `json:"remote_port"`
 			BytesTo      uint64 `json:"bytes_to"`
@@ -457,22 +546,20 @@ func checkEvents(t *testing.T, path string) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("event line %q: %v", sc.Text(), err)
 		}
-		if e.Country != "RU" || e.Jurisdiction != "sanctioned" || e.MatchedBy != "country" || !e.Ended {
-			t.Errorf("event %+v: want an ended RU flow flagged as sanctioned by country", e)
-		}
-		if e.Remote != peerRUv4 && e.Remote != peerRUv6 {
-			t.Errorf("event remote %s is not a RU peer", e.Remote)
+		if e.MatchedBy != "country" || !e.Ended {
+			t.Errorf("event %+v: want an ended flow matched by country", e)
 		}
 		port := e.RemotePort
 		if e.Protocol == "tcp" {
 			port = 0 // ephemeral
 		}
-		got = append(got, wantEvent{e.Protocol, port, e.BytesTo, e.BytesFrom, e.PacketsTo, e.PacketsFrom})
+		got = append(got, wantEvent{e.Country, e.Jurisdiction, e.Protocol, port, e.BytesTo, e.BytesFrom, e.PacketsTo, e.PacketsFrom})
 	}
 	want := map[wantEvent]int{
-		{"udp", 5000, 0, 5 * 128, 0, 5}: 1,
-		{"tcp", 0, 40, 44, 1, 1}:        2,
-		{"icmpv6", 0, 312, 312, 3, 3}:   1,
+		{"RU", "sanctioned", "udp", 5000, 0, 5 * 128, 0, 5}: 1,
+		{"RU", "sanctioned", "tcp", 0, 40, 44, 1, 1}:        2,
+		{"RU", "sanctioned", "icmpv6", 0, 312, 312, 3, 3}:   1,
+		{"US", "us", "icmp", 0, 2 * 84, 2 * 84, 2, 2}:       1,
 	}
 	for _, e := range got {
 		want[e]--

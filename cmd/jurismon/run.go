@@ -270,7 +270,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 func (a *agent) captureStats() []exporter.InterfaceStats {
 	var out []exporter.InterfaceStats
 	for _, s := range a.live.Stats() {
-		out = append(out, exporter.InterfaceStats{Interface: s.Interface, Packets: s.Packets, KernelDrops: s.KernelDrops})
+		out = append(out, exporter.InterfaceStats{Interface: s.Interface, Packets: s.Packets, KernelDrops: s.KernelDrops, Freezes: s.QueueFreezes})
 	}
 	return out
 }
