@@ -22,7 +22,7 @@
 # Usage: sudo scripts/bench-live.sh        (root: namespaces and raw sockets)
 # Environment: RATE (fixed rate, packets/s, default 100000), DURATION
 # (seconds per run, default 5), FLOWS (default 4096), SKIP_MAX=1 to skip the
-# maximum-rate runs. Needs tcpdump and pmacct (apt-get install -y tcpdump
+# maximum-rate runs, JM_ARGS extra flags for jurismon run. Needs tcpdump and pmacct (apt-get install -y tcpdump
 # pmacct), iproute2 and curl.
 set -euo pipefail
 
@@ -150,7 +150,7 @@ contenders() { # RATE
 		for w in 1 2; do
 			run_one "jurismon workers=$w" "$1" "$WORK/jurismon" run -i "$IFA" --capture.workers "$w" \
 				--geoip.country "$COUNTRY_DB" --geoip.asn "$ASN_DB" --geoip.lookup-documentation \
-				--web.listen-address 127.0.0.1:19746
+				--web.listen-address 127.0.0.1:19746 ${JM_ARGS:-}
 		done
 	fi
 }

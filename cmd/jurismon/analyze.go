@@ -67,15 +67,11 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	defer res.Close()
 	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
+		stopProfile, err := startCPUProfile(c.cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stopProfile()
 	}
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
@@ -109,6 +105,19 @@ func (c *analyzeCommand) showProgress() bool {
 	}
 	fi, err := os.Stderr.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// startCPUProfile profiles the process into path until the returned func runs.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // analysis is the per-packet loop of analyze: read, decode, account.

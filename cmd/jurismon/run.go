@@ -46,6 +46,7 @@ type runCommand struct {
 	stopTimeout time.Duration
 	addrEvery   time.Duration
 	paths       pathFlags
+	cpuProfile  string
 }
 
 func newRunCommand(app *kingpin.Application) *runCommand {
@@ -73,6 +74,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
+	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
 }
@@ -99,6 +101,13 @@ type agent struct {
 
 func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	warnIfRoot(logger)
+	if c.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
