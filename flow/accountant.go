@@ -17,6 +17,7 @@ type Config struct {
 	MaxFlows    int           // flow table cap; the least recently used flow is evicted past it (default 262144)
 	MaxGroups   int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
 	MaxHosts    int           // distinct remote hosts tracked for host counts (default 1048576)
+	NoHosts     bool          // do not count distinct remote hosts (the live agent exports no host counts)
 
 	// PublishEvery, when positive, publishes the counts of active flows to
 	// the aggregates this often, for readers on other goroutines (the
@@ -412,6 +413,9 @@ func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Locati
 }
 
 func (a *Accountant) countHost(addr netip.Addr, g *Group) {
+	if a.cfg.NoHosts {
+		return
+	}
 	hk := hostKey{addr, g}
 	if _, ok := a.hosts[hk]; ok {
 		return

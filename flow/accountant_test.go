@@ -335,3 +335,22 @@ func TestPublish(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHosts: the live agent counts no hosts, and keeps no host set.
+func TestNoHosts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.NoHosts = true
+	a := NewAccountant(testEnv(t), cfg)
+	for i := range 5 {
+		p := pkt(1, "10.0.0.1", netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}).String(), 17, 1, 53, 100)
+		a.Add(&p)
+	}
+	for _, g := range a.Groups() {
+		if n := g.Hosts.Load(); n != 0 {
+			t.Errorf("group %+v counted %d hosts", g.Key, n)
+		}
+	}
+	if len(a.hosts) != 0 || a.Stats.HostsUntracked.Load() != 0 {
+		t.Errorf("host set holds %d, untracked %d; want nothing", len(a.hosts), a.Stats.HostsUntracked.Load())
+	}
+}

@@ -223,6 +223,7 @@ func (a *agent) newAccountants(cfg flow.Config) {
 	n := a.live.Workers()
 	cfg.Grouping = flow.ByMetrics
 	cfg.PublishEvery = 250 * time.Millisecond // a scrape is at most this stale
+	cfg.NoHosts = true                        // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
 	if a.events != nil {
 		cfg.OnFlagged = a.events.Observe
