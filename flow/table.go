@@ -71,23 +71,39 @@ func (k *Key) Port(i int) uint16 {
 }
 
 // Entry is one tracked flow. Index 0 of the arrays is endpoint A, 1 is B.
+//
+// The fields are laid out by use: the first cache line holds what every
+// packet reads (the key to compare, the times, which side is remote), the
+// second what every packet writes (the counts); the rest is read when a
+// flow starts, moves, ends or is reported. An entry is four cache lines,
+// and the entries slice is large enough to be page-aligned, so a packet
+// of a flow that is not in the cache costs two misses, not four.
 type Entry struct {
-	Key         Key
-	First, Last int64     // Unix nanoseconds of the first and last packet
-	Bytes       [2]uint64 // IP bytes sent by A, by B
-	Packets     [2]uint64 // packets sent by A, by B
-	side        [2]*Group // aggregate of each remote endpoint; nil for a local one
-	remote      [2]bool   // which endpoints are remote
-	flagged     int8      // index of the flagged endpoint, or -1
+	// First line: read by every packet.
+	Key     Key
+	Last    int64   // Unix nanoseconds of the last packet
+	moved   int64   // when the flow last moved to the head of the LRU list
+	remote  [2]bool // which endpoints are remote
+	flagged int8    // index of the flagged endpoint, or -1
+	synFrom uint8
+	prev    int32 // LRU list, most recently used at the head
+
+	// Second line: written by every packet.
+	Bytes   [2]uint64 // IP bytes sent by A, by B
+	Packets [2]uint64 // packets sent by A, by B
+	next    int32
+	_       int32
+	synAt   int64     // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
+	side    [2]*Group // aggregate of each remote endpoint; nil for a local one
+
+	// The rest: flow start, moves, end, events.
+	First       int64 // Unix nanoseconds of the first packet
 	flaggedLoc  *geo.Location
 	verdict     policy.Verdict // of the flagged endpoint
 	emitted     int64          // Last at the previous periodic event, to skip idle flows
-	moved       int64          // when the flow last moved to the head of the LRU list
 	published   [2]uint64      // Bytes already added to the aggregates
 	publishedPk [2]uint64      // Packets already added to the aggregates
-	synAt       int64          // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
-	synFrom     uint8
-	prev, next  int32 // LRU list, most recently used at the head
+	_           [32]byte       // to a whole number of cache lines
 }
 
 // table is a bounded flow table with least-recently-used eviction. Entries

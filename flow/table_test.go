@@ -3,6 +3,7 @@ package flow
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // TestTableIndex drives the flow table's open-addressing index through
@@ -83,6 +84,28 @@ func TestTableSmallCaps(t *testing.T) {
 		}
 		if got := a.Stats.FlowsEvicted.Load(); got != uint64(2*max) {
 			t.Errorf("cap %d: %d evicted, want %d", max, got, 2*max)
+		}
+	}
+}
+
+// TestEntryLayout keeps the per-packet fields in the first two cache lines
+// and the entry a whole number of lines (see Entry).
+func TestEntryLayout(t *testing.T) {
+	var e Entry
+	if size := unsafe.Sizeof(e); size%64 != 0 {
+		t.Errorf("Entry is %d bytes, not a whole number of 64-byte lines", size)
+	}
+	for name, off := range map[string]uintptr{
+		"Key": unsafe.Offsetof(e.Key), "Last": unsafe.Offsetof(e.Last), "moved": unsafe.Offsetof(e.moved),
+		"remote": unsafe.Offsetof(e.remote), "prev": unsafe.Offsetof(e.prev),
+	} {
+		if off >= 64 {
+			t.Errorf("%s at offset %d, want it in the first line", name, off)
+		}
+	}
+	for name, off := range map[string]uintptr{"Bytes": unsafe.Offsetof(e.Bytes), "Packets": unsafe.Offsetof(e.Packets)} {
+		if off < 64 || off+16 > 128 {
+			t.Errorf("%s at offset %d, want it in the second line", name, off)
 		}
 	}
 }
