@@ -141,9 +141,10 @@ type Accountant struct {
 	// internal aggregates local-to-local traffic, which has no remote
 	// endpoint but is still counted (never geo-resolved).
 	internal  *Group
-	now       int64 // latest packet timestamp seen
-	lastSweep int64 // when counters were last published by sweep
-	lastEv    int64 // last periodic event sweep
+	pipe      pipeline // AddAhead's packets in flight
+	now       int64    // latest packet timestamp seen
+	lastSweep int64    // when counters were last published by sweep
+	lastEv    int64    // last periodic event sweep
 	event     FlowEvent
 }
 
@@ -165,15 +166,22 @@ func NewAccountant(env *Env, cfg Config) *Accountant {
 
 // Add accounts one decoded packet. On a known flow it does not allocate.
 func (a *Accountant) Add(p *capture.Packet) {
-	ts := p.Timestamp
-	a.Tick(ts)
+	a.Drain()
 	var k Key
 	srcIsA := makeKey(p, &k)
-	i, ok := a.table.get(&k)
+	a.add(p, &k, srcIsA, hashKey(&k))
+}
+
+// add is Add with the key and its hash already made.
+func (a *Accountant) add(p *capture.Packet, kp *Key, srcIsA bool, h uint32) {
+	ts := p.Timestamp
+	a.tick(ts)
+	k := *kp
+	i, ok := a.table.getHashed(&k, h)
 	if !ok {
 		i = a.newFlow(&k, p, srcIsA)
 	}
-	e := &a.table.entries[i]
+	e := a.table.at(i)
 	if ts > e.Last {
 		e.Last = ts
 	}
@@ -237,8 +245,8 @@ func (a *Accountant) publish(e *Entry) {
 func (a *Accountant) sweep(now int64) {
 	since := a.lastSweep - moveEvery
 	a.lastSweep = now
-	for i := a.table.head; i != none; i = a.table.entries[i].next {
-		e := &a.table.entries[i]
+	for i := a.table.head; i != none; i = a.table.at(i).next {
+		e := a.table.at(i)
 		if e.moved < since {
 			return
 		}
@@ -251,6 +259,11 @@ func (a *Accountant) sweep(now int64) {
 // calls it with each packet's time; a live capture also calls it when no
 // packet has come for a while, so that flows end on a quiet link too.
 func (a *Accountant) Tick(now int64) {
+	a.Drain()
+	a.tick(now)
+}
+
+func (a *Accountant) tick(now int64) {
 	if now <= a.now {
 		return
 	}
@@ -320,7 +333,7 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	}
 	i := a.table.insert(k)
 	a.Stats.FlowEntries.Store(int64(a.table.len()))
-	e := &a.table.entries[i]
+	e := a.table.at(i)
 	e.First, e.Last, e.moved = p.Timestamp, p.Timestamp, p.Timestamp
 	addrs := [2]netip.Addr{p.Src, p.Dst}
 	if !srcIsA {
@@ -432,7 +445,7 @@ func (a *Accountant) countHost(addr netip.Addr, g *Group) {
 // the least recently used flow, so this stops at the first live one.
 func (a *Accountant) expire(now int64) {
 	for t := a.table.tail; t != none; t = a.table.tail {
-		if now-a.table.entries[t].Last <= a.idle {
+		if now-a.table.at(t).Last <= a.idle {
 			return
 		}
 		a.end(t, false)
@@ -441,7 +454,7 @@ func (a *Accountant) expire(now int64) {
 
 // end removes flow i, reporting it first if it was flagged.
 func (a *Accountant) end(i int32, evicted bool) {
-	e := &a.table.entries[i]
+	e := a.table.at(i)
 	a.publish(e)
 	if e.flagged >= 0 {
 		a.emit(e, true)
@@ -468,8 +481,8 @@ func (a *Accountant) periodic(now int64) {
 	if a.cfg.OnFlagged == nil {
 		return
 	}
-	for i := a.table.head; i != none; i = a.table.entries[i].next {
-		e := &a.table.entries[i]
+	for i := a.table.head; i != none; i = a.table.at(i).next {
+		e := a.table.at(i)
 		if e.flagged >= 0 && e.Last > e.emitted {
 			a.emit(e, false)
 		}
@@ -504,14 +517,16 @@ func (a *Accountant) emit(e *Entry, ended bool) {
 // Sync publishes every flow's counts to the aggregates now; the owner
 // calls it before reading them at a point of its choosing (tests, reports).
 func (a *Accountant) Sync() {
-	for i := a.table.head; i != none; i = a.table.entries[i].next {
-		a.publish(&a.table.entries[i])
+	a.Drain()
+	for i := a.table.head; i != none; i = a.table.at(i).next {
+		a.publish(a.table.at(i))
 	}
 }
 
 // Flush ends every flow still in the table (at the end of a file, or on
 // shutdown), so that flagged flows are reported.
 func (a *Accountant) Flush() {
+	a.Drain()
 	for a.table.tail != none {
 		a.end(a.table.tail, false)
 	}

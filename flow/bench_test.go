@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
@@ -73,5 +74,40 @@ func BenchmarkNewFlow(b *testing.B) {
 	for b.Loop() {
 		p.SrcPort++ // a new 5-tuple each time; the table evicts past its cap
 		a.Add(&p)
+	}
+}
+
+// BenchmarkManyFlows is the packet path over 100k flows in random order,
+// where the flow state is not in the cache, with Add and with AddAhead.
+func BenchmarkManyFlows(b *testing.B) {
+	const flows = 100000
+	r := rand.New(rand.NewPCG(1, 1))
+	packets := make([]capture.Packet, 1<<20)
+	for i := range packets {
+		n := r.IntN(flows)
+		packets[i] = pkt(1, "10.0.0.1", netip.AddrFrom4([4]byte{198, 51, byte(n >> 8), byte(n)}).String(), 6, uint16(n), 443, 100)
+	}
+	for _, mode := range []string{"add", "ahead"} {
+		b.Run(mode, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.MaxFlows = 2 * flows
+			a := NewAccountant(testEnv(b), cfg)
+			for i := range packets {
+				a.Add(&packets[i])
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p := &packets[i&(len(packets)-1)]
+				p.Timestamp++
+				if mode == "ahead" {
+					a.AddAhead(p)
+				} else {
+					a.Add(p)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
+		})
 	}
 }

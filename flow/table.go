@@ -76,7 +76,7 @@ func (k *Key) Port(i int) uint16 {
 // packet reads (the key to compare, the times, which side is remote), the
 // second what every packet writes (the counts); the rest is read when a
 // flow starts, moves, ends or is reported. An entry is four cache lines,
-// and the entries slice is large enough to be page-aligned, so a packet
+// and the entries live in chunks large enough to be page-aligned, so a packet
 // of a flow that is not in the cache costs two misses, not four.
 type Entry struct {
 	// First line: read by every packet.
@@ -119,7 +119,8 @@ type table struct {
 	slots      []uint64 // hash<<32 | index+1; 0 is empty
 	mask       uint64
 	n          int
-	entries    []Entry
+	chunks     []*[chunkSize]Entry // entries, in chunks that never move
+	used       int                 // entries ever allocated; freed ones are in free
 	free       []int32
 	head, tail int32
 	max        int
@@ -127,18 +128,31 @@ type table struct {
 
 const none = -1
 
+// Entries live in fixed chunks rather than one growing slice: growing a
+// slice of 256-byte entries with pointers in them copied the whole table,
+// with write barriers, at every step.
+const (
+	chunkBits = 12
+	chunkSize = 1 << chunkBits // 4096 entries, 1 MiB
+	chunkMask = chunkSize - 1
+)
+
+// at returns entry i.
+func (t *table) at(i int32) *Entry {
+	return &t.chunks[i>>chunkBits][i&chunkMask]
+}
+
 func newTable(max int) *table {
 	initial := min(max, 1<<12)
 	// Slots are a power of two (the mask picks the home slot), at least
 	// twice the entries: the load factor stays at most one half.
 	nslots := 1 << bits.Len(uint(2*initial-1))
 	return &table{
-		slots:   make([]uint64, nslots),
-		mask:    uint64(nslots - 1),
-		entries: make([]Entry, 0, initial),
-		head:    none,
-		tail:    none,
-		max:     max,
+		slots: make([]uint64, nslots),
+		mask:  uint64(nslots - 1),
+		head:  none,
+		tail:  none,
+		max:   max,
 	}
 }
 
@@ -160,14 +174,18 @@ func hashKey(k *Key) uint32 {
 
 // get returns the entry of k, probing from its home slot.
 func (t *table) get(k *Key) (int32, bool) {
-	h := hashKey(k)
+	return t.getHashed(k, hashKey(k))
+}
+
+// getHashed is get with k's hash already made.
+func (t *table) getHashed(k *Key, h uint32) (int32, bool) {
 	for pos := uint64(h) & t.mask; ; pos = (pos + 1) & t.mask {
 		s := t.slots[pos]
 		if s == 0 {
 			return 0, false
 		}
 		if uint32(s>>32) == h {
-			if i := int32(uint32(s)) - 1; t.entries[i].Key == *k {
+			if i := int32(uint32(s)) - 1; t.at(i).Key == *k {
 				return i, true
 			}
 		}
@@ -198,7 +216,7 @@ func (t *table) grow() {
 // unindex removes entry i's slot, shifting later slots of the same probe
 // run back so that no tombstone is needed.
 func (t *table) unindex(i int32) {
-	h := hashKey(&t.entries[i].Key)
+	h := hashKey(&t.at(i).Key)
 	want := uint64(h)<<32 | uint64(uint32(i+1))
 	pos := uint64(h) & t.mask
 	for t.slots[pos] != want {
@@ -233,12 +251,15 @@ func (t *table) insert(k *Key) int32 {
 	if n := len(t.free); n > 0 {
 		i = t.free[n-1]
 		t.free = t.free[:n-1]
-		t.entries[i] = Entry{}
+		*t.at(i) = Entry{}
 	} else {
-		t.entries = append(t.entries, Entry{})
-		i = int32(len(t.entries) - 1)
+		i = int32(t.used)
+		if t.used>>chunkBits == len(t.chunks) {
+			t.chunks = append(t.chunks, new([chunkSize]Entry))
+		}
+		t.used++
 	}
-	e := &t.entries[i]
+	e := t.at(i)
 	e.Key = *k
 	e.flagged = -1
 	e.prev, e.next = none, none
@@ -267,10 +288,10 @@ func (t *table) touch(i int32) {
 }
 
 func (t *table) pushFront(i int32) {
-	e := &t.entries[i]
+	e := t.at(i)
 	e.prev, e.next = none, t.head
 	if t.head != none {
-		t.entries[t.head].prev = i
+		t.at(t.head).prev = i
 	}
 	t.head = i
 	if t.tail == none {
@@ -279,14 +300,14 @@ func (t *table) pushFront(i int32) {
 }
 
 func (t *table) unlink(i int32) {
-	e := &t.entries[i]
+	e := t.at(i)
 	if e.prev != none {
-		t.entries[e.prev].next = e.next
+		t.at(e.prev).next = e.next
 	} else {
 		t.head = e.next
 	}
 	if e.next != none {
-		t.entries[e.next].prev = e.prev
+		t.at(e.next).prev = e.prev
 	} else {
 		t.tail = e.prev
 	}

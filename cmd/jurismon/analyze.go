@@ -156,7 +156,7 @@ func (an *analysis) file(name string, progress bool) error {
 		r := an.dec.DecodeFrame(&f, &p)
 		an.results[r]++
 		if r == capture.Decoded {
-			an.acct.Add(&p)
+			an.acct.AddAhead(&p)
 		}
 		if progress && an.read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
 			last = time.Now()

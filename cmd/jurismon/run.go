@@ -251,7 +251,7 @@ func (a *agent) handle(w int, f *capture.Frame) {
 	r := a.decs[w].DecodeFrame(f, &p)
 	a.decoders[w].Add(r)
 	if r == capture.Decoded {
-		a.accts[w].Add(&p)
+		a.accts[w].AddAhead(&p) // accounted a few packets later, cache misses overlapped
 	}
 }
 

@@ -1,0 +1,73 @@
+package flow
+
+import (
+	"unsafe"
+
+	"github.com/jurismon/jurismon/capture"
+)
+
+// depth is the number of packets AddAhead keeps in flight. A packet's index
+// slot is prefetched when it arrives, its entry depth/2 packets later, and
+// it is accounted depth packets later: by then both are in the cache, and
+// the misses of consecutive packets overlap instead of adding up.
+const depth = 8
+
+type inFlight struct {
+	p      capture.Packet
+	k      Key
+	h      uint32
+	srcIsA bool
+}
+
+// pipeline is a ring of packets in flight.
+type pipeline struct {
+	ring       [depth]inFlight
+	head, n    int
+	prefetched uint64 // entries prefetched (for tests)
+}
+
+// AddAhead accounts p like Add, but depth packets later, prefetching the
+// flow state it will need meanwhile. Results are the same as with Add, in
+// the same order. Add, Tick, Sync and Flush first account what is in
+// flight; a caller that stops reading packets for a while (a quiet link)
+// calls Drain or Tick.
+func (a *Accountant) AddAhead(p *capture.Packet) {
+	q := &a.pipe
+	if q.n == depth {
+		a.addOldest()
+	}
+	r := &q.ring[(q.head+q.n)%depth]
+	r.p = *p
+	r.srcIsA = makeKey(p, &r.k)
+	r.h = hashKey(&r.k)
+	q.n++
+	t := a.table
+	prefetch(uintptr(unsafe.Pointer(&t.slots[uint64(r.h)&t.mask])))
+	if q.n > depth/2 {
+		// The slot of this one was prefetched depth/2 packets ago.
+		m := &q.ring[(q.head+q.n-1-depth/2)%depth]
+		if s := t.slots[uint64(m.h)&t.mask]; s != 0 && uint32(s>>32) == m.h {
+			if i := int32(uint32(s)) - 1; int(i) < len(t.chunks)*chunkSize {
+				e := uintptr(unsafe.Pointer(t.at(i)))
+				prefetch(e)
+				prefetch(e + 64)
+				q.prefetched++
+			}
+		}
+	}
+}
+
+func (a *Accountant) addOldest() {
+	q := &a.pipe
+	r := &q.ring[q.head]
+	q.head = (q.head + 1) % depth
+	q.n--
+	a.add(&r.p, &r.k, r.srcIsA, r.h)
+}
+
+// Drain accounts every packet AddAhead holds.
+func (a *Accountant) Drain() {
+	for a.pipe.n > 0 {
+		a.addOldest()
+	}
+}
