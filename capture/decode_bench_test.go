@@ -47,6 +47,7 @@ func BenchmarkDecode(b *testing.B) {
 					b.Fatal("not decoded")
 				}
 			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
 			if p.Src != c.want.Src || p.SrcPort != c.want.SrcPort {
 				b.Fatalf("got %+v", p)
 			}
@@ -63,6 +64,7 @@ func BenchmarkDecode(b *testing.B) {
 					b.Fatal("not decoded")
 				}
 			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
 			if p != c.want {
 				b.Fatalf("gopacket got %+v, want %+v", p, c.want)
 			}
