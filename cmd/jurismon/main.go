@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
@@ -65,7 +67,29 @@ func stdinArgs(args []string) []string {
 }
 
 func main() {
+	fillVersion()
 	os.Exit(run(os.Args[1:]))
+}
+
+// fillVersion takes the version and revision from the Go build information
+// when the build did not set them with -ldflags (go build, go run), so
+// that jurismon_build_info and version always say something.
+func fillVersion() {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if version.Version == "" {
+		version.Version = strings.TrimPrefix(bi.Main.Version, "v")
+		if version.Version == "" || version.Version == "(devel)" {
+			version.Version = "devel"
+		}
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && (version.Revision == "" || version.Revision == "unknown") {
+			version.Revision = s.Value
+		}
+	}
 }
 
 func run(args []string) int {

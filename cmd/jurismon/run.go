@@ -177,7 +177,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- web.ListenAndServe(srv, c.web, logger) }()
-	logger.Info("jurismon started", "version", version.Info(), "interfaces", c.live.Interfaces, "workers", a.live.Workers())
+	logger.Info("jurismon started", "version", version.Info(), "interfaces", a.live.Interfaces(), "workers", a.live.Workers())
 
 	var runErr error
 	select {
