@@ -165,7 +165,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		setHostAddrs(ps)
 	}
 	go capture.WatchAddrs(ctx, c.addrEvery, setHostAddrs)
-	go a.watchDatabases(ctx, gf)
+	go a.watchDatabases(ctx)
 
 	capErr := make(chan error, 1)
 	go func() {
@@ -184,7 +184,8 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	case <-ctx.Done():
 		logger.Info("stopping")
 	case err := <-capErr:
-		runErr = fmt.Errorf("capture: %w", err)
+		runErr = err // says "capture: ..." itself
+		capErr <- nil // for the wait below: the workers have returned
 	case err := <-srvErr:
 		if !errors.Is(err, http.ErrServerClosed) {
 			runErr = fmt.Errorf("web server: %w", err)
@@ -197,20 +198,20 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	defer cancel()
 	select {
 	case <-capErr:
+		// The workers have returned: the accountants are ours now.
+		for _, acct := range a.accts {
+			acct.Flush()
+		}
 	case <-deadline.Done():
-		logger.Warn("capture did not stop in time")
-	}
-	for _, acct := range a.accts {
-		acct.Flush()
+		logger.Warn("capture did not stop in time; the flows still open are not reported")
 	}
 	if a.events != nil {
 		if err := a.events.Close(); err != nil {
 			logger.Error("closing the event log", "err", err)
 		}
-		evStop()
 	}
-	wg.Wait()
 	evStop()
+	wg.Wait()
 	if err := srv.Shutdown(deadline); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("web server shutdown", "err", err)
 	}

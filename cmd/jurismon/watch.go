@@ -12,7 +12,7 @@ import (
 // geoipupdate writes a new file and renames it over the old one, so the
 // directories are watched (a watch on the file itself would follow the old
 // inode), and events are debounced so that a burst of writes is one reload.
-func (a *agent) watchDatabases(ctx context.Context, _ *geoFlags) {
+func (a *agent) watchDatabases(ctx context.Context) {
 	files := map[string]bool{}
 	dirs := map[string]bool{}
 	for _, db := range a.res.Databases() {
