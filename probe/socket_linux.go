@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,6 +76,19 @@ func openSockets() (*sockets, error) {
 			if *fd >= 0 {
 				unix.Close(*fd)
 				*fd = -1
+			}
+		}
+	}
+	// The receiving TCP sockets keep only SYN-ACKs and RSTs; the IPv6 UDP
+	// socket only sends, so it keeps nothing.
+	for _, f := range []struct {
+		fd   int
+		prog []bpf.Instruction
+	}{{s.tcp4, tcpReplyFilter(false)}, {s.tcp6, tcpReplyFilter(true)}, {s.udp6, []bpf.Instruction{bpf.RetConstant{Val: 0}}}} {
+		if f.fd >= 0 {
+			if e := attachFilter(f.fd, f.prog); e != nil {
+				s.close()
+				return nil, e
 			}
 		}
 	}
