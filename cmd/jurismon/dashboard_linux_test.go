@@ -405,7 +405,10 @@ func TestDashboardQueries(t *testing.T) {
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
 		"--config", pol, "--metrics.asn", "top",
-		"--probe.target", "lab="+peerRUv4+"/icmp", "--probe.interval", "2s", "--location", "RU")
+		"--probe.target", "lab="+peerRUv4+"/icmp", "--probe.interval", "2s", "--location", "RU",
+		// Destinations picked from the traffic are traced too, once their
+		// flows end: aggregated as target="auto".
+		"--probe.auto", "--flow.idle-timeout", "2s")
 	agent.Stderr = &stderr
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
@@ -452,7 +455,8 @@ func TestDashboardQueries(t *testing.T) {
 		`jurismon_rtt_seconds_count{country="US"}`,
 		`jurismon_traffic_bytes_total{country="unknown"}`,
 		`jurismon_flagged_bytes_total{direction="egress"}`,
-		`jurismon_path_hops{target="lab"} == 1`, // the first trace, before the path changes
+		`jurismon_path_hops{target="lab"} == 1`,             // the first trace, before the path changes
+		`jurismon_path_transit{target="auto"} > 0`, // a destination picked from the traffic, traced
 	} {
 		waitQuery(t, addr, q, 30*time.Second)
 	}

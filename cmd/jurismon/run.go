@@ -184,7 +184,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	case <-ctx.Done():
 		logger.Info("stopping")
 	case err := <-capErr:
-		runErr = err // says "capture: ..." itself
+		runErr = err  // says "capture: ..." itself
 		capErr <- nil // for the wait below: the workers have returned
 	case err := <-srvErr:
 		if !errors.Is(err, http.ErrServerClosed) {
