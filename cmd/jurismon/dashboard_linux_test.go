@@ -455,7 +455,7 @@ func TestDashboardQueries(t *testing.T) {
 		`jurismon_rtt_seconds_count{country="US"}`,
 		`jurismon_traffic_bytes_total{country="unknown"}`,
 		`jurismon_flagged_bytes_total{direction="egress"}`,
-		`jurismon_path_hops{target="lab"} == 1`,             // the first trace, before the path changes
+		`jurismon_path_hops{target="lab"} == 1`,    // the first trace, before the path changes
 		`jurismon_path_transit{target="auto"} > 0`, // a destination picked from the traffic, traced
 	} {
 		waitQuery(t, addr, q, 30*time.Second)
