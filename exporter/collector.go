@@ -9,7 +9,6 @@ package exporter
 
 import (
 	"cmp"
-	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -64,7 +63,6 @@ func (d *DecodeCounts) Add(r capture.Result) { d[r].inc() }
 type Options struct {
 	ASN    ASNMode
 	TopASN int // series kept for --metrics.asn=top
-	Logger *slog.Logger
 }
 
 // Collector is a prometheus.Collector over the agent's state.

@@ -266,7 +266,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 			Decoders:    func() []*exporter.DecodeCounts { return a.decoders },
 			Capture:     a.captureStats,
 			Geo:         a.res,
-		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN, Logger: a.logger}),
+		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
 	)
 	a.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_successful", Help: "Whether the last reload of the policy and databases succeeded."})
 	a.reloadOKTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful reload."})
