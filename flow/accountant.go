@@ -120,11 +120,6 @@ var conflictNames = [NumConflicts]string{"country_registered", "country_asn", "r
 
 func (c Conflict) String() string { return conflictNames[c] }
 
-type hostKey struct {
-	addr  netip.Addr
-	group *Group
-}
-
 // Accountant accounts packets into flows and aggregates. One goroutine
 // owns it; run one per capture worker and read them all at scrape time.
 type Accountant struct {
@@ -132,7 +127,7 @@ type Accountant struct {
 	cfg          Config
 	table        *table
 	groups       *groups
-	hosts        map[hostKey]struct{}
+	hosts        hostSet
 	idle         int64
 	every        int64
 	publishEvery int64
@@ -157,7 +152,6 @@ func NewAccountant(env *Env, cfg Config) *Accountant {
 		cfg:          cfg,
 		table:        newTable(cfg.MaxFlows),
 		groups:       newGroups(cfg.MaxGroups),
-		hosts:        make(map[hostKey]struct{}),
 		idle:         int64(cfg.IdleTimeout),
 		every:        int64(cfg.EventInterval),
 		publishEvery: int64(cfg.PublishEvery),
@@ -429,15 +423,15 @@ func (a *Accountant) countHost(addr netip.Addr, g *Group) {
 	if a.cfg.NoHosts {
 		return
 	}
-	hk := hostKey{addr, g}
-	if _, ok := a.hosts[hk]; ok {
+	h := hostHash(addr, g)
+	if a.hosts.has(h) {
 		return
 	}
-	if len(a.hosts) >= a.cfg.MaxHosts {
+	if a.hosts.n >= a.cfg.MaxHosts {
 		a.Stats.HostsUntracked.Add(1)
 		return
 	}
-	a.hosts[hk] = struct{}{}
+	a.hosts.add(h)
 	g.Hosts.Store(g.Hosts.Load() + 1)
 }
 

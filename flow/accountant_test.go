@@ -350,7 +350,7 @@ func TestNoHosts(t *testing.T) {
 			t.Errorf("group %+v counted %d hosts", g.Key, n)
 		}
 	}
-	if len(a.hosts) != 0 || a.Stats.HostsUntracked.Load() != 0 {
-		t.Errorf("host set holds %d, untracked %d; want nothing", len(a.hosts), a.Stats.HostsUntracked.Load())
+	if a.hosts.n != 0 || a.Stats.HostsUntracked.Load() != 0 {
+		t.Errorf("host set holds %d, untracked %d; want nothing", a.hosts.n, a.Stats.HostsUntracked.Load())
 	}
 }
