@@ -167,13 +167,12 @@ func (a *Accountant) Add(p *capture.Packet) {
 }
 
 // add is Add with the key and its hash already made.
-func (a *Accountant) add(p *capture.Packet, kp *Key, srcIsA bool, h uint32) {
+func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 	ts := p.Timestamp
 	a.tick(ts)
-	k := *kp
-	i, ok := a.table.getHashed(&k, h)
+	i, ok := a.table.getHashed(k, h)
 	if !ok {
-		i = a.newFlow(&k, p, srcIsA)
+		i = a.newFlow(k, p, srcIsA)
 	}
 	e := a.table.at(i)
 	if ts > e.Last {
