@@ -406,7 +406,7 @@ func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Locati
 	if g.Has(FieldASN) {
 		k.ASN, k.ASOrg = loc.ASN, loc.ASOrg
 	}
-	if g.Has(FieldRemote) && (g == ByRemote || g == ByLocalRemote) {
+	if g == ByRemote || g == ByLocalRemote {
 		k.Remote = remote
 	}
 	if g == ByLocalRemote {
