@@ -1,8 +1,6 @@
 package main
 
 import (
-	"compress/gzip"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,16 +19,7 @@ func write(t *testing.T, dir, name, content string) {
 
 func open(t *testing.T, path string) *maxminddb.Reader {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +44,7 @@ func TestRun(t *testing.T) {
 	if err := run(cdir, adir, out); err != nil {
 		t.Fatal(err)
 	}
-	c := open(t, filepath.Join(out, "country.mmdb.gz"))
+	c := open(t, filepath.Join(out, "country.mmdb"))
 	if c.Metadata.DatabaseType != "GeoLite2-Country" || c.Metadata.BuildEpoch != 1735786800 {
 		t.Errorf("metadata %+v", c.Metadata)
 	}
@@ -83,7 +72,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: %+v in %v, want %s %s in %s", tt.addr, rec, res.Prefix(), tt.cc, tt.cont, tt.net)
 		}
 	}
-	a := open(t, filepath.Join(out, "asn.mmdb.gz"))
+	a := open(t, filepath.Join(out, "asn.mmdb"))
 	var arec struct {
 		N   uint32 `maxminddb:"autonomous_system_number"`
 		Org string `maxminddb:"autonomous_system_organization"`
