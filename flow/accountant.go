@@ -178,12 +178,15 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 	if ts > e.Last {
 		e.Last = ts
 	}
-	// The flow's own counters change on every packet; the shared
-	// aggregates and the LRU order only when the flow was last moved a
-	// while ago (or by the periodic sweep), which keeps cache misses and
-	// atomic instructions off the common path.
+	// The flow's own counters change on every packet; the LRU order only
+	// when the flow was last moved a while ago, and the shared aggregates
+	// then too when someone reads them live (PublishEvery), else when the
+	// flow ends: cache misses and atomic instructions stay off the common
+	// path.
 	if ts-e.moved >= moveEvery {
-		a.publish(e)
+		if a.publishEvery > 0 {
+			a.publish(e)
+		}
 		a.table.touch(i)
 		e.moved = ts
 	}
@@ -205,9 +208,10 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 	}
 }
 
-// moveEvery is how long a flow stays in place in the LRU list; its counts
-// reach the aggregates when it moves, ends, or at the next sweep
-// (PublishEvery). Idle flows end up to this much later than the timeout.
+// moveEvery is how long a flow stays in place in the LRU list; with
+// PublishEvery its counts reach the aggregates when it moves, or at the
+// next sweep; always when it ends, and on Sync. Idle flows end up to this
+// much later than the timeout.
 const moveEvery = int64(time.Second)
 
 // publish adds what a flow counted since its last publication to the
