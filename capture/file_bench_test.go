@@ -145,8 +145,8 @@ func fileSourcePass(b *testing.B, src *FileSource) (int, byte) {
 	}
 }
 
-func BenchmarkReadPcap(b *testing.B) {
-	path, packets := fileBenchCapture(b, false)
+// benchJurismonReaders runs the memory-mapped and the streamed reader.
+func benchJurismonReaders(b *testing.B, path string, packets int) {
 	b.Run("jurismon-mmap", func(b *testing.B) {
 		fileBenchRead(b, path, packets, func(*os.File) (int, byte) {
 			src, err := OpenFile(path)
@@ -165,6 +165,11 @@ func BenchmarkReadPcap(b *testing.B) {
 			return fileSourcePass(b, src.(*FileSource))
 		})
 	})
+}
+
+func BenchmarkReadPcap(b *testing.B) {
+	path, packets := fileBenchCapture(b, false)
+	benchJurismonReaders(b, path, packets)
 	b.Run("pcapgo-zerocopy", func(b *testing.B) {
 		fileBenchRead(b, path, packets, func(f *os.File) (int, byte) {
 			r, err := pcapgo.NewReader(f)
@@ -192,24 +197,7 @@ func BenchmarkReadPcap(b *testing.B) {
 
 func BenchmarkReadPcapNg(b *testing.B) {
 	path, packets := fileBenchCapture(b, true)
-	b.Run("jurismon-mmap", func(b *testing.B) {
-		fileBenchRead(b, path, packets, func(*os.File) (int, byte) {
-			src, err := OpenFile(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return fileSourcePass(b, src)
-		})
-	})
-	b.Run("jurismon-stream", func(b *testing.B) {
-		fileBenchRead(b, path, packets, func(f *os.File) (int, byte) {
-			src, err := NewReader(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return fileSourcePass(b, src.(*FileSource))
-		})
-	})
+	benchJurismonReaders(b, path, packets)
 	b.Run("pcapgo-ngreader-zerocopy", func(b *testing.B) {
 		fileBenchRead(b, path, packets, func(f *os.File) (int, byte) {
 			r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
