@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,30 +23,42 @@ func WatchAddrs(ctx context.Context, every time.Duration, fn func([]netip.Prefix
 		every = 30 * time.Second
 	}
 	wake := make(chan struct{}, 1)
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	// The socket is non-blocking and waited on in the runtime's network
+	// poller: a reader blocked in recvfrom(2) would keep a thread in a
+	// system call, and every return from one wakes the runtime's sysmon
+	// thread into a millisecond of 20µs naps (see ringSocket).
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err == nil {
 		err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK,
 			Groups: unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR | unix.RTMGRP_LINK})
-		if err == nil {
-			// A receive timeout lets the reader notice ctx without
-			// closing the socket under it.
-			tv := unix.NsecToTimeval((250 * time.Millisecond).Nanoseconds())
-			err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		}
 		if err != nil {
 			unix.Close(fd)
 		}
 	}
 	if err == nil {
-		readerDone := make(chan struct{})
-		defer func() { <-readerDone; unix.Close(fd) }()
-		go func() {
-			defer close(readerDone)
-			buf := make([]byte, 64<<10)
-			for ctx.Err() == nil {
-				_, _, rerr := unix.Recvfrom(fd, buf, 0)
-				switch {
-				case rerr == nil, errors.Is(rerr, unix.ENOBUFS): // ENOBUFS: messages lost, re-read anyway
+		f := os.NewFile(uintptr(fd), "netlink")
+		rc, rerr := f.SyscallConn()
+		if rerr != nil {
+			f.Close()
+		} else {
+			readerDone := make(chan struct{})
+			// Closing the file ends the reader's wait.
+			stop := context.AfterFunc(ctx, func() { f.Close() })
+			defer func() { stop(); f.Close(); <-readerDone }()
+			go func() {
+				defer close(readerDone)
+				buf := make([]byte, 64<<10)
+				for {
+					var rerr error
+					if err := rc.Read(func(fd uintptr) bool {
+						_, _, rerr = unix.Recvfrom(int(fd), buf, 0)
+						return !errors.Is(rerr, unix.EAGAIN) && !errors.Is(rerr, unix.EINTR)
+					}); err != nil {
+						return // closed; or not pollable: fall back to polling
+					}
+					if rerr != nil && !errors.Is(rerr, unix.ENOBUFS) { // ENOBUFS: messages lost, re-read anyway
+						return // fall back to polling
+					}
 					// Address changes come in bursts: let the burst
 					// finish so fn sees the settled list once.
 					time.Sleep(20 * time.Millisecond)
@@ -53,12 +66,9 @@ func WatchAddrs(ctx context.Context, every time.Duration, fn func([]netip.Prefix
 					case wake <- struct{}{}:
 					default:
 					}
-				case errors.Is(rerr, unix.EAGAIN), errors.Is(rerr, unix.EINTR):
-				default:
-					return // fall back to polling
 				}
-			}
-		}()
+			}()
+		}
 	}
 	watchAddrs(ctx.Done(), every, wake, fn)
 }
