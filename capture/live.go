@@ -37,7 +37,20 @@ type LiveOptions struct {
 	// Logger receives interface up/down and retry messages. nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Engine reads the AF_PACKET rings on Linux: EngineRing (the default)
+	// or EngineAFPacket. Builds with libpcap ignore it.
+	Engine string
 }
+
+// Engines for LiveOptions.Engine. Both read the same TPACKET_V3 ring
+// without copying; "ring" reads it directly and waits for blocks in the Go
+// runtime's network poller, "afpacket" goes through gopacket/afpacket,
+// which waits in a blocking poll(2) and costs more CPU per packet (see the
+// README's performance section).
+const (
+	EngineRing     = "ring"
+	EngineAFPacket = "afpacket"
+)
 
 // Defaults applied by NewLive.
 const (
@@ -95,6 +108,13 @@ func (o LiveOptions) withDefaults() (LiveOptions, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	switch o.Engine {
+	case "":
+		o.Engine = EngineRing
+	case EngineRing, EngineAFPacket:
+	default:
+		return o, fmt.Errorf("capture: unknown engine %q (want %s or %s)", o.Engine, EngineRing, EngineAFPacket)
 	}
 	names, err := resolveInterfaces(o.Interfaces)
 	if err != nil {

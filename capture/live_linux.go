@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -154,12 +153,9 @@ func (c *LiveCapture) Stats() []InterfaceStats {
 		li.mu.Lock()
 		s.KernelDrops, s.QueueFreezes = li.closedDrops, li.closedFreezes
 		for _, sk := range li.socks {
-			// The kernel resets its counters on every read; afpacket
-			// accumulates them in the TPacket, so these are totals
-			// since the socket was opened.
-			if _, v3, err := sk.tp.SocketStats(); err == nil {
-				s.KernelDrops += uint64(v3.Drops())
-				s.QueueFreezes += uint64(v3.QueueFreezes())
+			if drops, freezes, err := sk.src.stats(); err == nil {
+				s.KernelDrops += drops
+				s.QueueFreezes += freezes
 			}
 		}
 		li.mu.Unlock()
@@ -289,21 +285,42 @@ func (c *LiveCapture) captureInterface(ctx context.Context, li *liveIface, handl
 	li.up.Store(false)
 	li.mu.Lock()
 	for _, s := range socks {
-		if _, v3, err := s.tp.SocketStats(); err == nil {
-			li.closedDrops += uint64(v3.Drops())
-			li.closedFreezes += uint64(v3.QueueFreezes())
+		if drops, freezes, err := s.src.stats(); err == nil {
+			li.closedDrops += drops
+			li.closedFreezes += freezes
 		}
-		s.tp.Close()
+		s.src.close()
 	}
 	li.socks = nil
 	li.mu.Unlock()
 	return context.Cause(wctx)
 }
 
+// packetSource is one AF_PACKET socket with its TPACKET_V3 ring, read by
+// one worker: ringSocket (engine "ring") or afpacketSocket ("afpacket").
+type packetSource interface {
+	// next returns the next frame, valid until the following call;
+	// errTimeout when none came within timeout, errIfaceGone when the
+	// device went down or away.
+	next(timeout time.Duration) (data []byte, ts int64, wireLen uint32, ifindex int32, err error)
+	setBPF(prog []bpf.RawInstruction) error
+	setFanout(id uint16) error
+	setPromiscuous(ifindex int) error
+	// stats returns the kernel's drop and queue freeze totals since open.
+	stats() (drops, freezes uint64, err error)
+	// filtersEarly reports whether the kernel filter was attached before
+	// any frame could reach the ring.
+	filtersEarly() bool
+	close()
+}
+
+// errTimeout is returned by packetSource.next when no frame came in time.
+var errTimeout = errors.New("capture: no frame before the poll timeout")
+
 // socket is one worker's socket and the times before which its frames need
 // a second look (see work).
 type socket struct {
-	tp *afpacket.TPacket
+	src packetSource
 	// filterSince is when the kernel filter was attached: frames received
 	// earlier may not match it.
 	filterSince int64
@@ -340,16 +357,13 @@ func (c *LiveCapture) openSockets(li *liveIface, ifi *net.Interface, link LinkTy
 	defer func() {
 		if err != nil {
 			for _, s := range socks {
-				s.tp.Close()
+				s.src.close()
 			}
 			socks = nil
 		}
 	}()
 	blockSize, numBlocks, frameSize := ringGeometry(c.opts.BufferSize, c.opts.SnapLen)
-	socktype := afpacket.SocketRaw
-	if dgram {
-		socktype = afpacket.SocketDgram
-	}
+	blockTimeout := min(c.opts.PollTimeout, 50*time.Millisecond)
 	// The kernel program drops outgoing copies on loopback, where every
 	// frame is seen twice (sent and received), as libpcap does.
 	kernelProg := prog.raw
@@ -366,16 +380,13 @@ func (c *LiveCapture) openSockets(li *liveIface, ifi *net.Interface, link LinkTy
 	}
 	fanoutID := c.fanoutBase + uint16(li.index)
 	for w := 0; w < c.opts.Workers; w++ {
-		tp, err := afpacket.NewTPacket(
-			afpacket.OptInterface(li.name),
-			afpacket.TPacketVersion3,
-			socktype,
-			afpacket.OptBlockSize(blockSize),
-			afpacket.OptNumBlocks(numBlocks),
-			afpacket.OptFrameSize(frameSize),
-			afpacket.OptBlockTimeout(min(c.opts.PollTimeout, 50*time.Millisecond)),
-			afpacket.OptPollTimeout(c.opts.PollTimeout),
-		)
+		var src packetSource
+		var err error
+		if c.opts.Engine == EngineAFPacket {
+			src, err = openAFPacket(li.name, dgram, blockSize, numBlocks, frameSize, blockTimeout, c.opts.PollTimeout)
+		} else {
+			src, err = openRing(ifi.Index, dgram, kernelProg, blockSize, numBlocks, frameSize, blockTimeout)
+		}
 		if err != nil {
 			if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 				return socks, errFatal{fmt.Errorf("capture: opening AF_PACKET socket on %s (needs CAP_NET_RAW): %w", li.name, err)}
@@ -384,22 +395,24 @@ func (c *LiveCapture) openSockets(li *liveIface, ifi *net.Interface, link LinkTy
 		}
 		vm, err := bpf.NewVM(prog.prog)
 		if err != nil {
-			tp.Close()
+			src.close()
 			return socks, errFatal{fmt.Errorf("capture: filter: %w", err)}
 		}
-		s := &socket{tp: tp, vm: vm}
+		s := &socket{src: src, vm: vm}
 		socks = append(socks, s)
-		if err := tp.SetBPF(kernelProg); err != nil {
-			return socks, errFatal{fmt.Errorf("capture: attaching filter on %s: %w", li.name, err)}
+		if !src.filtersEarly() {
+			if err := src.setBPF(kernelProg); err != nil {
+				return socks, errFatal{fmt.Errorf("capture: %s: %w", li.name, err)}
+			}
+			s.filterSince = time.Now().UnixNano()
 		}
-		s.filterSince = time.Now().UnixNano()
 		if w == 0 && c.opts.Promiscuous {
-			if err := tp.SetPromiscuous(true); err != nil {
+			if err := src.setPromiscuous(ifi.Index); err != nil {
 				return socks, fmt.Errorf("setting promiscuous mode: %w", err)
 			}
 		}
 		if c.opts.Workers > 1 {
-			if err := tp.SetFanout(afpacket.FanoutHashWithDefrag, fanoutID); err != nil {
+			if err := src.setFanout(fanoutID); err != nil {
 				return socks, fmt.Errorf("joining fanout group %d: %w", fanoutID, err)
 			}
 		}
@@ -425,28 +438,25 @@ func (c *LiveCapture) work(ctx context.Context, li *liveIface, w int, s *socket,
 			default:
 			}
 		}
-		data, ci, err := s.tp.ZeroCopyReadPacketData()
+		data, ts, wireLen, ifi, err := s.src.next(c.opts.PollTimeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, afpacket.ErrTimeout) {
+			if err == errTimeout {
 				handle(worker, nil) // idle: let the caller run time-based work
 				continue
 			}
-			if errors.Is(err, afpacket.ErrPoll) {
-				// POLLERR: the kernel reports ENETDOWN when the
-				// device goes down or is unregistered.
-				return errIfaceGone
+			if err == errIfaceGone {
+				return err
 			}
 			return fmt.Errorf("reading: %w", err)
 		}
-		ts := ci.Timestamp.UnixNano()
 		if ts < s.joinedSince && w > 0 {
 			continue
 		}
 		if ts < s.filterSince {
-			if ci.InterfaceIndex != ifindex {
+			if int(ifi) != ifindex {
 				continue
 			}
 			if n, err := s.vm.Run(data); err != nil || n == 0 {
@@ -458,7 +468,7 @@ func (c *LiveCapture) work(ctx context.Context, li *liveIface, w int, s *socket,
 		}
 		f.Data = data
 		f.Timestamp = ts
-		f.WireLen = uint32(ci.Length)
+		f.WireLen = wireLen
 		handle(worker, &f)
 		counter.Add(1)
 	}

@@ -257,8 +257,9 @@ type running struct {
 	done chan error
 }
 
-func startLive(t *testing.T, opts LiveOptions, tweak func(*LiveCapture)) *running {
+func startLive(t *testing.T, engine string, opts LiveOptions, tweak func(*LiveCapture)) *running {
 	t.Helper()
+	opts.Engine = engine
 	if opts.Interfaces == nil {
 		opts.Interfaces = []string{vethA}
 	}
@@ -330,9 +331,16 @@ func settle(t *testing.T, col *collector, want int, match func(collected) bool) 
 func liveChild(t *testing.T, peerNS string) {
 	p := peer{ns: peerNS}
 	nsA := strings.Replace(peerNS, "jmcap-b-", "jmcap-a-", 1)
+	for _, engine := range []string{EngineRing, EngineAFPacket} {
+		t.Run(engine, func(t *testing.T) { liveEngine(t, engine, p, nsA, peerNS) })
+	}
+}
+
+// liveEngine runs every live test with one engine.
+func liveEngine(t *testing.T, engine string, p peer, nsA, peerNS string) {
 
 	t.Run("filter, lengths and stats", func(t *testing.T) {
-		r := startLive(t, LiveOptions{Filter: "udp and dst port 9999"}, nil)
+		r := startLive(t, engine, LiveOptions{Filter: "udp and dst port 9999"}, nil)
 		sizes := []int{4, 100, 1000}
 		for i, size := range sizes {
 			p.udp(t, "192.0.2.1:9999", 40000+i, 20, 1000*i, size)
@@ -383,10 +391,10 @@ func liveChild(t *testing.T, peerNS string) {
 		exprs := []string{"udp", "tcp", "icmp", "icmp6", "ip6", "not ip",
 			"udp and dst port 9999", "src host 192.0.2.2", "dst net 2001:db8::/64 and udp",
 			"portrange 9990-9995", "tcp or icmp", "not (udp or tcp)"}
-		all := startLive(t, LiveOptions{SnapLen: 256}, nil)
+		all := startLive(t, engine, LiveOptions{SnapLen: 256}, nil)
 		filtered := make([]*running, len(exprs))
 		for i, e := range exprs {
-			filtered[i] = startLive(t, LiveOptions{SnapLen: 256, Filter: e}, nil)
+			filtered[i] = startLive(t, engine, LiveOptions{SnapLen: 256, Filter: e}, nil)
 		}
 		time.Sleep(150 * time.Millisecond) // let every ring pass its setup window
 		from := time.Now().UnixNano()
@@ -445,7 +453,7 @@ func liveChild(t *testing.T, peerNS string) {
 	})
 
 	t.Run("fanout over two workers", func(t *testing.T) {
-		r := startLive(t, LiveOptions{Workers: 2, Filter: "udp port 9999"}, nil)
+		r := startLive(t, engine, LiveOptions{Workers: 2, Filter: "udp port 9999"}, nil)
 		if r.c.Workers() != 2 {
 			t.Fatalf("Workers() = %d, want 2", r.c.Workers())
 		}
@@ -483,7 +491,7 @@ func liveChild(t *testing.T, peerNS string) {
 	})
 
 	t.Run("interface removed and re-created", func(t *testing.T) {
-		r := startLive(t, LiveOptions{Filter: "udp port 9999"}, func(c *LiveCapture) {
+		r := startLive(t, engine, LiveOptions{Filter: "udp port 9999"}, func(c *LiveCapture) {
 			c.retryMin, c.retryMax = 50*time.Millisecond, 400*time.Millisecond
 		})
 		p.udp(t, "192.0.2.1:9999", 43000, 10, 0, 8)
@@ -510,7 +518,7 @@ func liveChild(t *testing.T, peerNS string) {
 	})
 
 	t.Run("any: every up interface, loopback frames once", func(t *testing.T) {
-		r := startLive(t, LiveOptions{Interfaces: []string{"any"}, Filter: "udp port 9999"}, nil)
+		r := startLive(t, engine, LiveOptions{Interfaces: []string{"any"}, Filter: "udp port 9999"}, nil)
 		names := r.c.Interfaces()
 		if !slices.Contains(names, "lo") || !slices.Contains(names, vethA) || r.c.Workers() != len(names) {
 			t.Fatalf("Interfaces() = %v, Workers() = %d: want lo and %s, one worker each", names, r.c.Workers(), vethA)
@@ -572,7 +580,7 @@ func liveChild(t *testing.T, peerNS string) {
 	})
 
 	t.Run("stop is prompt with no traffic", func(t *testing.T) {
-		r := startLive(t, LiveOptions{Workers: 2, PollTimeout: 50 * time.Millisecond, Filter: "udp port 1"}, nil)
+		r := startLive(t, engine, LiveOptions{Workers: 2, PollTimeout: 50 * time.Millisecond, Filter: "udp port 1"}, nil)
 		// Nothing matches the filter: the workers report being idle.
 		waitFor(t, "idle calls from both workers", func() bool {
 			r.col.mu.Lock()

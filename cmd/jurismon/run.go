@@ -58,6 +58,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("capture.snaplen", "Bytes kept of each frame: headers only, never payload.").Default(fmt.Sprint(capture.DefaultSnapLen)).IntVar(&c.live.SnapLen)
 	c.cmd.Flag("capture.buffer-size", "Ring size of each socket, in bytes.").Default(fmt.Sprint(capture.DefaultBufferSize)).IntVar(&c.live.BufferSize)
 	c.cmd.Flag("capture.promiscuous", "Put the interfaces into promiscuous mode.").BoolVar(&c.live.Promiscuous)
+	c.cmd.Flag("capture.engine", "How AF_PACKET rings are read on Linux: ring (jurismon's own reader, waits in the Go poller) or afpacket (gopacket/afpacket, blocking poll).").Default(capture.EngineRing).EnumVar(&c.live.Engine, capture.EngineRing, capture.EngineAFPacket)
 	c.cmd.Flag("capture.filter", "Capture filter (a documented subset of tcpdump's syntax, compiled without libpcap).").StringVar(&c.live.Filter)
 	c.cmd.Flag("capture.decapsulate", "Attribute tunnelled traffic to the inner hosts.").Default("true").BoolVar(&c.decapsulate)
 	c.cmd.Flag("config", "Policy file (YAML); re-read on SIGHUP and POST /-/reload.").StringVar(&c.config)
@@ -224,7 +225,7 @@ func (a *agent) newAccountants(cfg flow.Config) {
 	n := a.live.Workers()
 	cfg.Grouping = flow.ByMetrics
 	cfg.PublishEvery = 250 * time.Millisecond // a scrape is at most this stale
-	cfg.NoHosts = true                        // no metric counts hosts: save the memory
+	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
 	if a.events != nil {
 		cfg.OnFlagged = a.events.Observe
