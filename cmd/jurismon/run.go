@@ -224,7 +224,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 func (a *agent) newAccountants(cfg flow.Config) {
 	n := a.live.Workers()
 	cfg.Grouping = flow.ByMetrics
-	cfg.PublishEvery = 250 * time.Millisecond // a scrape is at most this stale
+	cfg.PublishEvery = time.Second // a scrape is at most this stale
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
 	if a.events != nil {
