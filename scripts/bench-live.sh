@@ -7,26 +7,31 @@
 # the other end, in jmcap-bench-a, each contender captures in turn:
 #   (a) tcpdump -i IFACE -w /dev/null          (only copies)
 #   (b) pmacctd aggregating by src/dst country (GeoIP2 test database)
-#   (c) jurismon run with 1 and 2 workers      (skipped, with a message, when
+#   (c) jurismon run with 1 and 2 workers, and with --capture.engine afpacket
+#                                              (skipped, with a message, when
 #                                               ./cmd/jurismon does not build)
 #   (d) jurismon-loadgen -capture, 1 and 2 workers: jurismon's capture layer
 #       alone (capture.LiveCapture with a handler that only counts)
-# For each: CPU seconds per million packets at a fixed rate (utime+stime from
-# /proc/PID/stat, all threads, over the sending window), then packets sent and
+# For each: CPU seconds per million packets at a fixed rate (run time of all
+# threads from /proc/PID/task/*/schedstat, in nanoseconds, over the sending
+# window), then packets sent and
 # kernel drops at the generator's maximum rate. On a veth pair the kernel's
 # half of capture (the packet tap copying frames into the ring) runs in the
 # sender's context, so these numbers are the capturing process's own work.
-# CPU times come in clock ticks (usually 10ms): use DURATION >= 5 for a
-# useful precision.
+# The machine's load varies: compare contenders within one run, not across
+# runs.
 #
 # Usage: sudo scripts/bench-live.sh        (root: namespaces and raw sockets)
 # Environment: RATE (fixed rate, packets/s, default 100000), DURATION
-# (seconds per run, default 5), FLOWS (default 4096), SKIP_MAX=1 to skip the
+# (seconds per run, default 5), FLOWS (default 4096), MAX_SENDERS (sending
+# threads for the maximum-rate runs, default 2), SKIP_MAX=1 to skip the
 # maximum-rate runs, JM_ARGS extra flags for jurismon run. Needs tcpdump and pmacct (apt-get install -y tcpdump
 # pmacct), iproute2 and curl.
 set -euo pipefail
 
 RATE=${RATE:-100000}
+MAX_SENDERS=${MAX_SENDERS:-2}
+SENDERS=1
 DURATION=${DURATION:-5}
 FLOWS=${FLOWS:-4096}
 NSA=jmcap-bench-a
@@ -35,7 +40,6 @@ IFA=jmbencha
 IFB=jmbenchb
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/jmcap-bench.XXXXXX)
-TCK=$(getconf CLK_TCK)
 TOOL_PID=
 
 [ "$(id -u)" = 0 ] || { echo "bench-live.sh: run as root (namespaces, AF_PACKET)" >&2; exit 1; }
@@ -86,8 +90,8 @@ plugins: memory
 imt_path: $WORK/pmacct.pipe
 EOF
 
-cpu_ticks() { # utime + stime of every thread of the process
-	awk '{print $14 + $15}' "/proc/$1/stat"
+cpu_ns() { # CPU time of every thread of the process, in nanoseconds
+	cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d\n", s}'
 }
 
 # run_one NAME RATE CMD...: starts CMD in namespace A, sends for DURATION
@@ -106,10 +110,10 @@ run_one() {
 	sleep 2
 	kill -0 "$TOOL_PID" 2>/dev/null || { echo "$name exited early:" >&2; cat "$WORK/tool.err" >&2; TOOL_PID=; return 1; }
 	local c0 c1 sent
-	c0=$(cpu_ticks "$TOOL_PID")
-	sent=$(ip netns exec "$NSB" "$WORK/loadgen" -i "$IFB" -rate "$rate" -duration "${DURATION}s" -flows "$FLOWS" | tee "$WORK/loadgen.out" | awk '/^sent/ {print $2}')
+	c0=$(cpu_ns "$TOOL_PID")
+	sent=$(ip netns exec "$NSB" "$WORK/loadgen" -i "$IFB" -rate "$rate" -duration "${DURATION}s" -flows "$FLOWS" -senders "$SENDERS" | tee "$WORK/loadgen.out" | awk '/^sent/ {print $2}')
 	sleep 1 # let the capture drain its ring
-	c1=$(cpu_ticks "$TOOL_PID")
+	c1=$(cpu_ns "$TOOL_PID")
 	local drops=n/a captured=n/a
 	if [[ $name == jurismon* ]]; then
 		local m
@@ -130,8 +134,8 @@ run_one() {
 	fi
 	local rate_got cpu_s per_m
 	rate_got=$(awk '/^sent/ {print $8}' "$WORK/loadgen.out")
-	cpu_s=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
-	per_m=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v n="$sent" 'BEGIN {printf "%.3f", n ? (b - a) / t / n * 1e6 : 0}')
+	cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
+	per_m=$(awk -v a="$c0" -v b="$c1" -v n="$sent" 'BEGIN {printf "%.3f", n ? (b - a) / 1e9 / n * 1e6 : 0}')
 	printf "%-22s %10s %10s %12s %8s %10s %10s %10s\n" "$name" "${rate}" "$sent" "$rate_got" "$cpu_s" "$per_m" "$captured" "$drops"
 }
 
@@ -152,6 +156,12 @@ contenders() { # RATE
 				--geoip.country "$COUNTRY_DB" --geoip.asn "$ASN_DB" --geoip.lookup-documentation \
 				--web.listen-address 127.0.0.1:19746 ${JM_ARGS:-}
 		done
+		run_one "jurismon afpacket w=1" "$1" "$WORK/jurismon" run -i "$IFA" --capture.engine afpacket \
+			--geoip.country "$COUNTRY_DB" --geoip.asn "$ASN_DB" --geoip.lookup-documentation \
+			--web.listen-address 127.0.0.1:19746 ${JM_ARGS:-}
+		run_one "jurismon asn=top w=1" "$1" "$WORK/jurismon" run -i "$IFA" --metrics.asn top \
+			--geoip.country "$COUNTRY_DB" --geoip.asn "$ASN_DB" --geoip.lookup-documentation \
+			--web.listen-address 127.0.0.1:19746 ${JM_ARGS:-}
 	fi
 }
 
@@ -161,7 +171,8 @@ header
 contenders "$RATE"
 if [ "${SKIP_MAX:-0}" != 1 ]; then
 	echo
-	echo "== maximum rate for ${DURATION}s (kernel drops; pmacctd does not report them) =="
+	SENDERS=$MAX_SENDERS
+	echo "== maximum rate for ${DURATION}s, $SENDERS sending threads (kernel drops; pmacctd does not report them) =="
 	header
 	contenders 0
 fi

@@ -30,6 +30,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -53,6 +55,7 @@ type config struct {
 	scan     bool
 	capture  bool
 	workers  int
+	senders  int
 }
 
 func run() int {
@@ -67,6 +70,7 @@ func run() int {
 	flag.BoolVar(&cfg.scan, "scan", false, "give every IPv6 frame a new destination in 2001:db8::/32 (a scan of distinct remote addresses; checksums are not updated)")
 	flag.BoolVar(&cfg.capture, "capture", false, "capture and count frames on -i until SIGINT instead of sending")
 	flag.IntVar(&cfg.workers, "workers", 1, "with -capture: sockets in the fanout group")
+	flag.IntVar(&cfg.senders, "senders", 1, "sending threads, each with its own socket and frames (1..64); -rate is shared among them")
 	flag.Parse()
 	if cfg.capture {
 		if err := countFrames(cfg); err != nil {
@@ -102,6 +106,10 @@ func validate(cfg config) error {
 		return fmt.Errorf("-flows %d: must be within 1..65536", cfg.flows)
 	case cfg.batch < 1 || cfg.batch > 1024:
 		return fmt.Errorf("-batch %d: must be within 1..1024", cfg.batch)
+	case cfg.senders < 1 || cfg.senders > 64:
+		return fmt.Errorf("-senders %d: must be within 1..64", cfg.senders)
+	case cfg.rate > 0 && cfg.rate < cfg.senders:
+		return fmt.Errorf("-rate %d: below one packet per second per sender (-senders %d)", cfg.rate, cfg.senders)
 	}
 	if _, err := net.ParseMAC(cfg.dstMAC); err != nil {
 		return fmt.Errorf("-dst-mac: %w", err)
@@ -277,6 +285,8 @@ type result struct {
 	elapsed                 time.Duration
 }
 
+// send runs cfg.senders senders at once, each on its own thread, and adds
+// up what they sent.
 func send(cfg config) (result, error) {
 	ifi, err := net.InterfaceByName(cfg.iface)
 	if err != nil {
@@ -285,11 +295,43 @@ func send(cfg config) (result, error) {
 	if err := checkInterface(ifi); err != nil {
 		return result{}, err
 	}
-	dstMAC, _ := net.ParseMAC(cfg.dstMAC)
-	srcMAC := ifi.HardwareAddr
-	if len(srcMAC) != 6 {
+	if len(ifi.HardwareAddr) != 6 {
 		return result{}, fmt.Errorf("%s is not an Ethernet interface", cfg.iface)
 	}
+	results := make([]result, cfg.senders)
+	errs := make([]error, cfg.senders)
+	var wg sync.WaitGroup
+	for i := range cfg.senders {
+		one := cfg
+		one.rate = cfg.rate / cfg.senders
+		if i < cfg.rate%cfg.senders {
+			one.rate++
+		}
+		wg.Go(func() {
+			runtime.LockOSThread()
+			results[i], errs[i] = sendOne(one, ifi, i)
+		})
+	}
+	wg.Wait()
+	var total result
+	for i, r := range results {
+		total.packets += r.packets
+		total.bytes += r.bytes
+		total.retries += r.retries
+		total.elapsed = max(total.elapsed, r.elapsed)
+		if errs[i] != nil {
+			return total, errs[i]
+		}
+	}
+	return total, nil
+}
+
+// sendOne sends from one socket until cfg.duration has passed. Every
+// sender has the same flows and frames, in its own order.
+func sendOne(cfg config, ifi *net.Interface, sender int) (result, error) {
+	var err error
+	dstMAC, _ := net.ParseMAC(cfg.dstMAC)
+	srcMAC := ifi.HardwareAddr
 
 	// Pre-build the frames: a few sizes per flow, in a shuffled order, so
 	// the send loop only hands pointers to the kernel.
@@ -305,6 +347,7 @@ func send(cfg config) (result, error) {
 			return result{}, err
 		}
 	}
+	r = rand.New(rand.NewPCG(cfg.seed+uint64(sender), cfg.seed^0x9e3779b97f4a7c15))
 	r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
 
 	// Protocol 0: the socket only sends, it never receives.
@@ -326,7 +369,8 @@ func send(cfg config) (result, error) {
 		msgs[i].Hdr.SetIovlen(1)
 	}
 	var res result
-	var scanCounter uint64
+	// Senders interleave their scan destinations, so none is sent twice.
+	scanCounter := uint64(sender)
 	next := 0
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
@@ -359,7 +403,7 @@ func send(cfg config) (result, error) {
 			if cfg.scan && len(fr) >= 54 && fr[12] == 0x86 && fr[13] == 0xdd {
 				// New destination 2001:db8:XXXX:XXXX::/64 each frame,
 				// still inside 2001:db8::/32.
-				scanCounter++
+				scanCounter += uint64(cfg.senders)
 				fr[14+24+4], fr[14+24+5] = byte(scanCounter>>24), byte(scanCounter>>16)
 				fr[14+24+6], fr[14+24+7] = byte(scanCounter>>8), byte(scanCounter)
 			}

@@ -55,7 +55,7 @@ func TestMix(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := config{iface: "veth0", duration: 1e9, flows: 10, batch: 64, dstMAC: "02:00:5e:00:53:02"}
+	ok := config{iface: "veth0", duration: 1e9, flows: 10, batch: 64, senders: 1, dstMAC: "02:00:5e:00:53:02"}
 	if err := validate(ok); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +68,8 @@ func TestValidate(t *testing.T) {
 		{func(c *config) { c.flows = 0 }, "-flows 0: must be within 1..65536"},
 		{func(c *config) { c.batch = 5000 }, "-batch 5000: must be within 1..1024"},
 		{func(c *config) { c.duration = 0 }, "-duration 0s: must be within (0, 1h]"},
+		{func(c *config) { c.senders = 0 }, "-senders 0: must be within 1..64"},
+		{func(c *config) { c.senders, c.rate = 4, 3 }, "-rate 3: below one packet per second per sender (-senders 4)"},
 	} {
 		c := ok
 		tc.mut(&c)
