@@ -19,18 +19,20 @@
 # half of capture (the packet tap copying frames into the ring) runs in the
 # sender's context, so these numbers are the capturing process's own work.
 # The machine's load varies: compare contenders within one run, not across
-# runs.
+# runs, and take several rounds (REPEAT) when the numbers are close.
 #
 # Usage: sudo scripts/bench-live.sh        (root: namespaces and raw sockets)
 # Environment: RATE (fixed rate, packets/s, default 100000), DURATION
 # (seconds per run, default 5), FLOWS (default 4096), MAX_SENDERS (sending
-# threads for the maximum-rate runs, default 2), SKIP_MAX=1 to skip the
+# threads for the maximum-rate runs, default 2), REPEAT (rounds of every
+# contender, interleaved, default 1), SKIP_MAX=1 to skip the
 # maximum-rate runs, JM_ARGS extra flags for jurismon run. Needs tcpdump and pmacct (apt-get install -y tcpdump
 # pmacct), iproute2 and curl.
 set -euo pipefail
 
 RATE=${RATE:-100000}
 MAX_SENDERS=${MAX_SENDERS:-2}
+REPEAT=${REPEAT:-1}
 SENDERS=1
 DURATION=${DURATION:-5}
 FLOWS=${FLOWS:-4096}
@@ -144,6 +146,10 @@ header() {
 }
 
 contenders() { # RATE
+	for ((rep = 0; rep < REPEAT; rep++)); do contenders_once "$1"; done
+}
+
+contenders_once() { # RATE
 	run_one "tcpdump" "$1" tcpdump -i "$IFA" -w /dev/null -n
 	run_one "tcpdump -s 128" "$1" tcpdump -i "$IFA" -s 128 -w /dev/null -n
 	run_one "pmacctd (country)" "$1" pmacctd -f "$WORK/pmacctd.conf"
