@@ -73,6 +73,34 @@ func BenchmarkLookupMiss(b *testing.B) {
 	}
 }
 
+// BenchmarkLookupNewBuckets measures what a capture with many remote
+// networks costs: random public IPv4 addresses in the built-in databases,
+// 256k of them over a cache of 64k entries, so that most lookups are the
+// first in their /24 but their (wider) database network is often cached.
+func BenchmarkLookupNewBuckets(b *testing.B) {
+	r, err := geo.NewResolver(geo.Options{SearchDirs: []string{}, CacheSize: 1 << 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrs := make([]netip.Addr, 0, 1<<18)
+	x := uint32(2463534242)
+	for len(addrs) < cap(addrs) {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		a := netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
+		if geo.Classify(a, false) == geo.ClassPublic {
+			addrs = append(addrs, a)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		sink = r.Lookup(addrs[i%len(addrs)])
+		i++
+	}
+}
+
 // BenchmarkLookupSpecial is the path of a private or loopback address.
 func BenchmarkLookupSpecial(b *testing.B) {
 	r := geotest.Resolver(b)

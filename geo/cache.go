@@ -99,19 +99,37 @@ type shard struct {
 type cache struct {
 	shards []shard
 	mask   uint64
-	// wide records the lengths (in the 128-bit space) of the cached
-	// networks wider than a bucket. Such a network is cached once, under
-	// its own key, rather than once per bucket inside it: a /16 would
-	// otherwise take 256 entries and 256 database lookups.
-	wide [2]atomic.Uint64
+	// A network wider than a bucket is cached once, under its own key,
+	// rather than once per bucket inside it: a /16 would otherwise take
+	// 256 entries and 256 database lookups. Finding it costs one probe per
+	// prefix length that may hold it, so the lengths cached are recorded
+	// where they are: per IPv4 /16 in wide4 (bit len-1, for /1 to /23), per
+	// IPv6 /32 in wide6 (hashed; bit len-33, for /33 to /47), and for IPv6
+	// networks of /32 or wider in wide6All. With one record for all, a
+	// first address in a new bucket probed every length any network had
+	// (up to 16), which made the cache cost more than the lookups it saved
+	// when most remote networks were new.
+	//
+	// Bits are never cleared: a network evicted since costs a probe that
+	// misses, never a wrong answer.
+	wide4    []atomic.Uint32
+	wide6    []atomic.Uint64
+	wide6All atomic.Uint64
 }
+
+const wide6Slots = 4096
 
 // newCache returns a cache of at most size entries (buckets plus narrow
 // networks), spread over len(stats) shards (a power of two).
 func newCache(size int, stats []shardStats) *cache {
 	n := len(stats)
 	per := max(size/n, 2) // a split bucket and one network inside it
-	c := &cache{shards: make([]shard, n), mask: uint64(n - 1)}
+	c := &cache{
+		shards: make([]shard, n),
+		mask:   uint64(n - 1),
+		wide4:  make([]atomic.Uint32, 1<<16),
+		wide6:  make([]atomic.Uint64, wide6Slots),
+	}
 	for i := range c.shards {
 		c.shards[i] = shard{
 			index: make(map[cacheKey]int32, min(per, 4096)),
@@ -189,30 +207,64 @@ func (c *cache) get(a netip.Addr) *Location {
 	return nil
 }
 
-// getWide probes the cached networks wider than a's bucket, longest first.
+// getWide probes the cached networks wider than a's bucket that may hold
+// it, longest first.
 func (c *cache) getWide(hi, lo uint64, bucket int) *Location {
-	for w := 1; w >= 0; w-- {
-		for m := c.wide[w].Load(); m != 0; {
-			top := 63 - bits.LeadingZeros64(m)
-			m &^= 1 << top
-			n := w*64 + top + 1
-			if n >= bucket || (bucket == bucketBits4 && n <= 96) {
-				continue // not wider than this family's bucket
-			}
-			k := keyOf(hi, lo, n)
-			s := c.shardFor(k)
-			s.mu.Lock()
-			if j, ok := s.index[k]; ok {
-				sl := &s.slots[j]
-				sl.ref = true
-				loc := sl.loc
-				s.mu.Unlock()
-				return loc
-			}
+	if bucket == bucketBits4 {
+		return c.probeWide(hi, lo, 96, uint64(c.wide4[uint32(lo)>>16].Load()))
+	}
+	if loc := c.probeWide(hi, lo, 32, c.wide6[wide6Slot(hi)].Load()); loc != nil {
+		return loc
+	}
+	return c.probeWide(hi, lo, 0, c.wide6All.Load())
+}
+
+// probeWide probes the lengths base+i+1 for each bit i set in m, longest
+// first.
+func (c *cache) probeWide(hi, lo uint64, base int, m uint64) *Location {
+	for m != 0 {
+		top := 63 - bits.LeadingZeros64(m)
+		m &^= 1 << top
+		k := keyOf(hi, lo, base+top+1)
+		s := c.shardFor(k)
+		s.mu.Lock()
+		if j, ok := s.index[k]; ok {
+			sl := &s.slots[j]
+			sl.ref = true
+			loc := sl.loc
 			s.mu.Unlock()
+			return loc
 		}
+		s.mu.Unlock()
 	}
 	return nil
+}
+
+// wide6Slot picks the wide6 record of an IPv6 address's /32.
+func wide6Slot(hi uint64) uint64 {
+	return ((hi >> 32) * 0x9e3779b97f4a7c15) >> (64 - 12) // 12 bits: wide6Slots
+}
+
+// noteWide records that a network of length n (in the 128-bit space, wider
+// than a's bucket) holding the address hi, lo is cached.
+func (c *cache) noteWide(hi, lo uint64, bucket, n int) {
+	switch {
+	case bucket == bucketBits4:
+		l := n - 96 // 1..23
+		first := uint32(lo) >> 16
+		count := uint32(1)
+		if l < 16 {
+			count = 1 << (16 - l)
+			first &^= count - 1
+		}
+		for i := range count {
+			c.wide4[first+i].Or(1 << (l - 1))
+		}
+	case n > 32:
+		c.wide6[wide6Slot(hi)].Or(1 << (n - 33))
+	default:
+		c.wide6All.Or(1 << (n - 1))
+	}
 }
 
 // put caches loc, which holds a, under its network.
@@ -227,7 +279,7 @@ func (c *cache) put(a netip.Addr, loc *Location) {
 		ws.mu.Lock()
 		ws.store(wk, loc, [2]uint64{})
 		ws.mu.Unlock()
-		c.wide[(n-1)/64].Or(1 << ((n - 1) % 64))
+		c.noteWide(hi, lo, bucket, n)
 		return
 	}
 	s.mu.Lock()
