@@ -331,9 +331,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	waitHTTP(t, base+"/-/ready", 15*time.Second)
 
 	l.sendTraffic()
-	time.Sleep(500 * time.Millisecond) // the last replies reach the ring
 
-	got := scrape(t)
 	const flagged = `as_org="Example Telecom JSC",asn="64501",country="RU",direction="%s",jurisdiction="sanctioned",matched_by="country"`
 	want := map[string]float64{
 		// RU: 5 UDP (128) + 2 SYN (44) + 3 echo (104) in; 2 RST (40) + 3 echo replies out.
@@ -359,6 +357,16 @@ func TestAgentEndToEnd(t *testing.T) {
 		`jurismon_traffic_asn_bytes_total{as_org="Example Telecom JSC",asn="64501",direction="ingress"}`: 5*128 + 2*44 + 3*104,
 		`jurismon_config_last_reload_successful{}`:                                                       1,
 		`jurismon_capture_drops_total{interface="jma0",stage="kernel"}`:                                  0,
+	}
+	// Counts reach the aggregates within a second (PublishEvery): scrape
+	// until they match, then they must stay exact.
+	var got map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got = scrape(t)
+		if matches(got, want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -655,4 +663,14 @@ func promQuery(t *testing.T, dir string) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatalf("Prometheus never answered %s = %s; last answer: %+v", q, want, last)
+}
+
+// matches reports whether every series in want has its value in got.
+func matches(got, want map[string]float64) bool {
+	for k, v := range want {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
 }
