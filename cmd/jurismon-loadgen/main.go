@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command jurismon-loadgen sends a realistic mix of TCP, UDP and ICMP
 // frames (64 to 1500 bytes, IPv4 and IPv6, many flows) on one interface
 // through an AF_PACKET socket in sendmmsg batches, at a fixed rate or as fast

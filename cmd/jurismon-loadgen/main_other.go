@@ -1,0 +1,15 @@
+//go:build !linux
+
+// Command jurismon-loadgen needs Linux: it sends through an AF_PACKET
+// socket with sendmmsg.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	fmt.Fprintln(os.Stderr, "jurismon-loadgen: only Linux is supported (AF_PACKET, sendmmsg)")
+	os.Exit(2)
+}
