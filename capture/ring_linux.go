@@ -45,7 +45,9 @@ type ringSocket struct {
 	limit  int  // end of the current block in ring
 	woke   bool // ready was called after a wait: the wake-up had a reason
 	waitEr error
-	ready  func(uintptr) bool // r.readyFn, bound once so waits do not allocate
+	// errCheck is when an idle wait last looked for a socket error.
+	errCheck time.Time
+	ready    func(uintptr) bool // r.readyFn, bound once so waits do not allocate
 
 	statsMu        sync.Mutex
 	drops, freezes uint64 // totals since open: the kernel resets on read
@@ -187,9 +189,14 @@ func (r *ringSocket) wait(timeout time.Duration) error {
 		return r.waitEr
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// A device that went down while the worker was busy left its
-		// error on the socket but no wake-up: look once per timeout.
-		if r.socketError() {
-			return errIfaceGone
+		// error on the socket but no wake-up: look now and then. Not
+		// on every timeout: each system call here would wake sysmon,
+		// and an idle agent should cost nothing.
+		if now := time.Now(); now.Sub(r.errCheck) >= time.Second {
+			r.errCheck = now
+			if r.socketError() {
+				return errIfaceGone
+			}
 		}
 		return errTimeout
 	default:
