@@ -50,17 +50,7 @@ func BenchmarkLookupMiss(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	addrs := make([]netip.Addr, 0, 4096)
-	x := uint32(2463534242)
-	for len(addrs) < cap(addrs) {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		a := netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
-		if geo.Classify(a, false) == geo.ClassPublic {
-			addrs = append(addrs, a)
-		}
-	}
+	addrs := publicAddrs(4096)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -82,7 +72,19 @@ func BenchmarkLookupNewBuckets(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	addrs := make([]netip.Addr, 0, 1<<18)
+	addrs := publicAddrs(1 << 18)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		sink = r.Lookup(addrs[i%len(addrs)])
+		i++
+	}
+}
+
+// publicAddrs returns n public IPv4 addresses spread across the space, the
+// same ones on every call.
+func publicAddrs(n int) []netip.Addr {
+	addrs := make([]netip.Addr, 0, n)
 	x := uint32(2463534242)
 	for len(addrs) < cap(addrs) {
 		x ^= x << 13
@@ -93,12 +95,7 @@ func BenchmarkLookupNewBuckets(b *testing.B) {
 			addrs = append(addrs, a)
 		}
 	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		sink = r.Lookup(addrs[i%len(addrs)])
-		i++
-	}
+	return addrs
 }
 
 // BenchmarkLookupSpecial is the path of a private or loopback address.
