@@ -15,12 +15,15 @@ import (
 // (IPv4) or 128 (IPv6) map lookups on a hit. Instead the cache keys on a
 // fixed-size bucket around the address (a /24 for IPv4, a /48 for IPv6): the
 // databases are binary tries whose leaves partition the address space, so a
-// bucket lies either inside one leaf network, and then the bucket's entry
-// holds that network's Location (one map lookup on a hit), or it is split
-// into several narrower leaves, and then its entry lists the prefix lengths
-// it holds and those networks have entries of their own. Nearly all of the
-// Internet is announced as /24 or wider and /48 or wider, so nearly every hit
-// is a single probe.
+// bucket lies either inside one leaf network or it is split into several
+// narrower leaves. A leaf of the bucket's size has the bucket's entry (one
+// map lookup on a hit). A leaf wider than the bucket has one entry of its
+// own, found after the bucket probe misses by probing the few lengths cached
+// in its /16 or /32 (see cache.wide4): it is not copied into each bucket it
+// covers, since most buckets of a capture with many remote networks are
+// seen once or twice, and copying cost more than it saved. A split bucket's
+// entry lists the prefix lengths it holds, and those networks have entries
+// of their own.
 //
 // It is sharded by bucket, each shard a plain map under a mutex, bounded,
 // and evicts with CLOCK (second chance): a hit sets the entry's reference
@@ -167,11 +170,6 @@ func (c *cache) get(a netip.Addr) *Location {
 	if !ok {
 		s.mu.Unlock()
 		if loc := c.getWide(hi, lo, bucket); loc != nil {
-			// Remember the wide network in this bucket too: the next
-			// address here costs one probe instead of one per length.
-			s.mu.Lock()
-			s.store(bk, loc, [2]uint64{})
-			s.mu.Unlock()
 			s.stats.hits.Add(1)
 			return loc
 		}
