@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +22,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/jurismon/jurismon/internal/netnstest"
 )
 
 // The live tests capture on a veth pair between two network namespaces they
@@ -48,20 +49,11 @@ func TestLiveNamespaces(t *testing.T) {
 		liveChild(t, peer)
 		return
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("live capture test needs root to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("live capture test needs the ip command (iproute2)")
-	}
+	netnstest.Require(t)
 	nsA := fmt.Sprintf("jmcap-a-%d", os.Getpid())
 	nsB := fmt.Sprintf("jmcap-b-%d", os.Getpid())
-	for _, ns := range []string{nsA, nsB} {
-		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-			t.Skipf("cannot create network namespaces (ip netns add: %v: %s)", err, out)
-		}
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
+	netnstest.Add(t, nsA)
+	netnstest.Add(t, nsB)
 	if err := makeVeth(nsA, nsB); err != nil {
 		t.Fatal(err)
 	}
@@ -102,27 +94,6 @@ func makeVeth(nsA, nsB string) error {
 	return nil
 }
 
-// inNetns runs fn on a thread that joined the named namespace. The thread is
-// left locked so the runtime discards it afterwards.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
 // peer sends test traffic from the other namespace.
 type peer struct {
 	ns string
@@ -139,7 +110,7 @@ func (p peer) udp(t *testing.T, dst string, sport, n, seq0, size int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = inNetns(p.ns, func() error {
+	err = netnstest.Run(p.ns, func() error {
 		var err error
 		network := "udp4"
 		if raddr.IP.To4() == nil {
@@ -165,7 +136,7 @@ func (p peer) udp(t *testing.T, dst string, sport, n, seq0, size int) {
 // one RST cross the link.
 func (p peer) tcpSYN(t *testing.T, dst string) {
 	t.Helper()
-	err := inNetns(p.ns, func() error {
+	err := netnstest.Run(p.ns, func() error {
 		c, err := net.DialTimeout("tcp", dst, time.Second)
 		if err == nil {
 			c.Close()
@@ -180,7 +151,7 @@ func (p peer) tcpSYN(t *testing.T, dst string) {
 // ping sends one ICMP or ICMPv6 echo request to dst.
 func (p peer) ping(t *testing.T, dst string) {
 	t.Helper()
-	err := inNetns(p.ns, func() error {
+	err := netnstest.Run(p.ns, func() error {
 		network, typ := "ip4:icmp", layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0)
 		var msg []byte
 		if strings.Contains(dst, ":") {

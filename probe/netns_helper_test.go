@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jurismon/jurismon/internal/netnstest"
 )
 
 // lab is a routed topology of network namespaces, all addresses in the
@@ -38,24 +40,8 @@ const (
 	labTarget6 = "2001:db8:ff::1"
 )
 
-// requireNetns skips the test unless it can build namespaces.
-func requireNetns(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces and raw sockets (run as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (apt-get install iproute2)")
-	}
-	name := fmt.Sprintf("jmprobe-chk%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("ip netns does not work here: %v: %s", err, out)
-	}
-	_ = exec.Command("ip", "netns", "del", name).Run()
-}
-
 func newLab(t *testing.T) *lab {
-	requireNetns(t)
+	netnstest.Require(t)
 	l := &lab{t: t, prefix: fmt.Sprintf("jmprobe-%d-", os.Getpid())}
 	nss := []string{"agent", "r1", "r2", "r3", "target"}
 	for _, n := range nss {

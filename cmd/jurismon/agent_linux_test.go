@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,9 +23,9 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 
 	"github.com/jurismon/jurismon/geo/geotest"
+	"github.com/jurismon/jurismon/internal/netnstest"
 )
 
 // The lab: namespace "a" runs the agent, namespace "b" is the rest of the
@@ -67,23 +66,12 @@ func run1(t *testing.T, args ...string) {
 }
 
 func newLab(t *testing.T) *lab {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: the agent end-to-end test needs root to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: the ip command (iproute2) is not installed")
-	}
+	netnstest.Require(t)
 	id := strconv.Itoa(os.Getpid() % 100000)
 	l := &lab{t: t, a: "jmagent-" + id + "-a", b: "jmagent-" + id + "-b"}
-	if out, err := exec.Command("ip", "netns", "add", l.a).CombinedOutput(); err != nil {
-		t.Skipf("skipping: cannot create a network namespace here: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", l.a).Run()
-		exec.Command("ip", "netns", "del", l.b).Run()
-		exec.Command("ip", "link", "del", "jmm0").Run()
-	})
-	run1(t, "ip", "netns", "add", l.b)
+	netnstest.Add(t, l.a)
+	netnstest.Add(t, l.b)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "jmm0").Run() })
 	inA := []string{"ip", "netns", "exec", l.a}
 	inB := []string{"ip", "netns", "exec", l.b}
 	cmds := [][]string{
@@ -132,22 +120,7 @@ func newLab(t *testing.T) *lab {
 // The thread is never returned to the scheduler: it exits with the goroutine.
 func (l *lab) in(ns string, fn func() error) {
 	l.t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	if err := <-errc; err != nil {
+	if err := netnstest.Run(ns, fn); err != nil {
 		l.t.Fatal(err)
 	}
 }

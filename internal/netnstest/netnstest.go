@@ -1,0 +1,67 @@
+//go:build linux
+
+// Package netnstest builds network namespaces for tests that need real
+// interfaces, sockets and routing (AF_PACKET capture, the agent end to end,
+// route probing), with the ip command from iproute2. It needs root; Require
+// skips the test elsewhere.
+package netnstest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// Require skips tb unless this process can create network namespaces: it
+// runs as root, has the ip command, and `ip netns add` works (it does not
+// in some containers).
+func Require(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("needs root to create network namespaces (run the tests as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		tb.Skip("needs the ip command (apt-get install iproute2)")
+	}
+	name := fmt.Sprintf("jmnetns-chk%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		tb.Skipf("ip netns does not work here: %v: %s", err, out)
+	}
+	_ = exec.Command("ip", "netns", "del", name).Run()
+}
+
+// Add creates the namespace name and deletes it when tb ends.
+func Add(tb testing.TB, name string) {
+	tb.Helper()
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		tb.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	}
+	tb.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+}
+
+// Run runs fn on an OS thread that joined namespace ns and returns its
+// error. Sockets keep the namespace they were made in, so fn may hand them
+// out for use from any goroutine. The thread stays locked, so the runtime
+// ends it with the goroutine instead of reusing it elsewhere.
+func Run(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		f, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
