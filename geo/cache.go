@@ -73,6 +73,8 @@ func prefixBits(p netip.Prefix) int {
 	return p.Bits()
 }
 
+// slot is one entry of a shard's table: 64 bytes, one cache line, so that
+// a probe that finds its key has the Location pointer in the same line.
 type slot struct {
 	key cacheKey
 	loc *Location
@@ -80,6 +82,8 @@ type slot struct {
 	// entries inside it. loc is nil then.
 	split [2]uint64
 	ref   bool
+	used  bool
+	_     [14]byte
 }
 
 // shardStats are counted with atomics, outside the cache, so that they
@@ -90,12 +94,17 @@ type shardStats struct {
 	_                       [40]byte
 }
 
+// shard is an open-addressing table (linear probing, at most half full)
+// under a mutex. A Go map beside a slice of entries cost a cold lookup
+// three or four cache misses (the map's control word, its key, the entry,
+// the Location); here it is one or two.
 type shard struct {
 	mu    sync.Mutex
-	index map[cacheKey]int32
 	slots []slot
-	hand  int
+	mask  uint64
+	n     int // used slots
 	max   int
+	hand  int // CLOCK hand, an index into slots
 	stats *shardStats
 }
 
@@ -134,8 +143,10 @@ func newCache(size int, stats []shardStats) *cache {
 		wide6:  make([]atomic.Uint64, wide6Slots),
 	}
 	for i := range c.shards {
+		size := 1 << bits.Len(uint(2*per-1)) // a power of two, at least twice per
 		c.shards[i] = shard{
-			index: make(map[cacheKey]int32, min(per, 4096)),
+			slots: make([]slot, size),
+			mask:  uint64(size - 1),
 			max:   per,
 			stats: &stats[i],
 		}
@@ -155,9 +166,33 @@ func shardCount(size int) int {
 	return 1
 }
 
+// hash mixes a key; the shard comes from its low bits, the home slot in
+// the shard from its high bits.
+func hash(k cacheKey) uint64 {
+	h := (k.hi*0x9e3779b97f4a7c15 ^ k.lo*0xc2b2ae3d27d4eb4f ^ k.bits*0x165667b19e3779f9) * 0xbf58476d1ce4e5b9
+	return h ^ h>>31
+}
+
 func (c *cache) shardFor(k cacheKey) *shard {
-	h := (k.hi ^ k.lo*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
-	return &c.shards[(h>>32)&c.mask]
+	return &c.shards[hash(k)&c.mask]
+}
+
+// home is the slot where the probe for k starts.
+func (s *shard) home(k cacheKey) uint64 {
+	return (hash(k) >> 32) & s.mask
+}
+
+// find returns the slot holding k, or nil.
+func (s *shard) find(k cacheKey) *slot {
+	for i := s.home(k); ; i = (i + 1) & s.mask {
+		sl := &s.slots[i]
+		if !sl.used {
+			return nil
+		}
+		if sl.key == k {
+			return sl
+		}
+	}
 }
 
 // get returns the cached Location for a, or nil.
@@ -166,8 +201,8 @@ func (c *cache) get(a netip.Addr) *Location {
 	bk := keyOf(hi, lo, bucket)
 	s := c.shardFor(bk)
 	s.mu.Lock()
-	i, ok := s.index[bk]
-	if !ok {
+	sl := s.find(bk)
+	if sl == nil {
 		s.mu.Unlock()
 		if loc := c.getWide(hi, lo, bucket); loc != nil {
 			s.stats.hits.Add(1)
@@ -176,7 +211,6 @@ func (c *cache) get(a netip.Addr) *Location {
 		s.stats.misses.Add(1)
 		return nil
 	}
-	sl := &s.slots[i]
 	sl.ref = true
 	if loc := sl.loc; loc != nil {
 		s.mu.Unlock()
@@ -190,8 +224,7 @@ func (c *cache) get(a netip.Addr) *Location {
 			top := 63 - bits.LeadingZeros64(m)
 			m &^= 1 << top
 			n := w*64 + top + 1
-			if j, ok := s.index[keyOf(hi, lo, n)]; ok {
-				nl := &s.slots[j]
+			if nl := s.find(keyOf(hi, lo, n)); nl != nil {
 				nl.ref = true
 				loc := nl.loc
 				s.mu.Unlock()
@@ -226,8 +259,7 @@ func (c *cache) probeWide(hi, lo uint64, base int, m uint64) *Location {
 		k := keyOf(hi, lo, base+top+1)
 		s := c.shardFor(k)
 		s.mu.Lock()
-		if j, ok := s.index[k]; ok {
-			sl := &s.slots[j]
+		if sl := s.find(k); sl != nil {
 			sl.ref = true
 			loc := sl.loc
 			s.mu.Unlock()
@@ -289,8 +321,8 @@ func (c *cache) put(a netip.Addr, loc *Location) {
 	// A network narrower than the bucket: record its length in the bucket's
 	// entry, then store it under its own key.
 	var split [2]uint64
-	if i, ok := s.index[bk]; ok && s.slots[i].loc == nil {
-		split = s.slots[i].split
+	if sl := s.find(bk); sl != nil && sl.loc == nil {
+		split = sl.split
 	}
 	split[(n-1)/64] |= 1 << ((n - 1) % 64)
 	s.store(bk, nil, split)
@@ -298,34 +330,62 @@ func (c *cache) put(a netip.Addr, loc *Location) {
 }
 
 func (s *shard) store(k cacheKey, loc *Location, split [2]uint64) {
-	if i, ok := s.index[k]; ok {
-		sl := &s.slots[i]
+	if sl := s.find(k); sl != nil {
 		sl.loc, sl.split, sl.ref = loc, split, true
 		return
 	}
-	if len(s.slots) < s.max {
-		s.index[k] = int32(len(s.slots))
-		s.slots = append(s.slots, slot{key: k, loc: loc, split: split, ref: loc == nil})
-		return
+	if s.n >= s.max {
+		s.evict()
 	}
-	// CLOCK: the first unreferenced slot from the hand is the victim; a
-	// referenced one loses its bit and gets a second chance.
-	for {
-		sl := &s.slots[s.hand]
-		if !sl.ref {
-			break
-		}
-		sl.ref = false
-		s.hand = (s.hand + 1) % len(s.slots)
+	i := s.home(k)
+	for s.slots[i].used {
+		i = (i + 1) & s.mask
 	}
-	victim := &s.slots[s.hand]
-	delete(s.index, victim.key)
 	// A split bucket starts referenced so that storing its first narrow
 	// network right after it cannot evict it.
-	*victim = slot{key: k, loc: loc, split: split, ref: loc == nil}
-	s.index[k] = int32(s.hand)
-	s.hand = (s.hand + 1) % len(s.slots)
+	s.slots[i] = slot{key: k, loc: loc, split: split, ref: loc == nil, used: true}
+	s.n++
+}
+
+// evict removes one entry chosen by CLOCK: the first unreferenced one from
+// the hand; a referenced one loses its bit and gets a second chance.
+func (s *shard) evict() {
+	for {
+		sl := &s.slots[s.hand]
+		if sl.used {
+			if !sl.ref {
+				break
+			}
+			sl.ref = false
+		}
+		s.hand = int(uint64(s.hand+1) & s.mask)
+	}
+	s.remove(uint64(s.hand))
 	s.stats.evictions.Add(1)
+}
+
+// remove empties slot i and shifts later entries of its probe run back,
+// so that every entry stays reachable from its home without tombstones.
+func (s *shard) remove(i uint64) {
+	s.n--
+	for {
+		s.slots[i] = slot{}
+		j := i
+		for {
+			j = (j + 1) & s.mask
+			if !s.slots[j].used {
+				return
+			}
+			// The entry at j may move to i unless its home lies
+			// cyclically in (i, j].
+			h := s.home(s.slots[j].key)
+			if (j-h)&s.mask >= (j-i)&s.mask {
+				s.slots[i] = s.slots[j]
+				i = j
+				break
+			}
+		}
+	}
 }
 
 func (c *cache) entries() uint64 {
@@ -333,7 +393,7 @@ func (c *cache) entries() uint64 {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		n += uint64(len(s.slots))
+		n += uint64(s.n)
 		s.mu.Unlock()
 	}
 	return n
