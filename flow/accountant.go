@@ -131,6 +131,7 @@ type Accountant struct {
 	idle         int64
 	every        int64
 	publishEvery int64
+	moveEvery    int64 // see moveEvery
 	Stats        Stats
 	Totals       Totals
 	// internal aggregates local-to-local traffic, which has no remote
@@ -155,6 +156,7 @@ func NewAccountant(env *Env, cfg Config) *Accountant {
 		idle:         int64(cfg.IdleTimeout),
 		every:        int64(cfg.EventInterval),
 		publishEvery: int64(cfg.PublishEvery),
+		moveEvery:    moveEvery(cfg),
 	}
 }
 
@@ -171,6 +173,13 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 	ts := p.Timestamp
 	a.tick(ts)
 	i, ok := a.table.getHashed(k, h)
+	if ok && ts-a.table.at(i).Last > a.idle {
+		// Idle past the timeout but not ended yet: expiry runs from the
+		// LRU tail, which is up to moveEvery out of date. This packet
+		// starts a new flow, as it would have with exact expiry.
+		a.end(i, false)
+		ok = false
+	}
 	if !ok {
 		i = a.newFlow(k, p, srcIsA)
 	}
@@ -183,7 +192,7 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 	// then too when someone reads them live (PublishEvery), else when the
 	// flow ends: cache misses and atomic instructions stay off the common
 	// path.
-	if ts-e.moved >= moveEvery {
+	if ts-e.moved >= a.moveEvery {
 		if a.publishEvery > 0 {
 			a.publish(e)
 		}
@@ -208,11 +217,21 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 	}
 }
 
-// moveEvery is how long a flow stays in place in the LRU list; with
+// moveEvery returns how long a flow stays in place in the LRU list. With
 // PublishEvery its counts reach the aggregates when it moves, or at the
-// next sweep; always when it ends, and on Sync. Idle flows end up to this
-// much later than the timeout.
-const moveEvery = int64(time.Second)
+// next sweep (which walks the flows moved within moveEvery, so it stays a
+// second); always when it ends, and on Sync. Without, it is a fifteenth of
+// the idle timeout (4s at the default 60s): each move touches the flow's
+// two neighbours in the list, a tenth of analyze's time at one a second.
+// Idle flows are reported ended up to moveEvery after the timeout; a flow
+// that gets a packet after the timeout ends then and a new one starts, so
+// flow counts do not depend on it.
+func moveEvery(cfg Config) int64 {
+	if cfg.PublishEvery > 0 {
+		return int64(time.Second)
+	}
+	return max(int64(time.Second), int64(cfg.IdleTimeout)/15)
+}
 
 // publish adds what a flow counted since its last publication to the
 // aggregates of its endpoints: what an endpoint sent is From it, what the
@@ -240,7 +259,7 @@ func (a *Accountant) publish(e *Entry) {
 // sweep publishes every flow moved since shortly before the last sweep:
 // only those can hold unpublished counts.
 func (a *Accountant) sweep(now int64) {
-	since := a.lastSweep - moveEvery
+	since := a.lastSweep - a.moveEvery
 	a.lastSweep = now
 	for i := a.table.head; i != none; i = a.table.at(i).next {
 		e := a.table.at(i)

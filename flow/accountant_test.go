@@ -244,6 +244,63 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestIdleExact: expiry runs from the LRU tail, which lags by up to
+// moveEvery, so a flow idle past the timeout can still be in the table when
+// its next packet comes; that packet must start a new flow all the same.
+// Table-driven over moveEvery: 1s (live, with PublishEvery) and 4s (analyze
+// at the default idle timeout).
+func TestIdleExact(t *testing.T) {
+	at := func(sec float64, dst string, sport uint16) capture.Packet {
+		p := pkt(0, "10.0.0.1", dst, 17, sport, 53, 100)
+		p.Timestamp = int64(sec * float64(time.Second))
+		return p
+	}
+	for _, tc := range []struct {
+		name    string
+		idle    time.Duration
+		publish time.Duration
+		move    int64
+	}{
+		{"live", 10 * time.Second, time.Second, int64(time.Second)},
+		{"analyze", 60 * time.Second, 0, int64(4 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.IdleTimeout, cfg.PublishEvery = tc.idle, tc.publish
+			a := NewAccountant(testEnv(t), cfg)
+			if a.moveEvery != tc.move {
+				t.Fatalf("moveEvery = %v, want %v", time.Duration(a.moveEvery), time.Duration(tc.move))
+			}
+			idle := tc.idle.Seconds()
+			half := time.Duration(tc.move / 2).Seconds()
+			// W moves at 0 and keeps sending until just before its next
+			// move: it stays at the LRU tail and stays live. X moves
+			// after W, then stays quiet past the timeout.
+			for _, p := range []capture.Packet{
+				at(0, "192.0.2.10", 1000),
+				at(half, "192.0.2.11", 2000),
+				at(2*half-0.01, "192.0.2.10", 1000),
+			} {
+				a.Add(&p)
+			}
+			// X's next packet, idle+half after its last: W (Last just
+			// under 2*half) is still live and blocks expiry from the tail.
+			p := at(idle+2*half-0.02, "192.0.2.11", 2000)
+			a.Add(&p)
+			if got := a.Stats.FlowsExpired.Load(); got != 1 {
+				t.Errorf("expired = %d, want 1 (X's first flow)", got)
+			}
+			var flows uint64
+			for _, g := range groupsOf(a) {
+				flows += g.flowsTo + g.flowsFrom
+			}
+			if flows != 3 {
+				t.Errorf("flows = %d, want 3: W, and X twice", flows)
+			}
+		})
+	}
+}
+
 func TestFlaggedEvents(t *testing.T) {
 	var got []FlowEvent
 	cfg := DefaultConfig()
