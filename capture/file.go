@@ -25,11 +25,13 @@ var (
 // length field says.
 const MaxCaptureLength = 256 << 10
 
-// streamBufSize is the read buffer for gzip and non-regular inputs: big
-// enough that refills (and the copy of a partial record they imply) are
-// rare, small enough to be irrelevant next to the rest of the process. It is
-// a variable so that tests can force refills and growth with a tiny buffer.
-var streamBufSize = 1 << 20
+// streamBufSize is the read buffer for large files, gzip and non-regular
+// inputs: big enough that refills (and the copy of a partial record they
+// imply) are rare, small enough to stay in the L2 cache beside the flow
+// state (analyze on a 1 GB pcap: 256 KiB and 128 KiB were 1-2% faster than
+// 1 MiB, 64 KiB slower). It is a variable so that tests can force refills
+// and growth with a tiny buffer. A record larger than the buffer grows it.
+var streamBufSize = 256 << 10
 
 const (
 	// maxBlockLen bounds the pcapng blocks the reader holds in memory
