@@ -15,10 +15,9 @@ import (
 // directions of a conversation find the same entry. It is a fixed-size value
 // with no pointers, which keeps hashing cheap and the table free of GC scans.
 //
-// Addresses are held as two 64-bit words (the 16-byte form, IPv4 mapped,
-// high word first) rather than [16]byte: copying a [16]byte that was just
-// written as two words makes the CPU wait for a store-to-load forwarding
-// that cannot happen, a stall that cost a sixth of analyze's time.
+// Addresses are held as two 64-bit words (geo.AddrWords: the 16-byte form,
+// IPv4 mapped, high word first) rather than [16]byte, which the CPU cannot
+// copy without a stall (see geo.AddrWords).
 type Key struct {
 	AHi, ALo     uint64
 	BHi, BLo     uint64
@@ -30,8 +29,8 @@ type Key struct {
 // makeKey builds the canonical key of p and reports whether p's source is
 // endpoint A of that key.
 func makeKey(p *capture.Packet, k *Key) (srcIsA bool) {
-	sh, sl := addrWords(p.Src)
-	dh, dl := addrWords(p.Dst)
+	sh, sl := geo.AddrWords(p.Src)
+	dh, dl := geo.AddrWords(p.Dst)
 	sp, dp := p.SrcPort, p.DstPort
 	srcIsA = sh < dh || sh == dh && (sl < dl || sl == dl && sp <= dp)
 	if srcIsA {

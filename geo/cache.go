@@ -1,7 +1,6 @@
 package geo
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"net/netip"
 	"sync"
@@ -57,8 +56,7 @@ func keyOf(hi, lo uint64, bits int) cacheKey {
 // addrWords returns a as two 64-bit words and the length of its bucket. a
 // must be unmapped and without a zone.
 func addrWords(a netip.Addr) (hi, lo uint64, bucket int) {
-	b := a.As16()
-	hi, lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	hi, lo = AddrWords(a)
 	if a.Is4() {
 		return hi, lo, bucketBits4
 	}

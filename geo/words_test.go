@@ -1,4 +1,4 @@
-package flow
+package geo
 
 import (
 	"math/rand/v2"
@@ -11,7 +11,7 @@ import (
 // fallback keeps results right and this test says the speed is gone.
 func TestAddrWords(t *testing.T) {
 	if !wordsFromLayout {
-		t.Error("netip.Addr no longer starts with its (hi, lo) words: addrWords falls back to As16")
+		t.Error("netip.Addr no longer starts with its (hi, lo) words: AddrWords falls back to As16")
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 10000 {
@@ -20,10 +20,10 @@ func TestAddrWords(t *testing.T) {
 			b[i] = byte(r.Uint32())
 		}
 		for _, a := range []netip.Addr{netip.AddrFrom16(b), netip.AddrFrom4([4]byte(b[:4])), netip.AddrFrom16(b).WithZone("eth0")} {
-			hi, lo := addrWords(a)
+			hi, lo := AddrWords(a)
 			whi, wlo := addrWordsPortable(a)
 			if hi != whi || lo != wlo {
-				t.Fatalf("addrWords(%v) = %#x, %#x; As16 gives %#x, %#x", a, hi, lo, whi, wlo)
+				t.Fatalf("AddrWords(%v) = %#x, %#x; As16 gives %#x, %#x", a, hi, lo, whi, wlo)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package flow
+package geo
 
 import (
 	"encoding/binary"
@@ -6,18 +6,18 @@ import (
 	"unsafe"
 )
 
-// addrWords returns the 16-byte form of a (IPv4 mapped) as two big-endian
-// words, high first.
+// AddrWords returns the 16-byte form of a (IPv4 mapped) as two big-endian
+// words, high first: the form the cache keys on, and the flow table too.
 //
 // The portable way, a.As16() read back as two words, has the compiler copy
 // the array As16 built from two 8-byte stores with one 16-byte load: the CPU
 // cannot forward those stores to that load and waits for them to reach the
-// cache, twice per packet (a sixth of analyze's time). netip.Addr already
-// holds exactly these two words, first in the struct (its documentation in
-// net/netip says so), so they are read from there; wordsFromLayout checks at
-// start-up that the layout is still that one and falls back to As16 if a
-// Go release changes it.
-func addrWords(a netip.Addr) (hi, lo uint64) {
+// cache, twice per packet (flow's BenchmarkPacketPath: 46 ns with As16, 28
+// ns without). netip.Addr already holds exactly these two words, first in
+// the struct (its documentation in net/netip says so), so they are read
+// from there; wordsFromLayout checks at start-up that the layout is still
+// that one and falls back to As16 if a Go release changes it.
+func AddrWords(a netip.Addr) (hi, lo uint64) {
 	if wordsFromLayout {
 		w := (*[2]uint64)(unsafe.Pointer(&a))
 		return w[0], w[1]
