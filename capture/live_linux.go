@@ -328,8 +328,9 @@ type socket struct {
 	// a second or later socket received earlier were also delivered to the
 	// group, so they are duplicates.
 	joinedSince int64
-	// vm runs the filter in user space; one per socket so workers share
-	// nothing.
+	// vm runs the filter in user space on the frames before filterSince;
+	// one per socket so workers share nothing. nil when the kernel filter
+	// was there from the start.
 	vm *bpf.VM
 }
 
@@ -393,14 +394,12 @@ func (c *LiveCapture) openSockets(li *liveIface, ifi *net.Interface, link LinkTy
 			}
 			return socks, fmt.Errorf("opening socket: %w", err)
 		}
-		vm, err := bpf.NewVM(prog.prog)
-		if err != nil {
-			src.close()
-			return socks, errFatal{fmt.Errorf("capture: filter: %w", err)}
-		}
-		s := &socket{src: src, vm: vm}
+		s := &socket{src: src}
 		socks = append(socks, s)
 		if !src.filtersEarly() {
+			if s.vm, err = bpf.NewVM(prog.prog); err != nil {
+				return socks, errFatal{fmt.Errorf("capture: filter: %w", err)}
+			}
 			if err := src.setBPF(kernelProg); err != nil {
 				return socks, errFatal{fmt.Errorf("capture: %s: %w", li.name, err)}
 			}
