@@ -127,7 +127,8 @@ type cache struct {
 	wide6All atomic.Uint64
 }
 
-const wide6Slots = 4096
+// wide6 has 1<<wide6Bits records, picked by a hash of the /32.
+const wide6Bits = 12
 
 // newCache returns a cache of at most size entries (buckets plus narrow
 // networks), spread over len(stats) shards (a power of two).
@@ -138,7 +139,7 @@ func newCache(size int, stats []shardStats) *cache {
 		shards: make([]shard, n),
 		mask:   uint64(n - 1),
 		wide4:  make([]atomic.Uint32, 1<<16),
-		wide6:  make([]atomic.Uint64, wide6Slots),
+		wide6:  make([]atomic.Uint64, 1<<wide6Bits),
 	}
 	for i := range c.shards {
 		size := 1 << bits.Len(uint(2*per-1)) // a power of two, at least twice per
@@ -270,7 +271,7 @@ func (c *cache) probeWide(hi, lo uint64, base int, m uint64) *Location {
 
 // wide6Slot picks the wide6 record of an IPv6 address's /32.
 func wide6Slot(hi uint64) uint64 {
-	return ((hi >> 32) * 0x9e3779b97f4a7c15) >> (64 - 12) // 12 bits: wide6Slots
+	return ((hi >> 32) * 0x9e3779b97f4a7c15) >> (64 - wide6Bits)
 }
 
 // noteWide records that a network of length n (in the 128-bit space, wider
