@@ -203,18 +203,7 @@ func TestCompileFilterMatches(t *testing.T) {
 			frames[name] = bfBuildFrame(t, f, link)
 		}
 		for _, tc := range tests {
-			raw, err := CompileFilter(tc.expr, link, 128)
-			if err != nil {
-				t.Fatalf("link %d: CompileFilter(%q): %v", link, tc.expr, err)
-			}
-			prog, ok := bpf.Disassemble(raw)
-			if !ok {
-				t.Fatalf("link %d: %q: program does not disassemble", link, tc.expr)
-			}
-			vm, err := bpf.NewVM(prog)
-			if err != nil {
-				t.Fatalf("link %d: %q: NewVM: %v", link, tc.expr, err)
-			}
+			vm := filterVM(t, tc.expr, link, 128)
 			want := map[string]bool{}
 			for _, n := range tc.want {
 				want[n] = true
@@ -239,15 +228,7 @@ func TestCompileFilterSnapLen(t *testing.T) {
 	for _, tc := range []struct {
 		snap, want int
 	}{{0, maxSnapLen}, {64, 64}, {65535, 65535}} {
-		raw, err := CompileFilter("udp", LinkEthernet, tc.snap)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prog, _ := bpf.Disassemble(raw)
-		vm, err := bpf.NewVM(prog)
-		if err != nil {
-			t.Fatal(err)
-		}
+		vm := filterVM(t, "udp", LinkEthernet, tc.snap)
 		data := bfBuildFrame(t, bfFrame{src: "192.0.2.1", dst: "192.0.2.2", proto: "udp", sport: 1, dport: 2, payload: 1400}, LinkEthernet)
 		n, err := vm.Run(data)
 		if err != nil {
@@ -361,15 +342,7 @@ func TestCompileFilterMatchesLibpcap(t *testing.T) {
 		if err != nil {
 			t.Fatalf("libpcap program for %q: %v", tc.expr, err)
 		}
-		ours, err := CompileFilter(tc.expr, LinkEthernet, 128)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prog, _ := bpf.Disassemble(ours)
-		ourVM, err := bpf.NewVM(prog)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ourVM := filterVM(t, tc.expr, LinkEthernet, 128)
 		for name, f := range bfFrames {
 			data := bfBuildFrame(t, f, LinkEthernet)
 			a, errA := ourVM.Run(data)
@@ -382,4 +355,23 @@ func TestCompileFilterMatchesLibpcap(t *testing.T) {
 			}
 		}
 	}
+}
+
+// filterVM compiles expr for link with snap length snap and returns a VM
+// that runs it, failing t if any step fails.
+func filterVM(t testing.TB, expr string, link LinkType, snap int) *bpf.VM {
+	t.Helper()
+	raw, err := CompileFilter(expr, link, snap)
+	if err != nil {
+		t.Fatalf("link %d: CompileFilter(%q): %v", link, expr, err)
+	}
+	prog, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatalf("link %d: %q: program does not disassemble", link, expr)
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		t.Fatalf("link %d: %q: NewVM: %v", link, expr, err)
+	}
+	return vm
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/jurismon/jurismon/internal/netnstest"
@@ -398,15 +397,7 @@ func liveEngine(t *testing.T, engine string, p peer, nsA, peerNS string) {
 			t.Fatalf("unfiltered capture saw only %d distinct frames", len(base))
 		}
 		for i, e := range exprs {
-			raw, err := CompileFilter(e, LinkEthernet, 256)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prog, _ := bpf.Disassemble(raw)
-			vm, err := bpf.NewVM(prog)
-			if err != nil {
-				t.Fatal(err)
-			}
+			vm := filterVM(t, e, LinkEthernet, 256)
 			want := map[string]int{}
 			for d, n := range base {
 				if k, _ := vm.Run([]byte(d)); k > 0 {
