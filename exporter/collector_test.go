@@ -113,6 +113,11 @@ func testEnv(t *testing.T) (*flow.Env, *geo.Resolver) {
 
 // accountant returns an accountant configured as the agent's workers are:
 // grouped for the metrics, publishing its counts for the scrapes.
+// only is the sources of a collector reading accountant a alone.
+func only(a *flow.Accountant) exporter.Sources {
+	return exporter.Sources{Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} }}
+}
+
 func accountant(env *flow.Env, cfg flow.Config) *flow.Accountant {
 	cfg.Grouping = flow.ByMetrics
 	cfg.PublishEvery = 250 * time.Millisecond
@@ -401,9 +406,7 @@ func monotonic(t *testing.T, step string, before, after map[string]float64) {
 func TestTopASNNeverGoesBackwards(t *testing.T) {
 	env, _ := testEnv(t)
 	a := accountant(env, flow.Config{})
-	c := exporter.New(exporter.Sources{
-		Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} },
-	}, exporter.Options{ASN: exporter.ASNTop, TopASN: 1})
+	c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNTop, TopASN: 1})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c) // before any traffic, as in the agent
 	asnOnly := "jurismon_traffic_asn_bytes_total"
@@ -459,9 +462,7 @@ func TestTopASNNeverGoesBackwards(t *testing.T) {
 func TestTopASNConcurrent(t *testing.T) {
 	env, _ := testEnv(t)
 	a := accountant(env, flow.Config{})
-	c := exporter.New(exporter.Sources{
-		Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} },
-	}, exporter.Options{ASN: exporter.ASNTop, TopASN: 1})
+	c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNTop, TopASN: 1})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	// The remote that gets traffic changes every 2000 packets, with
@@ -509,9 +510,7 @@ func TestTopASNConcurrent(t *testing.T) {
 func TestFolding(t *testing.T) {
 	env, _ := testEnv(t)
 	a := accountant(env, flow.Config{MaxGroups: 2})
-	c := exporter.New(exporter.Sources{
-		Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} },
-	}, exporter.Options{ASN: exporter.ASNNone})
+	c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNNone})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	feed(a, []pk{
@@ -534,9 +533,7 @@ func TestFolding(t *testing.T) {
 func TestTransitFlagged(t *testing.T) {
 	env, _ := testEnv(t)
 	a := accountant(env, flow.Config{})
-	c := exporter.New(exporter.Sources{
-		Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} },
-	}, exporter.Options{ASN: exporter.ASNFlagged})
+	c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNFlagged})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	feed(a, []pk{
@@ -595,9 +592,7 @@ jurismon_traffic_asn_bytes_total{as_org="unknown",asn="0",direction="egress"} 64
 		t.Run(tt.name, func(t *testing.T) {
 			env, _ := testEnv(t)
 			a := accountant(env, flow.Config{MaxGroups: tt.maxGroups})
-			c := exporter.New(exporter.Sources{
-				Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} },
-			}, exporter.Options{ASN: exporter.ASNFlagged})
+			c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNFlagged})
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(c)
 			feed(a, tt.packets)
@@ -617,9 +612,7 @@ jurismon_traffic_asn_bytes_total{as_org="unknown",asn="0",direction="egress"} 64
 func TestPedanticRegistry(t *testing.T) {
 	env, _ := testEnv(t)
 	a := accountant(env, flow.Config{})
-	c := exporter.New(exporter.Sources{
-		Accountants: func() []*flow.Accountant { return []*flow.Accountant{a} },
-	}, exporter.Options{ASN: exporter.ASNFlagged})
+	c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNFlagged})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	feed(a, []pk{{1, l1, ru, tcp, 40000, 443, 100}})
