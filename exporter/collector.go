@@ -52,12 +52,8 @@ type Sources struct {
 	Geo         *geo.Resolver
 }
 
-// DecodeCounts counts decode results for one capture worker. The worker is
-// the only writer.
-type DecodeCounts [capture.NumResults]uint64Counter
-
-// Add counts one result.
-func (d *DecodeCounts) Add(r capture.Result) { d[r].inc() }
+// DecodeCounts counts decode results for one capture worker (flow.Worker's).
+type DecodeCounts = flow.DecodeCounts
 
 // Options tune the collector.
 type Options struct {
@@ -270,8 +266,8 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 	if c.src.Decoders != nil {
 		var sum [capture.NumResults]uint64
 		for _, d := range c.src.Decoders() {
-			for r := range d {
-				sum[r] += d[r].load()
+			for r := range capture.NumResults {
+				sum[r] += d.Load(r)
 			}
 		}
 		for r := range capture.NumResults {
