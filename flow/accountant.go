@@ -438,7 +438,9 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		g.Flows[first].Store(g.Flows[first].Load() + 1)
 		a.countHost(addrs[j].Addr(), g)
 	}
-	if kept && len(a.inspectors) > 0 {
+	if !kept {
+		*f = enrich.Facts{} // local to local: nothing is known
+	} else if len(a.inspectors) > 0 {
 		e.inspect = uint8(1<<len(a.inspectors) - 1)
 		clear(a.statesAt(i))
 	}

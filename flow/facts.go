@@ -17,7 +17,8 @@ func (a *Accountant) factsAt(i int32) *enrich.Facts {
 }
 
 // newFacts returns the facts of new flow i, allocating their chunk when i
-// is the first entry of a new one.
+// is the first entry of a new one. They still hold the previous flow's:
+// newFlow overwrites them.
 func (a *Accountant) newFacts(i int32) *enrich.Facts {
 	for int(i>>chunkBits) >= len(a.facts) {
 		a.facts = append(a.facts, new([chunkSize]enrich.Facts))
@@ -25,9 +26,7 @@ func (a *Accountant) newFacts(i int32) *enrich.Facts {
 			a.states = append(a.states, make([]enrich.State, chunkSize*n))
 		}
 	}
-	f := a.factsAt(i)
-	*f = enrich.Facts{}
-	return f
+	return a.factsAt(i)
 }
 
 // statesAt returns the inspectors' states of flow i, one per inspector.

@@ -26,9 +26,7 @@ type Record struct {
 // handshake observers. It does not allocate on a known flow.
 func (a *Accountant) AddRecord(r *Record) {
 	a.Drain()
-	if r.Last < r.First {
-		r.Last = r.First
-	}
+	last := max(r.Last, r.First)
 	rate := uint64(max(r.SamplingRate, 1))
 	p := capture.Packet{
 		Timestamp: r.First,
@@ -38,7 +36,7 @@ func (a *Accountant) AddRecord(r *Record) {
 	}
 	var k Key
 	srcIsA := makeKey(&p, &k)
-	_, e := a.entry(&p, &k, srcIsA, hashKey(&k), r.Last)
+	_, e := a.entry(&p, &k, srcIsA, hashKey(&k), last)
 	src := 0
 	if !srcIsA {
 		src = 1
