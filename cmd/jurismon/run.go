@@ -260,7 +260,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 		exporter.New(exporter.Sources{
 			Accountants: a.accountants,
 			Decoders:    a.decodeCounts,
-			Capture:     a.captureStats,
+			Capture:     a.live.Stats,
 			Geo:         a.res,
 		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
 	)
@@ -272,14 +272,6 @@ func (a *agent) registerMetrics(c *runCommand) {
 	if a.events != nil {
 		a.reg.MustRegister(a.events.Collector())
 	}
-}
-
-func (a *agent) captureStats() []exporter.InterfaceStats {
-	var out []exporter.InterfaceStats
-	for _, s := range a.live.Stats() {
-		out = append(out, exporter.InterfaceStats{Interface: s.Interface, Packets: s.Packets, KernelDrops: s.KernelDrops, Freezes: s.QueueFreezes})
-	}
-	return out
 }
 
 func (a *agent) routes(c *runCommand) http.Handler {
