@@ -16,6 +16,7 @@ import (
 	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/latency"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
 )
@@ -90,7 +91,7 @@ func parseTarget(s string) (probe.Target, error) {
 type paths struct {
 	prober    *probe.Prober
 	scheduler *probe.Scheduler
-	passive   *probe.PassiveRTT
+	passive   *latency.PassiveRTT
 	auto      bool // trace destinations picked from the traffic
 }
 
@@ -98,7 +99,7 @@ type paths struct {
 // agent still has the privileges) and the passive signals; observers then
 // wires them into the flow accounting.
 func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resolver, lookupDoc bool, reg prometheus.Registerer, logger *slog.Logger) (*paths, error) {
-	origin, err := probe.ParseOrigin(f.location)
+	origin, err := latency.ParseOrigin(f.location)
 	if f.location != "" && err != nil {
 		return nil, fmt.Errorf("--location: %w", err)
 	}
@@ -149,11 +150,11 @@ func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resol
 		logger.Info("tracing paths", "targets", len(targets), "auto", f.auto)
 	}
 	if f.passive {
-		opts := probe.PassiveOptions{Origin: origin}
+		opts := latency.PassiveOptions{Origin: origin}
 		if p.scheduler != nil {
 			opts.OnHopChange = p.scheduler.Hint
 		}
-		p.passive, err = probe.NewPassiveRTT(opts, reg)
+		p.passive, err = latency.NewPassiveRTT(opts, reg)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +179,7 @@ func (p *paths) observers() []flow.Observer {
 }
 
 // passiveObserver feeds handshakes and remote TTLs to the passive signals.
-type passiveObserver struct{ rtt *probe.PassiveRTT }
+type passiveObserver struct{ rtt *latency.PassiveRTT }
 
 func (o passiveObserver) ObserveHandshake(f *enrich.Facts, v policy.Verdict, rtt time.Duration) {
 	o.rtt.ObserveHandshake(f.Remote.Addr(), f.Location.Country, v.Jurisdiction, rtt)

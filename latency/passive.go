@@ -1,4 +1,4 @@
-package probe
+package latency
 
 import (
 	"net/netip"
@@ -147,7 +147,7 @@ func (p *PassiveRTT) ObserveTTL(remote netip.Addr, country string, ttl uint8) {
 		return
 	}
 	hops := InitialTTL(ttl) - ttl
-	pfx := prefixOf(remote)
+	pfx := RoutePrefix(remote)
 	changed := false
 	p.mu.Lock()
 	st := p.cur[pfx]
@@ -188,4 +188,16 @@ func (p *PassiveRTT) ObserveTTL(remote netip.Addr, country string, ttl uint8) {
 			p.opts.OnHopChange(remote)
 		}
 	}
+}
+
+// RoutePrefix is the prefix that a remote address is assumed to share its
+// route with: its /24 (IPv4) or /48 (IPv6), the longest prefixes that are
+// routed between networks. Hop counts are kept, and paths traced, per prefix.
+func RoutePrefix(a netip.Addr) netip.Prefix {
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	p, _ := a.Prefix(bits)
+	return p
 }
