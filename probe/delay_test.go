@@ -144,7 +144,7 @@ func TestNetnsPlausibility(t *testing.T) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	if err := NewCollector(nil, p).Register(reg); err != nil {
+	if err := reg.Register(NewCollector(nil, p)); err != nil {
 		t.Fatal(err)
 	}
 	want := `# HELP jurismon_path_implausible_hops_total Hops whose RTT is below the physical minimum for the country the database claims.

@@ -138,7 +138,7 @@ func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resol
 			p.prober.Close()
 			return nil, err
 		}
-		if err := probe.NewCollector(p.scheduler, p.prober).Register(reg); err != nil {
+		if err := reg.Register(probe.NewCollector(p.scheduler, p.prober)); err != nil {
 			return nil, err
 		}
 		go func() {
@@ -154,8 +154,8 @@ func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resol
 		if p.scheduler != nil {
 			opts.OnHopChange = p.scheduler.Hint
 		}
-		p.passive, err = latency.NewPassiveRTT(opts, reg)
-		if err != nil {
+		p.passive = latency.NewPassiveRTT(opts)
+		if err := reg.Register(p.passive.Collector()); err != nil {
 			return nil, err
 		}
 	}

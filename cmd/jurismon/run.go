@@ -92,10 +92,9 @@ type agent struct {
 	paths   *paths
 	reg     *prometheus.Registry
 
-	reloadMu     sync.Mutex
-	policySum    [32]byte
-	reloadOK     prometheus.Gauge
-	reloadOKTime prometheus.Gauge
+	reloadMu  sync.Mutex
+	policySum [32]byte
+	reloads   *reloadMetrics
 }
 
 func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
@@ -264,11 +263,9 @@ func (a *agent) registerMetrics(c *runCommand) {
 			Geo:         a.res,
 		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
 	)
-	a.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_successful", Help: "Whether the last reload of the policy and databases succeeded."})
-	a.reloadOKTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful reload."})
-	a.reg.MustRegister(a.reloadOK, a.reloadOKTime)
-	a.reloadOK.Set(1)
-	a.reloadOKTime.SetToCurrentTime()
+	a.reloads = newReloadMetrics()
+	a.reloads.succeeded() // the configuration the agent started with
+	a.reg.MustRegister(a.reloads)
 	if a.events != nil {
 		a.reg.MustRegister(a.events.Collector())
 	}
@@ -332,12 +329,11 @@ func (a *agent) reload() error {
 	defer a.reloadMu.Unlock()
 	err := a.reloadLocked()
 	if err != nil {
-		a.reloadOK.Set(0)
+		a.reloads.failed()
 		a.logger.Error("reload failed; keeping the running configuration", "err", err)
 		return err
 	}
-	a.reloadOK.Set(1)
-	a.reloadOKTime.SetToCurrentTime()
+	a.reloads.succeeded()
 	return nil
 }
 
