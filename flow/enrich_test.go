@@ -184,12 +184,17 @@ func TestWorker(t *testing.T) {
 	w := NewWorker(a, true)
 	frame := capture.Frame{Data: tcpFrame(t, "10.0.0.1", "192.0.2.10", 40000, 443), Link: capture.LinkEthernet, WireLen: 1054}
 	short := capture.Frame{Data: frame.Data[:20], Link: capture.LinkEthernet, WireLen: 1054}
+	base := int64(100 * time.Second)
 	for i := range 10 {
-		frame.Timestamp = int64(i) * int64(time.Millisecond)
+		frame.Timestamp = base + int64(i)*int64(time.Millisecond)
 		w.Handle(&frame)
 	}
+	short.Timestamp = frame.Timestamp
 	w.Handle(&short)
-	w.Handle(nil) // idle: the clock moves to now, and every flow ends
+	if got := w.Decodes.Frames(); got != 1 {
+		t.Errorf("frames published = %d, want 1: the first frame's (later ones within a second of it)", got)
+	}
+	w.Handle(nil) // idle: counts published, the clock moves to now, and every flow ends
 	if got := w.Decodes.Load(capture.Decoded); got != 10 {
 		t.Errorf("decoded = %d, want 10", got)
 	}

@@ -82,7 +82,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			return err
 		}
 	}
-	acct.Flush()
+	w.Flush()
 
 	rep := report.Build(acct.Groups(), by, summary(c.files, w, res))
 	if err := rep.Write(os.Stdout, c.format); err != nil {

@@ -197,7 +197,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	case <-capErr:
 		// The workers have returned: the accountants are ours now.
 		for _, w := range a.workers {
-			w.Acct.Flush()
+			w.Flush()
 		}
 	case <-deadline.Done():
 		logger.Warn("capture did not stop in time; the flows still open are not reported")
