@@ -25,8 +25,12 @@ const (
 	// ByLocalRemote keys by local and remote address.
 	ByLocalRemote
 	// ByMetrics keys by what the exporter's metrics need: transit or not,
-	// location and verdict. Folding drops the ASN first.
+	// location and verdict, and the vendor of a flagged local device.
+	// Folding drops the ASN first.
 	ByMetrics
+	// ByDevice keys by the local device (MAC, vendor, vendor country) and
+	// the verdict.
+	ByDevice
 )
 
 var groupingNames = map[string]Grouping{
@@ -35,6 +39,7 @@ var groupingNames = map[string]Grouping{
 	"asn":          ByASN,
 	"remote":       ByRemote,
 	"local-remote": ByLocalRemote,
+	"device":       ByDevice,
 }
 
 // ParseGrouping parses a --by value.
@@ -64,7 +69,12 @@ func (g Grouping) Has(f KeyField) bool {
 	case ByASN:
 		return f == FieldASN
 	case ByRemote:
-		return f != FieldLocal
+		return f != FieldLocal && f != FieldDevice
+	case ByDevice:
+		return f == FieldDevice
+	}
+	if f == FieldDevice {
+		return false
 	}
 	return true
 }
@@ -79,6 +89,7 @@ const (
 	FieldASN
 	FieldRemote
 	FieldLocal
+	FieldDevice // MAC, vendor and vendor country of the local device
 )
 
 // GroupKey is the key of one aggregate. Fields outside the grouping are zero.
@@ -95,6 +106,19 @@ type GroupKey struct {
 	MatchedBy         policy.Field
 	Remote            netip.Addr
 	Local             netip.Addr
+	// DeviceRule is the vendors rule that flagged the local device, in
+	// every grouping (it is part of the verdict).
+	DeviceRule string
+	// Vendor is the local device's maker under ByDevice, and under
+	// ByMetrics when the device is flagged.
+	Vendor string
+	// MAC, VendorCountry and DevicePrivate (a locally administered MAC)
+	// describe the local device under ByDevice; HasMAC is false for
+	// traffic whose local device is not known.
+	MAC           [6]byte
+	HasMAC        bool
+	DevicePrivate bool
+	VendorCountry string
 }
 
 // Counter indexes of a Group's byte and packet pairs: traffic sent to the

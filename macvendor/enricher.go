@@ -13,10 +13,10 @@ type Enricher struct{ Source *Source }
 
 // Enrich sets f.Device.
 func (e Enricher) Enrich(f *enrich.Facts, p *capture.Packet) {
-	local := f.Local.Addr()
-	if !local.IsValid() {
-		return // transit: neither endpoint is local
+	if f.Transit {
+		return // neither endpoint is local: no device of ours
 	}
+	local := f.Local.Addr()
 	var mac [6]byte
 	var ok, eui bool
 	if mac, ok = FromEUI64(local); ok {
