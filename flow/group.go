@@ -165,8 +165,9 @@ func newGroups(max int) *groups {
 
 // get returns the group of k, creating it while there is room; past the
 // cap, k is folded into a coarser key (the remote and local addresses and
-// the AS dropped) so that the set stays bounded whatever the traffic. The
-// coarse keys form a closed set (countries × verdicts).
+// the AS and the device dropped) so that the set stays bounded whatever the
+// traffic. The coarse keys form a closed set (countries × verdicts, the
+// vendors rule included).
 func (s *groups) get(k GroupKey) *Group {
 	if g, ok := s.byKey[k]; ok {
 		return g
@@ -174,7 +175,7 @@ func (s *groups) get(k GroupKey) *Group {
 	if len(s.list) >= s.max {
 		s.folded.Add(1)
 		k = GroupKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
-			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy}
+			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy, DeviceRule: k.DeviceRule}
 		if g, ok := s.byKey[k]; ok {
 			return g
 		}
