@@ -706,7 +706,7 @@ const datasourceUID = "${datasource}"
 // them.
 var wantRows = []string{
 	"Overview", "World map", "Flagged traffic", "Top ASNs and organisations",
-	"Egress versus ingress", "New countries", "Paths", "Agent health",
+	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors",
 }
 
 func TestDashboardStructure(t *testing.T) {
