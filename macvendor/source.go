@@ -37,6 +37,21 @@ func Open(dir string, logger *slog.Logger) (*Source, error) {
 	return s, nil
 }
 
+// Empty returns a source without any registry: devices are still recorded
+// by MAC (and randomised ones told apart), without vendors, until a Reload
+// finds the registry files in dir.
+func Empty(dir string, logger *slog.Logger) *Source {
+	if dir == "" {
+		dir = DefaultDir
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Source{dir: dir, logger: logger}
+	s.cur.Store(newRegistry())
+	return s
+}
+
 // Dir returns the directory the registry is read from.
 func (s *Source) Dir() string { return s.dir }
 
