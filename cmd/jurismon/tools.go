@@ -55,7 +55,7 @@ func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	for _, s := range c.addrs {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return fmt.Errorf("%q is not an IP address", s)
+			return usageError{fmt.Errorf("%q is not an IP address", s)}
 		}
 		addrs = append(addrs, a.Unmap())
 	}
