@@ -91,9 +91,9 @@ type Hop struct {
 	Flagged      bool          `json:"flagged,omitempty"`
 	// Implausible is set when RTT is below the physical minimum between the
 	// agent and the hop's claimed country: the location cannot be right.
-	Implausible bool   `json:"implausible,omitempty"`
-	MinRTT      string `json:"min_rtt,omitempty"` // that minimum, where known
-	Reply       string `json:"reply,omitempty"`   // time-exceeded, unreachable, echo-reply, tcp
+	Implausible bool          `json:"implausible,omitempty"`
+	MinRTT      time.Duration `json:"min_rtt_ns,omitempty"` // that minimum, where known
+	Reply       string        `json:"reply,omitempty"`      // time-exceeded, unreachable, echo-reply, tcp
 }
 
 // Trace is the result of tracing one target.
@@ -509,7 +509,7 @@ func (p *Prober) annotate(tr *Trace) {
 			continue
 		}
 		if min, ok := p.opts.Origin.MinRTT(h.Location.Country); ok {
-			h.MinRTT = min.String()
+			h.MinRTT = min
 			if h.RTT < min {
 				h.Implausible = true
 				p.implMu.Lock()

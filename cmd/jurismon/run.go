@@ -312,23 +312,28 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		}
 		fmt.Fprintln(w, "Reloaded")
 	})
+	// The landing page links exactly what is served.
+	links := []web.LandingLinks{{Address: "/metrics", Text: "Metrics"}}
 	if a.events != nil {
 		mux.Handle("/api/v1/flagged-flows", a.events.Handler())
+		links = append(links, web.LandingLinks{Address: "/api/v1/flagged-flows", Text: "Flagged flows", Description: "the most recent flagged flows, as JSON"})
 	}
-	if a.paths.scheduler != nil {
-		mux.Handle("/api/v1/paths", probe.PathsHandler(a.paths.scheduler))
+	var sched *probe.Scheduler
+	if a.paths != nil {
+		sched = a.paths.scheduler
 	}
+	mux.Handle("/api/v1/paths", probe.PathsHandler(sched)) // {"paths": []} without --probe.target or --probe.auto
+	links = append(links,
+		web.LandingLinks{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, as JSON (with --probe.target or --probe.auto)"},
+		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
+		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
+	)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "jurismon",
 		Description: "Where this host's traffic goes, in whose jurisdiction",
 		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics"},
-			{Address: "/api/v1/flagged-flows", Text: "Flagged flows", Description: "the most recent flagged flows, as JSON"},
-			{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, with --probe.target or --probe.auto"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-		},
+		Links:       links,
+		Profiling:   "false", // no /debug/pprof is served
 	})
 	if err != nil {
 		a.logger.Error("landing page", "err", err)
