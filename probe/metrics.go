@@ -24,6 +24,9 @@ var (
 	descProbes = prometheus.NewDesc("jurismon_path_probes_total",
 		"Probes sent, by result: answered, timeout, error (the send failed).",
 		[]string{"result"}, nil)
+	descCaptured = prometheus.NewDesc("jurismon_path_probe_captured_packets_total",
+		"Packets of the agent's own probes and of their replies that the capture saw; they are left out of the traffic metrics and events.",
+		nil, nil)
 	descImplausible = prometheus.NewDesc("jurismon_path_implausible_hops_total",
 		"Hops whose RTT is below the physical minimum for the country the database claims.",
 		[]string{"country"}, nil)
@@ -49,7 +52,7 @@ func (c *Collector) Register(reg prometheus.Registerer) error { return reg.Regis
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHops, descRTT, descTransit, descFlagged, descChanges, descProbes, descImplausible, descDropped, descTraces} {
+	for _, d := range []*prometheus.Desc{descHops, descRTT, descTransit, descFlagged, descChanges, descProbes, descCaptured, descImplausible, descDropped, descTraces} {
 		ch <- d
 	}
 }
@@ -62,6 +65,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(c.p.stats.answered.Load()), "answered")
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(c.p.stats.timeout.Load()), "timeout")
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(c.p.stats.sendErr.Load()), "error")
+		ch <- prometheus.MustNewConstMetric(descCaptured, prometheus.CounterValue, float64(c.p.stats.captured.Load()))
 		c.p.implMu.Lock()
 		for country, n := range c.p.implausibl {
 			ch <- prometheus.MustNewConstMetric(descImplausible, prometheus.CounterValue, float64(n), country)

@@ -199,8 +199,11 @@ type Prober struct {
 
 	mu      sync.Mutex
 	waiting map[probeKey]chan received
-	flows   map[flowKey]bool // flows of traces in progress
-	nextID  uint16
+	// flows are the keys of traces in progress (zero time) and of traces
+	// that ended, until the time their late replies may still arrive.
+	flows  map[flowKey]time.Time
+	own    atomic.Pointer[ownSet] // snapshot of flows for Owns
+	nextID uint16
 
 	stats      probeStats
 	implMu     sync.Mutex
@@ -222,6 +225,7 @@ type received struct {
 
 type probeStats struct {
 	answered, timeout, sendErr atomic.Uint64
+	captured                   atomic.Uint64 // packets Owns recognised on the capture path
 }
 
 // NewProber opens the raw sockets (needs CAP_NET_RAW) in the network
@@ -240,7 +244,7 @@ func NewProber(opts Options) (*Prober, error) {
 		limiter:    newBucket(opts.ProbesPerSec, opts.Burst),
 		sem:        make(chan struct{}, opts.Concurrency),
 		waiting:    map[probeKey]chan received{},
-		flows:      map[flowKey]bool{},
+		flows:      map[flowKey]time.Time{},
 		implausibl: map[string]uint64{},
 		stop:       make(chan struct{}),
 	}
@@ -416,6 +420,7 @@ loop:
 func (p *Prober) claimFlow(f *flow) func() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.sweepFlows(time.Now())
 	for {
 		p.nextID++
 		if f.method == MethodICMP {
@@ -423,15 +428,28 @@ func (p *Prober) claimFlow(f *flow) func() {
 		} else {
 			f.srcPort = p.opts.SourcePortMin + p.nextID%portSpan
 		}
-		if k := f.key(); !p.flows[k] {
-			p.flows[k] = true
+		if k := f.key(); !p.claimed(k) {
+			p.flows[k] = time.Time{}
+			p.publishOwn()
 			return func() {
 				p.mu.Lock()
-				delete(p.flows, k)
+				p.flows[k] = time.Now().Add(ownLinger) // Owns still recognises late replies
 				p.mu.Unlock()
+				time.AfterFunc(ownLinger+time.Second, func() {
+					p.mu.Lock()
+					p.sweepFlows(time.Now())
+					p.mu.Unlock()
+				})
 			}
 		}
 	}
+}
+
+// claimed reports whether a trace in progress or lingering holds k; p.mu
+// must be held.
+func (p *Prober) claimed(k flowKey) bool {
+	_, ok := p.flows[k]
+	return ok
 }
 
 type answer struct {

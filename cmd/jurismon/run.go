@@ -253,6 +253,9 @@ func (a *agent) handle(w int, f *capture.Frame) {
 	r := a.decs[w].DecodeFrame(f, &p)
 	a.decoders[w].Add(r)
 	if r == capture.Decoded {
+		if a.paths.prober.Owns(p.Proto, p.Src, p.Dst, p.SrcPort, p.DstPort, f.Data) {
+			return // the agent's own probe or its reply: jurismon_path_probe_* only
+		}
 		a.accts[w].AddAhead(&p) // accounted a few packets later, cache misses overlapped
 	}
 }
