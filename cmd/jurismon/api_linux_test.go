@@ -23,6 +23,14 @@ import (
 // serving on the management address, with the lab policy (RU flagged).
 func startLabAgent(t *testing.T, l *lab, extra ...string) (base string) {
 	t.Helper()
+	base = startLabAgentNoWait(t, l, extra...)
+	waitHTTP(t, base+"/-/ready", 15*time.Second)
+	return base
+}
+
+// startLabAgentNoWait starts the agent and returns at once.
+func startLabAgentNoWait(t *testing.T, l *lab, extra ...string) (base string) {
+	t.Helper()
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yml")
 	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
@@ -45,9 +53,7 @@ func startLabAgent(t *testing.T, l *lab, extra ...string) (base string) {
 			t.Logf("agent log:\n%s", stderr.String())
 		}
 	})
-	base = "http://" + net.JoinHostPort(mgmtAgent, agentPort)
-	waitHTTP(t, base+"/-/ready", 15*time.Second)
-	return base
+	return "http://" + net.JoinHostPort(mgmtAgent, agentPort)
 }
 
 func getBody(t *testing.T, u string) (int, []byte) {

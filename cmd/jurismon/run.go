@@ -53,6 +53,9 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c := &runCommand{flows: flow.DefaultConfig()}
 	c.cmd = app.Command("run", "Capture live traffic and serve Prometheus metrics (the default command).").Default()
 	c.web = kingpinflag.AddFlags(c.cmd, ":9746")
+	// The same variable configures healthcheck, so that a container's
+	// HEALTHCHECK follows the agent's TLS and basic auth.
+	c.cmd.GetFlag("web.config.file").Envar("JURISMON_WEB_CONFIG_FILE")
 	c.cmd.Flag("interface", "Interface to capture on; repeat for several; \"any\" for all. Default: every up, non-loopback interface.").Short('i').StringsVar(&c.live.Interfaces)
 	c.cmd.Flag("capture.workers", "Sockets per interface, joined in a fanout group hashed by flow.").Default("1").IntVar(&c.live.Workers)
 	c.cmd.Flag("capture.snaplen", "Bytes kept of each frame: headers only, never payload.").Default(fmt.Sprint(capture.DefaultSnapLen)).IntVar(&c.live.SnapLen)
