@@ -128,6 +128,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
 
 	c.live.Logger = logger
+	warnMissingInterfaces(logger, c.live.Interfaces)
 	if a.live, err = capture.NewLive(c.live); err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	go a.signalReloads(ctx)
 	go a.dropPrivilegesWhenStarted(ctx)
 
-	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(logger)}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- web.ListenAndServe(srv, c.web, logger) }()
 	logger.Info("jurismon started", "version", version.Info(), "interfaces", a.live.Interfaces(), "workers", a.live.Workers())
