@@ -96,7 +96,7 @@ for cap in "$@"; do
       echo "$name: per-$by totals DIFFER from tshark:"; diff "$work/tshark" "$work/jm" | head || true; status=1
     fi
     if [ "$by" = country ]; then
-      for run in 1 2 3; do
+      for _ in 1 2 3; do
         pmacct_sum "$cap" > "$work/pmacct.sum"
         if diff -q "$work/pmacct.sum" "$work/jm" >/dev/null; then break; fi
       done
