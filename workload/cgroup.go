@@ -5,6 +5,8 @@ package workload
 
 import (
 	"strings"
+
+	"github.com/prometheus/procfs"
 )
 
 // Container runtimes as Container.Runtime names them.
@@ -148,27 +150,21 @@ func isHex(s string) bool {
 	return true
 }
 
-// ParseProcCgroup reads the contents of /proc/PID/cgroup and returns the
-// container of the unified (v2) hierarchy's path, else of the first v1
-// hierarchy whose path names one.
-func ParseProcCgroup(data []byte) (Container, bool) {
+// FromCgroups returns the container named by a process's cgroups (as
+// procfs reads /proc/PID/cgroup): the unified (v2) hierarchy's path first,
+// else the first v1 hierarchy's path that names one.
+func FromCgroups(cgroups []procfs.Cgroup) (Container, bool) {
 	var v1 Container
 	found := false
-	for line := range strings.Lines(string(data)) {
-		// hierarchy-ID:controllers:path; the path may hold colons.
-		id, rest, ok := strings.Cut(strings.TrimSuffix(line, "\n"), ":")
+	for _, cg := range cgroups {
+		c, ok := ParseCgroup(cg.Path)
 		if !ok {
 			continue
 		}
-		_, path, ok := strings.Cut(rest, ":")
-		if !ok {
-			continue
-		}
-		c, ok := ParseCgroup(path)
-		if id == "0" && ok {
+		if cg.HierarchyID == 0 {
 			return c, true
 		}
-		if ok && !found {
+		if !found {
 			v1, found = c, true
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/prometheus/procfs"
 )
 
 const (
@@ -72,22 +74,26 @@ func TestParseCgroup(t *testing.T) {
 	}
 }
 
-func TestParseProcCgroup(t *testing.T) {
+func TestFromCgroups(t *testing.T) {
+	v2 := procfs.Cgroup{HierarchyID: 0, Path: "/kubepods.slice/kubepods-pod" + uidSystemd + ".slice/cri-containerd-" + id + ".scope"}
+	docker := func(h int) procfs.Cgroup {
+		return procfs.Cgroup{HierarchyID: h, Controllers: []string{"pids"}, Path: "/docker/" + id}
+	}
 	tests := []struct {
-		name, data string
-		want       Container
-		ok         bool
+		name    string
+		cgroups []procfs.Cgroup
+		want    Container
+		ok      bool
 	}{
-		{"v2", "0::/kubepods.slice/kubepods-pod" + uidSystemd + ".slice/cri-containerd-" + id + ".scope\n",
-			Container{ID: id, Runtime: RuntimeContainerd, PodUID: uid}, true},
-		{"v1", "12:pids:/docker/" + id + "\n11:memory:/docker/" + id + "\n1:name=systemd:/docker/" + id + "\n0::/\n",
-			Container{ID: id, Runtime: RuntimeDocker}, true},
-		{"host", "0::/init.scope\n", Container{}, false},
-		{"garbage", "no colons here\n:\n", Container{}, false},
+		{"v2", []procfs.Cgroup{v2}, Container{ID: id, Runtime: RuntimeContainerd, PodUID: uid}, true},
+		{"v2 before v1", []procfs.Cgroup{docker(12), v2}, Container{ID: id, Runtime: RuntimeContainerd, PodUID: uid}, true},
+		{"v1 only", []procfs.Cgroup{docker(12), docker(11), {HierarchyID: 0, Path: "/"}}, Container{ID: id, Runtime: RuntimeDocker}, true},
+		{"host", []procfs.Cgroup{{HierarchyID: 0, Path: "/init.scope"}}, Container{}, false},
+		{"none", nil, Container{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := ParseProcCgroup([]byte(tt.data))
+			got, ok := FromCgroups(tt.cgroups)
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("got %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
 			}
@@ -100,19 +106,24 @@ func FuzzParseCgroup(f *testing.F) {
 	f.Add("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + uidSystemd + ".slice/cri-containerd-" + id + ".scope")
 	f.Add("/kubepods/burstable/pod" + uid + "/" + id)
 	f.Add("/docker/" + id)
-	f.Add("0::/system.slice/docker-" + id + ".scope\n1:name=systemd:/\n")
+	f.Add("/kubepods.slice/kubepods-pod" + strings.ReplaceAll(uid, "-", `\x2d`) + ".slice/crio-conmon-" + id + ".scope")
 	f.Fuzz(func(t *testing.T, path string) {
-		for _, c := range []Container{first(ParseCgroup(path)), first(ParseProcCgroup([]byte(path)))} {
-			if c.ID != "" && !isID(c.ID) {
-				t.Fatalf("id %q", c.ID)
+		c, ok := ParseCgroup(path)
+		if ok != (c.ID != "") {
+			t.Fatalf("ok %v with id %q", ok, c.ID)
+		}
+		if c.ID != "" && !isID(c.ID) {
+			t.Fatalf("id %q", c.ID)
+		}
+		if c.PodUID != "" {
+			if _, valid := validUID(c.PodUID); !valid || !utf8.ValidString(c.PodUID) {
+				t.Fatalf("pod UID %q", c.PodUID)
 			}
-			if c.PodUID != "" {
-				if _, ok := validUID(c.PodUID); !ok || !utf8.ValidString(c.PodUID) {
-					t.Fatalf("pod UID %q", c.PodUID)
-				}
-			}
+		}
+		switch c.Runtime {
+		case "", RuntimeDocker, RuntimeContainerd, RuntimeCRIO, RuntimePodman:
+		default:
+			t.Fatalf("runtime %q", c.Runtime)
 		}
 	})
 }
-
-func first(c Container, _ bool) Container { return c }

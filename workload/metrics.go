@@ -1,0 +1,35 @@
+package workload
+
+import "github.com/prometheus/client_golang/prometheus"
+
+var (
+	descLookups = prometheus.NewDesc("jurismon_workload_socket_lookups_total",
+		"Socket owner lookups, by result: found, cached (answered from the cache, failures included), no_socket, no_owner, error.",
+		[]string{"result"}, nil)
+	descEvictions = prometheus.NewDesc("jurismon_workload_socket_cache_evictions_total",
+		"Socket owner answers dropped from the full cache before their TTL.", nil, nil)
+	descScans = prometheus.NewDesc("jurismon_workload_proc_scans_total",
+		"Scans of every process's file descriptors for socket inodes.", nil, nil)
+	descTruncated = prometheus.NewDesc("jurismon_workload_proc_scans_truncated_total",
+		"Scans stopped at the socket inode cap before reading every process.", nil, nil)
+)
+
+type collector struct{ r *Resolver }
+
+// Collector returns the resolver's metrics.
+func (r *Resolver) Collector() prometheus.Collector { return collector{r} }
+
+func (m collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLookups, descEvictions, descScans, descTruncated} {
+		ch <- d
+	}
+}
+
+func (m collector) Collect(ch chan<- prometheus.Metric) {
+	for i, name := range resultNames {
+		ch <- prometheus.MustNewConstMetric(descLookups, prometheus.CounterValue, float64(m.r.lookups[i].Load()), name)
+	}
+	ch <- prometheus.MustNewConstMetric(descEvictions, prometheus.CounterValue, float64(m.r.evictions.Load()))
+	ch <- prometheus.MustNewConstMetric(descScans, prometheus.CounterValue, float64(m.r.scans.Load()))
+	ch <- prometheus.MustNewConstMetric(descTruncated, prometheus.CounterValue, float64(m.r.truncated.Load()))
+}
