@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -387,5 +388,37 @@ jurismon_dns_messages_total{result="partial"} 0
 `
 	if err := testutil.CollectAndCompare(c.Collector(), strings.NewReader(want)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestConcurrent stores from the packet path while flows look up, as the
+// agent's workers do (run with -race).
+func TestConcurrent(t *testing.T) {
+	c := New(Options{Capacity: 1})
+	msgs := make([][]byte, 64)
+	for i := range msgs {
+		a := netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
+		name := fmt.Sprintf("n%d.example.", i%5)
+		msgs[i] = response(t, name, []rr{{name: name, addr: a.String(), ttl: 60}}, nil)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				if w%2 == 0 {
+					c.Message(msgs[i%len(msgs)], client, t0+int64(i), false)
+					continue
+				}
+				f := enrich.Facts{Local: netip.AddrPortFrom(client, 1), Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 443)}
+				c.Enrich(&f, &capture.Packet{Timestamp: t0 + int64(i)})
+				if f.Domain.Name != "" && !strings.HasSuffix(f.Domain.Name, ".example") {
+					t.Errorf("name %q", f.Domain.Name)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.metrics.messages[Decoded].Load(); got != 4000 {
+		t.Errorf("decoded %d, want 4000", got)
 	}
 }
