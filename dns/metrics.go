@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jurismon/jurismon/exporter"
 )
 
 // counters are the cache's metrics, atomic adds on the packet path, read at
@@ -16,16 +18,16 @@ type counters struct {
 }
 
 var (
-	descEntries = prometheus.NewDesc("jurismon_dns_addresses",
+	descEntries = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "addresses"),
 		"Answered addresses held in the passive DNS map with a name still offered (TTL and grace not passed, in packet time).", nil, nil)
-	descCapacity = prometheus.NewDesc("jurismon_dns_addresses_capacity",
+	descCapacity = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "addresses_capacity"),
 		"Addresses the passive DNS map holds at most.", nil, nil)
-	descMessages = prometheus.NewDesc("jurismon_dns_messages_total",
+	descMessages = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "messages_total"),
 		"DNS responses read from the wire, by result: decoded, partial (cut short by a fragment or a TCP segment), ignored (queries, error responses), malformed.",
 		[]string{"result"}, nil)
-	descAnswers = prometheus.NewDesc("jurismon_dns_answers_total",
+	descAnswers = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "answers_total"),
 		"A and AAAA answers stored in the passive DNS map.", nil, nil)
-	descEvictions = prometheus.NewDesc("jurismon_dns_evictions_total",
+	descEvictions = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "evictions_total"),
 		"Names forgotten before they expired, by what: address (the map was full: the least recently answered address of its set went) or name (an address answered for more names than it keeps: the oldest name went).",
 		[]string{"what"}, nil)
 )

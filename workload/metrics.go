@@ -1,16 +1,20 @@
 package workload
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jurismon/jurismon/exporter"
+)
 
 var (
-	descLookups = prometheus.NewDesc("jurismon_workload_socket_lookups_total",
+	descLookups = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "workload", "socket_lookups_total"),
 		"Socket owner lookups, by result: found, cached (answered from the cache, failures included), no_socket, no_owner, error.",
 		[]string{"result"}, nil)
-	descEvictions = prometheus.NewDesc("jurismon_workload_socket_cache_evictions_total",
+	descEvictions = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "workload", "socket_cache_evictions_total"),
 		"Socket owner answers dropped from the full cache before their TTL.", nil, nil)
-	descScans = prometheus.NewDesc("jurismon_workload_proc_scans_total",
+	descScans = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "workload", "proc_scans_total"),
 		"Scans of every process's file descriptors for socket inodes.", nil, nil)
-	descTruncated = prometheus.NewDesc("jurismon_workload_proc_scans_truncated_total",
+	descTruncated = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "workload", "proc_scans_truncated_total"),
 		"Scans stopped at the socket inode cap before reading every process.", nil, nil)
 )
 
