@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"net/netip"
 	"testing"
 )
 
@@ -37,5 +38,26 @@ func BenchmarkLookup(b *testing.B) {
 		if _, ok := c.Lookup(addr, client, t0); !ok {
 			b.Fatal("not found")
 		}
+	}
+}
+
+// BenchmarkMessageNew decodes responses for addresses the cache does not
+// hold yet: storing a new name copies its chain out of the message (one
+// slice and one string per name), and the table's set may evict.
+func BenchmarkMessageNew(b *testing.B) {
+	msgs := make([][]byte, 4096)
+	for i := range msgs {
+		a := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
+		msgs[i] = response(b, "www.example.com.", []rr{
+			{name: "www.example.com.", cname: "edge.example.net.", ttl: 60},
+			{name: "edge.example.net.", addr: a.String(), ttl: 60},
+		}, nil)
+	}
+	c := New(Options{Capacity: 1})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c.Message(msgs[i%len(msgs)], client, t0+int64(i), false)
+		i++
 	}
 }

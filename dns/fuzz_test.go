@@ -3,8 +3,6 @@ package dns
 import (
 	"encoding/binary"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/jurismon/jurismon/capture"
@@ -20,12 +18,14 @@ func FuzzMessage(f *testing.F) {
 		{name: "edge.example.net.", addr: "2001:db8::44", ttl: 60},
 	}, []rr{{name: "ns.example.net.", addr: "203.0.113.53", ttl: 60}}))
 	f.Add(query(f, "a.example."))
-	files, _ := filepath.Glob("testdata/fuzz-seed/*")
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	// A CNAME loop, and a message cut inside its last answer.
+	loop := response(f, "a.example.", []rr{
+		{name: "a.example.", cname: "b.example.", ttl: 60},
+		{name: "b.example.", cname: "a.example.", ttl: 60},
+		{name: "a.example.", addr: "2001:db8::1", ttl: 60},
+	}, nil)
+	f.Add(loop)
+	f.Add(loop[:len(loop)-5])
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		c := New(Options{Capacity: 1})
 		for _, cut := range []bool{false, true} {
