@@ -13,9 +13,9 @@ var (
 	descEvictions = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "workload", "socket_cache_evictions_total"),
 		"Socket owner answers dropped from the full cache before their TTL.", nil, nil)
 	descScans = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "workload", "proc_scans_total"),
-		"Scans of every process's file descriptors for socket inodes.", nil, nil)
+		"Scans of every process's file descriptors for socket inodes, and of the other network namespaces' socket tables.", nil, nil)
 	descTruncated = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "workload", "proc_scans_truncated_total"),
-		"Scans stopped at the socket inode cap before reading every process.", nil, nil)
+		"Scans stopped at the socket inode or network namespace cap before reading every process.", nil, nil)
 )
 
 type collector struct{ r *Resolver }

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +35,7 @@ const (
 	DefaultRescan      = time.Second
 	DefaultMaxInodes   = 1 << 18
 	maxUserNames       = 1024
+	maxNamespaces      = 4096 // network namespaces read in one scan
 	protoTCP, protoUDP = 6, 17
 )
 
@@ -85,12 +88,15 @@ type Resolver struct {
 	opts Options
 	now  func() time.Time
 
-	mu       sync.Mutex
-	lru      *list.List // of *answer, most recent first
-	byKey    map[sockKey]*list.Element
-	inodes   map[uint64]int32 // socket inode → pid, from the last scan
-	lastScan time.Time
-	users    map[int32]string
+	mu     sync.Mutex
+	lru    *list.List // of *answer, most recent first
+	byKey  map[sockKey]*list.Element
+	inodes map[uint64]int32 // socket inode → pid, from the last scan
+	// elsewhere holds the sockets of the other network namespaces that are
+	// bound to a specific address (a pod's), from the last scan.
+	elsewhere map[sockKey]uint64
+	lastScan  time.Time
+	users     map[int32]string
 
 	lookups   [numResults]atomic.Uint64
 	evictions atomic.Uint64
@@ -183,9 +189,17 @@ func unmap(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
-// search finds the socket's inode, then the process holding it.
+// search finds the socket's inode, then the process holding it. The
+// agent's own network namespace is searched first, then the others (a
+// pod's, a container's) as the last scan found them.
 func (r *Resolver) search(k sockKey, now time.Time) (Process, error) {
 	inode, err := r.inode(k)
+	if errors.Is(err, ErrNoSocket) {
+		if now.Sub(r.lastScan) >= r.opts.Rescan {
+			r.scan(now)
+		}
+		inode, err = r.inodeElsewhere(k)
+	}
 	if err != nil {
 		return Process{}, err
 	}
@@ -200,17 +214,27 @@ func (r *Resolver) search(k sockKey, now time.Time) (Process, error) {
 	return r.describe(pid)
 }
 
+// inodeElsewhere finds k among the other namespaces' sockets: connected
+// to k's remote end, else a listener or unconnected UDP socket on k's local
+// address. A socket bound to the wildcard address there is not matched: it
+// could be any namespace's.
+func (r *Resolver) inodeElsewhere(k sockKey) (uint64, error) {
+	if inode, ok := r.elsewhere[k]; ok {
+		return inode, nil
+	}
+	if inode, ok := r.elsewhere[sockKey{proto: k.proto, local: k.local}]; ok {
+		return inode, nil
+	}
+	return 0, ErrNoSocket
+}
+
 // inode finds the socket of k in the socket tables. A TCP socket whose
 // remote end matches wins over a listener on the same local port; a socket
 // bound to the wildcard address matches any local address.
 func (r *Resolver) inode(k sockKey) (uint64, error) {
-	tables := [2]func() (procfs.NetIPSocket, error){r.tcp, r.tcp6}
-	if k.proto == protoUDP {
-		tables = [2]func() (procfs.NetIPSocket, error){r.udp, r.udp6}
-	}
 	var best uint64
 	bestScore := 0
-	for _, table := range tables {
+	for _, table := range tables(r.fs, k.proto) {
 		lines, err := table()
 		if err != nil {
 			return 0, err
@@ -248,27 +272,22 @@ func (r *Resolver) inode(k sockKey) (uint64, error) {
 	return best, nil
 }
 
-// The socket tables, read with procfs. (procfs points to sock_diag netlink
-// as the faster way, which the issue plans as the first path; the files are
-// the fallback, and all this package uses so far.)
-func (r *Resolver) tcp() (procfs.NetIPSocket, error) {
-	t, err := r.fs.NetTCP()
-	return procfs.NetIPSocket(t), err
-}
-
-func (r *Resolver) tcp6() (procfs.NetIPSocket, error) {
-	t, err := r.fs.NetTCP6()
-	return absent(procfs.NetIPSocket(t), err)
-}
-
-func (r *Resolver) udp() (procfs.NetIPSocket, error) {
-	t, err := r.fs.NetUDP()
-	return procfs.NetIPSocket(t), err
-}
-
-func (r *Resolver) udp6() (procfs.NetIPSocket, error) {
-	t, err := r.fs.NetUDP6()
-	return absent(procfs.NetIPSocket(t), err)
+// tables returns the readers of the socket tables of proto in fs: the
+// agent's namespace's (/proc/net) or a process's (/proc/PID/net). (procfs
+// points to sock_diag netlink as the faster way, which the issue plans as
+// the first path; the files are the fallback, and all this package uses so
+// far.)
+func tables(fs procfs.FS, proto uint8) [2]func() (procfs.NetIPSocket, error) {
+	if proto == protoUDP {
+		return [2]func() (procfs.NetIPSocket, error){
+			func() (procfs.NetIPSocket, error) { t, err := fs.NetUDP(); return procfs.NetIPSocket(t), err },
+			func() (procfs.NetIPSocket, error) { t, err := fs.NetUDP6(); return absent(procfs.NetIPSocket(t), err) },
+		}
+	}
+	return [2]func() (procfs.NetIPSocket, error){
+		func() (procfs.NetIPSocket, error) { t, err := fs.NetTCP(); return procfs.NetIPSocket(t), err },
+		func() (procfs.NetIPSocket, error) { t, err := fs.NetTCP6(); return absent(procfs.NetIPSocket(t), err) },
+	}
 }
 
 // absent treats a missing IPv6 table (a kernel without IPv6) as empty.
@@ -285,7 +304,8 @@ func ip(b net.IP) netip.Addr {
 }
 
 // scan rebuilds the socket inode index from every process's file
-// descriptors, up to MaxInodes sockets.
+// descriptors, up to MaxInodes sockets, and the index of the sockets of the
+// other network namespaces.
 func (r *Resolver) scan(now time.Time) {
 	r.lastScan = now
 	r.scans.Add(1)
@@ -293,6 +313,7 @@ func (r *Resolver) scan(now time.Time) {
 	if err != nil {
 		return
 	}
+	r.scanNamespaces(procs)
 	r.inodes = make(map[uint64]int32, len(r.inodes))
 	for _, p := range procs {
 		targets, err := p.FileDescriptorTargets()
@@ -314,6 +335,56 @@ func (r *Resolver) scan(now time.Time) {
 			}
 			if _, dup := r.inodes[inode]; !dup { // a socket shared after fork: the lowest pid, its parent, wins
 				r.inodes[inode] = int32(p.PID)
+			}
+		}
+	}
+}
+
+// scanNamespaces reads the socket tables of every network namespace but
+// the agent's, through one process in each (/proc/PID/net), up to
+// maxNamespaces namespaces and MaxInodes sockets.
+func (r *Resolver) scanNamespaces(procs procfs.Procs) {
+	r.elsewhere = make(map[sockKey]uint64, len(r.elsewhere))
+	own, err := os.Readlink(filepath.Join(r.opts.ProcRoot, "self", "ns", "net"))
+	if err != nil {
+		return // no namespaces to tell apart
+	}
+	seen := map[string]bool{own: true}
+	for _, p := range procs {
+		ns, err := os.Readlink(filepath.Join(r.opts.ProcRoot, strconv.Itoa(p.PID), "ns", "net"))
+		if err != nil || seen[ns] {
+			continue // exited, a kernel thread, or not ours to read
+		}
+		if len(seen) > maxNamespaces {
+			r.truncated.Add(1)
+			return
+		}
+		seen[ns] = true
+		fs, err := procfs.NewFS(filepath.Join(r.opts.ProcRoot, strconv.Itoa(p.PID)))
+		if err != nil {
+			continue
+		}
+		for _, proto := range []uint8{protoTCP, protoUDP} {
+			for _, table := range tables(fs, proto) {
+				lines, err := table()
+				if err != nil {
+					continue
+				}
+				for _, l := range lines {
+					local := netip.AddrPortFrom(ip(l.LocalAddr), uint16(l.LocalPort))
+					if l.Inode == 0 || local.Addr().IsUnspecified() {
+						continue
+					}
+					if len(r.elsewhere) >= r.opts.MaxInodes {
+						r.truncated.Add(1)
+						return
+					}
+					remote := netip.AddrPortFrom(ip(l.RemAddr), uint16(l.RemPort))
+					if remote.Port() == 0 && remote.Addr().IsUnspecified() {
+						remote = netip.AddrPort{} // a listener, or unconnected UDP
+					}
+					r.elsewhere[sockKey{proto, local, remote}] = l.Inode
+				}
 			}
 		}
 	}

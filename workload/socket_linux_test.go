@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/jurismon/jurismon/enrich"
+	"github.com/jurismon/jurismon/internal/netnstest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/procfs"
 )
@@ -27,19 +28,29 @@ type owner struct {
 	closeStdin func()
 }
 
-func startOwner(t *testing.T) *owner {
+func startOwner(t *testing.T) *owner { return startOwnerIn(t, "", "127.0.0.1") }
+
+// startOwnerIn starts the owner in network namespace ns ("" for this
+// process's) with its sockets bound to addr.
+func startOwnerIn(t *testing.T, ns, addr string) *owner {
 	t.Helper()
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("needs python3")
 	}
-	cmd := exec.Command(py, "-c", `
+	args := []string{py, "-c", `
 import socket, sys
-t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+a = sys.argv[1]
+t = socket.socket(); t.bind((a, 0)); t.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((a, 0))
 print(t.getsockname()[1], u.getsockname()[1], flush=True)
 sys.stdin.read()
-`)
+`, addr}
+	if ns != "" {
+		// ip netns exec execs python3 in place: the pid stays the same.
+		args = append([]string{"ip", "netns", "exec", ns}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +78,8 @@ sys.stdin.read()
 	if _, err := fmt.Sscan(line, &tp, &up); err != nil {
 		t.Fatalf("python3 said %q: %v", line, err)
 	}
-	lo := netip.MustParseAddr("127.0.0.1")
-	o.tcp, o.udp = netip.AddrPortFrom(lo, tp), netip.AddrPortFrom(lo, up)
+	a := netip.MustParseAddr(addr)
+	o.tcp, o.udp = netip.AddrPortFrom(a, tp), netip.AddrPortFrom(a, up)
 	return o
 }
 
@@ -133,6 +144,44 @@ func TestLookup(t *testing.T) {
 	r.Enrich(&f, nil)
 	if f.Process.PID != pid || f.Process.Comm == "" {
 		t.Errorf("enriched %+v", f.Process)
+	}
+}
+
+// TestOtherNamespace finds the owner of sockets in another network
+// namespace (as a pod's are, seen from a host-network agent): python3 in a
+// namespace made by the test, bound to a documentation address there.
+func TestOtherNamespace(t *testing.T) {
+	netnstest.Require(t)
+	ns := fmt.Sprintf("jmwl-%d", os.Getpid())
+	netnstest.Add(t, ns)
+	for _, c := range [][]string{
+		{"ip", "netns", "exec", ns, "ip", "link", "add", "jmwl0", "type", "veth", "peer", "name", "jmwl1"},
+		{"ip", "netns", "exec", ns, "ip", "addr", "add", "192.0.2.77/32", "dev", "jmwl0"},
+		{"ip", "netns", "exec", ns, "ip", "link", "set", "jmwl0", "up"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	o := startOwnerIn(t, ns, "192.0.2.77")
+	r, err := NewResolver(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		proto         uint8
+		local, remote netip.AddrPort
+	}{
+		{protoTCP, o.tcp, netip.MustParseAddrPort("198.51.100.9:40000")},
+		{protoUDP, o.udp, netip.AddrPort{}},
+	} {
+		p, err := r.Lookup(tc.proto, tc.local, tc.remote)
+		if err != nil {
+			t.Fatalf("%d %v: %v", tc.proto, tc.local, err)
+		}
+		if p.PID != int32(o.cmd.Process.Pid) || !strings.HasPrefix(p.Comm, "python") {
+			t.Errorf("%d %v: pid %d comm %q, want %d python", tc.proto, tc.local, p.PID, p.Comm, o.cmd.Process.Pid)
+		}
 	}
 }
 
@@ -217,13 +266,15 @@ func TestCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Misses: the first scans (the other namespaces may hold the socket),
+	// the second is cached, the third comes within the rescan interval.
 	for _, port := range []uint16{1, 1, 2} {
 		_, _ = r.Lookup(protoUDP, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port), netip.AddrPort{})
 	}
 	want := `
-# HELP jurismon_workload_proc_scans_total Scans of every process's file descriptors for socket inodes.
+# HELP jurismon_workload_proc_scans_total Scans of every process's file descriptors for socket inodes, and of the other network namespaces' socket tables.
 # TYPE jurismon_workload_proc_scans_total counter
-jurismon_workload_proc_scans_total 0
+jurismon_workload_proc_scans_total 1
 # HELP jurismon_workload_socket_cache_evictions_total Socket owner answers dropped from the full cache before their TTL.
 # TYPE jurismon_workload_socket_cache_evictions_total counter
 jurismon_workload_socket_cache_evictions_total 1
