@@ -31,9 +31,10 @@ const (
 // where the next message starts is then unknown).
 //
 // Of a fragmented datagram the decoder sees the first fragment only (the
-// packet path keeps no fragments): the answers that fit in it are kept and
-// the message counts as partial. Later fragments carry no port and are
-// never read.
+// packet path keeps no fragments): the answers that fit in it are kept, and
+// the message counts as partial when the cut falls inside the answer
+// section (the authority and additional sections are never read). Later
+// fragments carry no port and are never read.
 func (c *Cache) Feed(st *enrich.State, p *capture.Packet, payload []byte) (done bool) {
 	if p.SrcPort != Port && p.DstPort != Port {
 		return true
