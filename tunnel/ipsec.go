@@ -15,8 +15,15 @@ import (
 // message's own.
 func ikeHeader(b []byte) ([]byte, bool) {
 	if len(b) >= 4 && b[0]|b[1]|b[2]|b[3] == 0 {
-		b = b[4:]
+		if m, ok := ikeMessage(b[4:]); ok {
+			return m, true
+		}
+		// An initiator SPI may start with four zero bytes too.
 	}
+	return ikeMessage(b)
+}
+
+func ikeMessage(b []byte) ([]byte, bool) {
 	if len(b) < 28 || binary.BigEndian.Uint64(b) == 0 || int(binary.BigEndian.Uint32(b[24:])) != len(b) {
 		return nil, false
 	}

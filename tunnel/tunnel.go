@@ -74,7 +74,7 @@ const (
 
 // Flags.
 const (
-	flagConfirmed   = 1 << iota // Facts.Tunnel is set for good
+	flagDone        = 1 << iota // recognised for good, or given up: nothing changes any more
 	flagWireGuard               // confirmed as WireGuard, which disco may yet make Tailscale
 	flagDiscoLocal              // a disco message came from the local side
 	flagDiscoRemote             // ... from the remote side
@@ -82,7 +82,7 @@ const (
 
 // Inspect implements enrich.Inspector.
 func (Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, fromLocal bool) (changed, done bool) {
-	if s[sFlags]&flagConfirmed != 0 {
+	if s[sFlags]&flagDone != 0 {
 		return false, true
 	}
 	if s[sPackets] < 255 {
@@ -93,11 +93,11 @@ func (Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, f
 		f.Tunnel.Protocol = proto
 		changed = true
 	}
-	if final {
-		s[sFlags] |= flagConfirmed
+	if final || s[sPackets] >= MaxPackets || s[sMisses] >= MaxMisses {
+		s[sFlags] |= flagDone
 		return changed, true
 	}
-	return changed, s[sPackets] >= MaxPackets || s[sMisses] >= MaxMisses
+	return changed, false
 }
 
 // classify looks at one packet. It returns the protocol when the flow is
