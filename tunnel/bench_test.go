@@ -13,7 +13,7 @@ import (
 // handshake and an OpenVPN one from a zero state (per flow), and on a DNS
 // flow until it gives up.
 func BenchmarkInspect(b *testing.B) {
-	decode := func(on ip4, msgs []msg) ([]capture.Packet, []bool) {
+	decode := func(on ip4, msgs []message) ([]capture.Packet, []bool) {
 		dec := capture.NewDecoder()
 		var ps []capture.Packet
 		var dirs []bool
@@ -28,17 +28,17 @@ func BenchmarkInspect(b *testing.B) {
 	flows := []struct {
 		name string
 		on   ip4
-		msgs []msg
+		msgs []message
 		want string
 	}{
-		{"wireguard", udpOn(40000, 51820), []msg{local(wgInitiation(1)), remote(wgResponse(2, 1))}, WireGuard},
-		{"openvpn", udpOn(40000, 1194), []msg{local(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil)),
+		{"wireguard", udpOn(40000, 51820), []message{local(wgInitiation(1)), remote(wgResponse(2, 1))}, WireGuard},
+		{"openvpn", udpOn(40000, 1194), []message{local(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil)),
 			remote(ovPacket(ovHardResetServerV2, serverSid, 0, []uint32{0}, clientSid, 0, nil))}, OpenVPN},
-		{"dns", udpOn(40000, 53), []msg{local(dnsQuery(b, 1, false)), remote(dnsQuery(b, 1, true)), local(dnsQuery(b, 2, false))}, ""},
+		{"dns", udpOn(40000, 53), []message{local(dnsQuery(b, 1, false)), remote(dnsQuery(b, 1, true)), local(dnsQuery(b, 2, false))}, ""},
 	}
 	var c Classifier
 	b.Run("kind=known", func(b *testing.B) {
-		ps, dirs := decode(udpOn(40000, 51820), []msg{local(wgInitiation(1)), remote(wgResponse(2, 1)), local(disco(1))})
+		ps, dirs := decode(udpOn(40000, 51820), []message{local(wgInitiation(1)), remote(wgResponse(2, 1)), local(disco(1))})
 		var (
 			s enrich.State
 			f enrich.Facts

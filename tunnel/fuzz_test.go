@@ -14,7 +14,9 @@ var known = map[string]bool{"": true, WireGuard: true, OpenVPN: true, IPsec: tru
 // FuzzClassifier feeds a flow of arbitrary packets to the classifier. The
 // input is a sequence of records: a control byte (bit 0: from the local
 // side; bits 1-2: UDP, TCP, ESP or GRE; bits 3-4: the port, from 500, 4500,
-// 1701 and 51820), a length byte, and that many payload bytes. It checks
+// 1701 and 51820; bits 5-7: wire bytes beyond those captured, in steps of
+// 32, as a snap length leaves them), a length byte, and that many payload
+// bytes. It checks
 // that nothing panics, the protocol is a known one, a done flow stays as
 // it is, and the same packets give the same answer.
 func FuzzClassifier(f *testing.F) {
@@ -37,7 +39,7 @@ func FuzzClassifier(f *testing.F) {
 			ctl, n := in[0], int(in[1])
 			in = in[2:]
 			n = min(n, len(in))
-			p := capture.Packet{Proto: protos[ctl>>1&3], Payload: in[:n:n]}
+			p := capture.Packet{Proto: protos[ctl>>1&3], Payload: in[:n:n], PayloadLen: uint32(n + 32*int(ctl>>5))}
 			if p.Proto == 17 || p.Proto == 6 {
 				p.SrcPort, p.DstPort = 40000, ports[ctl>>3&3]
 			}

@@ -61,20 +61,20 @@ func frame(t testing.TB, on ip4, fromLocal bool, payload []byte, extra ...gopack
 	return buf.Bytes()
 }
 
-// msg is one message of a conversation.
-type msg struct {
+// message is one message of a conversation.
+type message struct {
 	fromLocal bool
 	payload   []byte
 	extra     []gopacket.SerializableLayer // headers between the transport and payload (GRE, VXLAN, ...)
 }
 
-func local(b []byte) msg  { return msg{fromLocal: true, payload: b} }
-func remote(b []byte) msg { return msg{payload: b} }
+func local(b []byte) message  { return message{fromLocal: true, payload: b} }
+func remote(b []byte) message { return message{payload: b} }
 
 // run feeds a conversation through the capture decoder and the classifier
 // as the flow accountant would, and returns the protocol found after each
 // message and whether the classifier was done.
-func run(t testing.TB, on ip4, msgs []msg) (protos []string, done []bool) {
+func run(t testing.TB, on ip4, msgs []message) (protos []string, done []bool) {
 	t.Helper()
 	dec := capture.NewDecoder()
 	var (
@@ -202,99 +202,99 @@ func TestClassifier(t *testing.T) {
 	tests := []struct {
 		name string
 		on   ip4
-		msgs []msg
+		msgs []message
 		want string // the protocol at the end
 		at   int    // the message (1-based) at which it is first found; 0: never
 	}{
 		// WireGuard, on any port.
-		{"wireguard handshake", udpOn(40000, 443), []msg{local(wgInitiation(0x11223344)), remote(wgResponse(0x55667788, 0x11223344))}, WireGuard, 2},
-		{"wireguard cookie reply", udpOn(40000, 51820), []msg{local(wgInitiation(7)), remote(wgCookie(7))}, WireGuard, 2},
-		{"wireguard response to another initiation", udpOn(40000, 51820), []msg{local(wgInitiation(7)), remote(wgResponse(9, 8))}, "", 0},
-		{"wireguard response from the initiator's side", udpOn(40000, 51820), []msg{local(wgInitiation(7)), local(wgResponse(9, 7))}, "", 0},
-		{"wireguard initiations only", udpOn(40000, 51820), []msg{local(wgInitiation(7)), local(wgInitiation(8)), local(wgInitiation(9))}, "", 0},
-		{"wireguard initiation one byte short", udpOn(40000, 51820), []msg{local(wgInitiation(7)[:147]), remote(wgResponse(9, 7))}, "", 0},
-		{"wireguard data after the handshake was missed", udpOn(40000, 5060), []msg{
+		{"wireguard handshake", udpOn(40000, 443), []message{local(wgInitiation(0x11223344)), remote(wgResponse(0x55667788, 0x11223344))}, WireGuard, 2},
+		{"wireguard cookie reply", udpOn(40000, 51820), []message{local(wgInitiation(7)), remote(wgCookie(7))}, WireGuard, 2},
+		{"wireguard response to another initiation", udpOn(40000, 51820), []message{local(wgInitiation(7)), remote(wgResponse(9, 8))}, "", 0},
+		{"wireguard response from the initiator's side", udpOn(40000, 51820), []message{local(wgInitiation(7)), local(wgResponse(9, 7))}, "", 0},
+		{"wireguard initiations only", udpOn(40000, 51820), []message{local(wgInitiation(7)), local(wgInitiation(8)), local(wgInitiation(9))}, "", 0},
+		{"wireguard initiation one byte short", udpOn(40000, 51820), []message{local(wgInitiation(7)[:147]), remote(wgResponse(9, 7))}, "", 0},
+		{"wireguard data after the handshake was missed", udpOn(40000, 5060), []message{
 			local(wgData(0xaaaa, 5, 32)), local(wgData(0xaaaa, 6, 48)), remote(wgData(0xbbbb, 9, 64))}, WireGuard, 3},
-		{"wireguard data to the responder's index", udpOn(40000, 51820), []msg{remote(wgResponse(0x99, 0x42)), local(wgData(0x99, 0, 32))}, WireGuard, 2},
-		{"wireguard data with a counter going back", udpOn(40000, 5060), []msg{
+		{"wireguard data to the responder's index", udpOn(40000, 51820), []message{remote(wgResponse(0x99, 0x42)), local(wgData(0x99, 0, 32))}, WireGuard, 2},
+		{"wireguard data with a counter going back", udpOn(40000, 5060), []message{
 			local(wgData(0xaaaa, 5, 32)), local(wgData(0xaaaa, 4, 32)), remote(wgData(0xbbbb, 9, 32))}, "", 0},
-		{"wireguard data not a multiple of 16", udpOn(40000, 5060), []msg{
+		{"wireguard data not a multiple of 16", udpOn(40000, 5060), []message{
 			local(wgData(0xaaaa, 5, 33)), local(wgData(0xaaaa, 6, 33)), remote(wgData(0xbbbb, 9, 33))}, "", 0},
 
 		// Tailscale: disco both ways, or disco beside WireGuard.
-		{"tailscale disco", udpOn(41641, 41641), []msg{local(disco(1)), remote(disco(2))}, Tailscale, 2},
-		{"tailscale wireguard then disco", udpOn(41641, 41641), []msg{
+		{"tailscale disco", udpOn(41641, 41641), []message{local(disco(1)), remote(disco(2))}, Tailscale, 2},
+		{"tailscale wireguard then disco", udpOn(41641, 41641), []message{
 			local(wgInitiation(5)), remote(wgResponse(6, 5)), local(disco(1))}, Tailscale, 2},
-		{"disco magic once", udpOn(41641, 41641), []msg{local(disco(1))}, "", 0},
+		{"disco magic once", udpOn(41641, 41641), []message{local(disco(1))}, "", 0},
 
 		// OpenVPN over UDP: no HMAC, tls-auth with SHA-1 and SHA-256, tls-crypt.
-		{"openvpn udp", udpOn(50000, 1194), []msg{
+		{"openvpn udp", udpOn(50000, 1194), []message{
 			local(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil)),
 			remote(ovPacket(ovHardResetServerV2, serverSid, 0, []uint32{0}, clientSid, 0, nil))}, OpenVPN, 2},
-		{"openvpn udp tls-auth sha1 on 53", udpOn(50000, 53), []msg{
+		{"openvpn udp tls-auth sha1 on 53", udpOn(50000, 53), []message{
 			local(ovPacket(ovHardResetClientV2, clientSid, 20, nil, nil, 0, nil)),
 			remote(ovPacket(ovHardResetServerV2, serverSid, 20, []uint32{0}, clientSid, 0, nil))}, OpenVPN, 2},
-		{"openvpn udp tls-auth sha256", udpOn(50000, 1194), []msg{
+		{"openvpn udp tls-auth sha256", udpOn(50000, 1194), []message{
 			local(ovPacket(ovHardResetClientV2, clientSid, 32, nil, nil, 0, nil)),
 			remote(ovPacket(ovHardResetServerV2, serverSid, 32, []uint32{0}, clientSid, 0, nil))}, OpenVPN, 2},
-		{"openvpn udp tls-crypt", udpOn(50000, 1194), []msg{
+		{"openvpn udp tls-crypt", udpOn(50000, 1194), []message{
 			local(ovTLSCrypt(ovHardResetClientV2, clientSid, 1)), remote(ovTLSCrypt(ovHardResetServerV2, serverSid, 1)),
 			local(ovTLSCrypt(ovAckV1, clientSid, 2))}, OpenVPN, 3},
-		{"openvpn udp tls-crypt-v2", udpOn(50000, 1194), []msg{
+		{"openvpn udp tls-crypt-v2", udpOn(50000, 1194), []message{
 			local(ovTLSCrypt(ovHardResetClientV3, clientSid, 1)), remote(ovTLSCrypt(ovHardResetServerV2, serverSid, 1)),
 			remote(ovTLSCrypt(ovControlV1, serverSid, 2))}, OpenVPN, 3},
-		{"openvpn udp server side only", udpOn(50000, 1194), []msg{
+		{"openvpn udp server side only", udpOn(50000, 1194), []message{
 			remote(ovPacket(ovHardResetServerV2, serverSid, 0, []uint32{0}, clientSid, 0, nil)),
 			remote(ovPacket(ovControlV1, serverSid, 0, []uint32{1}, clientSid, 1, fill(30, 0x16))),
 			remote(ovPacket(ovControlV1, serverSid, 0, nil, nil, 2, fill(30, 0x16)))}, OpenVPN, 3},
-		{"openvpn two client resets", udpOn(50000, 1194), []msg{
+		{"openvpn two client resets", udpOn(50000, 1194), []message{
 			local(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil)),
 			remote(ovPacket(ovHardResetClientV2, serverSid, 0, nil, nil, 0, nil))}, "", 0},
-		{"openvpn session id changes", udpOn(50000, 1194), []msg{
+		{"openvpn session id changes", udpOn(50000, 1194), []message{
 			local(ovTLSCrypt(ovHardResetClientV2, clientSid, 1)), remote(ovTLSCrypt(ovHardResetServerV2, serverSid, 1)),
 			local(ovTLSCrypt(ovAckV1, otherSid, 2))}, "", 0},
-		{"openvpn reset alone", udpOn(50000, 1194), []msg{local(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil))}, "", 0},
+		{"openvpn reset alone", udpOn(50000, 1194), []message{local(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil))}, "", 0},
 
 		// OpenVPN over TCP: the handshake, then length-prefixed packets.
-		{"openvpn tcp on 443", tcpOn(50000, 443), []msg{local(nil), remote(nil), local(nil),
+		{"openvpn tcp on 443", tcpOn(50000, 443), []message{local(nil), remote(nil), local(nil),
 			local(tcpFramed(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil))), remote(nil),
 			remote(tcpFramed(ovPacket(ovHardResetServerV2, serverSid, 0, []uint32{0}, clientSid, 0, nil)))}, OpenVPN, 6},
-		{"openvpn tcp length wrong", tcpOn(50000, 1194), []msg{
+		{"openvpn tcp length wrong", tcpOn(50000, 1194), []message{
 			local(cat([]byte{0, 99}, ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil))),
 			remote(cat([]byte{0, 99}, ovPacket(ovHardResetServerV2, serverSid, 0, []uint32{0}, clientSid, 0, nil)))}, "", 0},
 
 		// IPsec: IKEv2 and IKEv1, on 500 and behind the non-ESP marker on 4500; ESP.
-		{"ikev2 sa init", udpOn(500, 500), []msg{local(ike(0x0102030405060708, 0, 0x20, 34, 0x08, 33, 200)),
+		{"ikev2 sa init", udpOn(500, 500), []message{local(ike(0x0102030405060708, 0, 0x20, 34, 0x08, 33, 200)),
 			remote(ike(0x0102030405060708, 0x1112131415161718, 0x20, 34, 0x20, 33, 180))}, IPsec, 2},
-		{"ikev2 on 4500 with the non-esp marker", udpOn(4500, 4500), []msg{local(cat(be32(0), ike(9, 10, 0x20, 35, 0x08, 46, 100))),
+		{"ikev2 on 4500 with the non-esp marker", udpOn(4500, 4500), []message{local(cat(be32(0), ike(9, 10, 0x20, 35, 0x08, 46, 100))),
 			remote(cat(be32(0), ike(9, 10, 0x20, 35, 0x20, 46, 80)))}, IPsec, 2},
-		{"ikev1 main mode on another port", udpOn(40500, 10500), []msg{local(ike(77, 0, 0x10, 2, 0, 1, 120)),
+		{"ikev1 main mode on another port", udpOn(40500, 10500), []message{local(ike(77, 0, 0x10, 2, 0, 1, 120)),
 			remote(ike(77, 88, 0x10, 2, 0, 1, 120))}, IPsec, 2},
-		{"ike length not the message's", udpOn(500, 500), []msg{local(append(ike(5, 0, 0x20, 34, 0x08, 33, 100), 0)),
+		{"ike length not the message's", udpOn(500, 500), []message{local(append(ike(5, 0, 0x20, 34, 0x08, 33, 100), 0)),
 			remote(append(ike(5, 6, 0x20, 34, 0x20, 33, 100), 0))}, "", 0},
-		{"ike version 3", udpOn(500, 500), []msg{local(ike(5, 0, 0x30, 34, 0x08, 33, 100)), remote(ike(5, 6, 0x30, 34, 0x20, 33, 100))}, "", 0},
-		{"ike responder names another spi", udpOn(500, 500), []msg{local(ike(5, 0, 0x20, 34, 0x08, 33, 100)), remote(ike(6, 7, 0x20, 34, 0x20, 33, 100))}, "", 0},
-		{"esp in udp 4500", udpOn(4500, 4500), []msg{local(esp(0xc0ffee01, 1, 64)), local(esp(0xc0ffee01, 2, 64)), remote(esp(0xbeef0001, 1, 64))}, IPsec, 3},
-		{"esp-like on another port", udpOn(4600, 4600), []msg{local(esp(0xc0ffee01, 1, 64)), local(esp(0xc0ffee01, 2, 64)), remote(esp(0xbeef0001, 1, 64))}, "", 0},
-		{"esp in udp with the spi changing", udpOn(4500, 4500), []msg{local(esp(0xc0ffee01, 1, 64)), local(esp(0xc0ffee02, 2, 64)), remote(esp(0xbeef0001, 1, 64))}, "", 0},
-		{"esp", ip4{layers.IPProtocolESP, 0, 0}, []msg{local(esp(0x1000, 1, 48))}, IPsec, 1},
+		{"ike version 3", udpOn(500, 500), []message{local(ike(5, 0, 0x30, 34, 0x08, 33, 100)), remote(ike(5, 6, 0x30, 34, 0x20, 33, 100))}, "", 0},
+		{"ike responder names another spi", udpOn(500, 500), []message{local(ike(5, 0, 0x20, 34, 0x08, 33, 100)), remote(ike(6, 7, 0x20, 34, 0x20, 33, 100))}, "", 0},
+		{"esp in udp 4500", udpOn(4500, 4500), []message{local(esp(0xc0ffee01, 1, 64)), local(esp(0xc0ffee01, 2, 64)), remote(esp(0xbeef0001, 1, 64))}, IPsec, 3},
+		{"esp-like on another port", udpOn(4600, 4600), []message{local(esp(0xc0ffee01, 1, 64)), local(esp(0xc0ffee01, 2, 64)), remote(esp(0xbeef0001, 1, 64))}, "", 0},
+		{"esp in udp with the spi changing", udpOn(4500, 4500), []message{local(esp(0xc0ffee01, 1, 64)), local(esp(0xc0ffee02, 2, 64)), remote(esp(0xbeef0001, 1, 64))}, "", 0},
+		{"esp", ip4{layers.IPProtocolESP, 0, 0}, []message{local(esp(0x1000, 1, 48))}, IPsec, 1},
 
 		// L2TP on 1701: SCCRQ and SCCRP.
-		{"l2tp", udpOn(1701, 1701), []msg{local(l2tpCtrlMsg(0, 1, 0)), remote(l2tpCtrlMsg(4, 2, 0))}, L2TP, 2},
-		{"l2tp-like off its port", udpOn(1702, 1702), []msg{local(l2tpCtrlMsg(0, 1, 0)), remote(l2tpCtrlMsg(4, 2, 0))}, "", 0},
-		{"l2tp control with a wrong length", udpOn(1701, 1701), []msg{local(append(l2tpCtrlMsg(0, 1, 0), 0)), remote(append(l2tpCtrlMsg(4, 2, 0), 0))}, "", 0},
+		{"l2tp", udpOn(1701, 1701), []message{local(l2tpCtrlMsg(0, 1, 0)), remote(l2tpCtrlMsg(4, 2, 0))}, L2TP, 2},
+		{"l2tp-like off its port", udpOn(1702, 1702), []message{local(l2tpCtrlMsg(0, 1, 0)), remote(l2tpCtrlMsg(4, 2, 0))}, "", 0},
+		{"l2tp control with a wrong length", udpOn(1701, 1701), []message{local(append(l2tpCtrlMsg(0, 1, 0), 0)), remote(append(l2tpCtrlMsg(4, 2, 0), 0))}, "", 0},
 
 		// PPTP: control connection on TCP (SCCRQ, SCCRP), and GRE version 1.
-		{"pptp", tcpOn(41000, 1723), []msg{local(nil), remote(nil), local(nil), local(pptpControl(1, 156)), remote(nil), remote(pptpControl(2, 156))}, PPTP, 6},
-		{"pptp wrong cookie", tcpOn(41000, 1723), []msg{local(func() []byte { b := pptpControl(1, 156); b[4] = 0; return b }()),
+		{"pptp", tcpOn(41000, 1723), []message{local(nil), remote(nil), local(nil), local(pptpControl(1, 156)), remote(nil), remote(pptpControl(2, 156))}, PPTP, 6},
+		{"pptp wrong cookie", tcpOn(41000, 1723), []message{local(func() []byte { b := pptpControl(1, 156); b[4] = 0; return b }()),
 			remote(func() []byte { b := pptpControl(2, 156); b[4] = 0; return b }())}, "", 0},
-		{"pptp gre", ip4{layers.IPProtocolGRE, 0, 0}, []msg{{fromLocal: true, payload: fill(20, 0xff),
+		{"pptp gre", ip4{layers.IPProtocolGRE, 0, 0}, []message{{fromLocal: true, payload: fill(20, 0xff),
 			extra: []gopacket.SerializableLayer{&layers.GRE{Version: 1, KeyPresent: true, SeqPresent: true, Protocol: 0x880b, Key: 20<<16 | 7, Seq: 1}}}}, PPTP, 1},
 
 		// Ordinary traffic.
-		{"dns", udpOn(53000, 53), []msg{local(dnsQuery(t, 1, false)), remote(dnsQuery(t, 1, true)), local(dnsQuery(t, 2, false)), remote(dnsQuery(t, 2, true))}, "", 0},
-		{"tls", tcpOn(50000, 443), []msg{local(nil), remote(nil), local(nil), local(tlsHello), remote(tlsHello)}, "", 0},
-		{"quic short headers", udpOn(50000, 443), []msg{remote(quicShort(1)), remote(quicShort(2)), remote(quicShort(3)), remote(quicShort(4))}, "", 0},
+		{"dns", udpOn(53000, 53), []message{local(dnsQuery(t, 1, false)), remote(dnsQuery(t, 1, true)), local(dnsQuery(t, 2, false)), remote(dnsQuery(t, 2, true))}, "", 0},
+		{"tls", tcpOn(50000, 443), []message{local(nil), remote(nil), local(nil), local(tlsHello), remote(tlsHello)}, "", 0},
+		{"quic short headers", udpOn(50000, 443), []message{remote(quicShort(1)), remote(quicShort(2)), remote(quicShort(3)), remote(quicShort(4))}, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,7 +337,7 @@ func TestDecapsulated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			protos, done := run(t, tt.on, []msg{{fromLocal: true, payload: fill(8, 1), extra: tt.extra}})
+			protos, done := run(t, tt.on, []message{{fromLocal: true, payload: fill(8, 1), extra: tt.extra}})
 			if protos[0] != tt.want || tt.want != "" && !done[0] {
 				t.Errorf("got %q (done %v), want %q", protos[0], done[0], tt.want)
 			}
@@ -349,15 +349,15 @@ func TestDecapsulated(t *testing.T) {
 // a flow of payloads that fit nothing is done after MaxMisses; any flow
 // after MaxPackets.
 func TestDone(t *testing.T) {
-	protos, done := run(t, udpOn(1, 2), []msg{local(wgInitiation(1)), remote(wgResponse(2, 1)), local(disco(1)), remote(disco(2))})
+	protos, done := run(t, udpOn(1, 2), []message{local(wgInitiation(1)), remote(wgResponse(2, 1)), local(disco(1)), remote(disco(2))})
 	if protos[1] != WireGuard || done[1] || protos[2] != Tailscale || !done[2] {
 		t.Errorf("wireguard, then tailscale: %v %v", protos, done)
 	}
-	_, done = run(t, udpOn(1, 2), []msg{local(fill(50, 0xfe)), remote(fill(50, 0xfe)), local(fill(50, 0xfe))})
+	_, done = run(t, udpOn(1, 2), []message{local(fill(50, 0xfe)), remote(fill(50, 0xfe)), local(fill(50, 0xfe))})
 	if done[1] || !done[2] {
 		t.Errorf("misses: done %v, want after %d", done, MaxMisses)
 	}
-	var empty []msg
+	var empty []message
 	for range MaxPackets {
 		empty = append(empty, local(nil))
 	}
@@ -371,11 +371,11 @@ func TestDone(t *testing.T) {
 		f enrich.Facts
 		c Classifier
 	)
-	p := capture.Packet{Proto: 50, Payload: esp(0x1000, 1, 8)}
+	p := capture.Packet{Proto: 50, Payload: esp(0x1000, 1, 8), PayloadLen: 16}
 	if ch, d := c.Inspect(&s, &f, &p, true); !ch || !d || f.Tunnel.Protocol != IPsec {
 		t.Fatalf("esp: changed %v done %v %q", ch, d, f.Tunnel.Protocol)
 	}
-	p = capture.Packet{Proto: 17, Payload: disco(1)}
+	p = capture.Packet{Proto: 17, Payload: disco(1), PayloadLen: uint32(len(disco(1)))}
 	if ch, d := c.Inspect(&s, &f, &p, true); ch || !d || f.Tunnel.Protocol != IPsec {
 		t.Errorf("after done: changed %v done %v %q", ch, d, f.Tunnel.Protocol)
 	}
