@@ -12,6 +12,7 @@ import (
 
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/enrich"
+	"github.com/jurismon/jurismon/policy"
 )
 
 // Documentation addresses: the local host and the remote endpoint.
@@ -378,5 +379,20 @@ func TestDone(t *testing.T) {
 	p = capture.Packet{Proto: 17, Payload: disco(1), PayloadLen: uint32(len(disco(1)))}
 	if ch, d := c.Inspect(&s, &f, &p, true); ch || !d || f.Tunnel.Protocol != IPsec {
 		t.Errorf("after done: changed %v done %v %q", ch, d, f.Tunnel.Protocol)
+	}
+}
+
+// TestPolicyNames checks that the policy's flag_unlisted applies to the
+// VPNs this package names and not to the decapsulated tunnels.
+func TestPolicyNames(t *testing.T) {
+	for _, name := range []string{WireGuard, OpenVPN, IPsec, L2TP, PPTP, Tailscale} {
+		if !policy.IsVPNProtocol(name) {
+			t.Errorf("policy does not treat %q as a VPN", name)
+		}
+	}
+	for e := capture.EncapNone + 1; e < capture.NumEncaps; e++ {
+		if policy.IsVPNProtocol(e.String()) {
+			t.Errorf("policy treats the decapsulated %q as a VPN", e)
+		}
 	}
 }
