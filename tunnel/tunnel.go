@@ -46,8 +46,13 @@ const (
 )
 
 // Classifier is the tunnel inspector. The zero value is ready; it holds no
-// state of its own, so one Classifier serves every flow and goroutine.
-type Classifier struct{}
+// per-flow state of its own, so one Classifier serves every flow and
+// goroutine.
+type Classifier struct {
+	// Providers, when set, names the provider of a recognised tunnel's
+	// remote endpoint (Facts.Tunnel.Provider).
+	Providers *Providers
+}
 
 var _ enrich.Inspector = Classifier{}
 
@@ -81,7 +86,7 @@ const (
 )
 
 // Inspect implements enrich.Inspector.
-func (Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, fromLocal bool) (changed, done bool) {
+func (c Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, fromLocal bool) (changed, done bool) {
 	if s[sFlags]&flagDone != 0 {
 		return false, true
 	}
@@ -91,6 +96,7 @@ func (Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, f
 	proto, final := classify(s, p, fromLocal)
 	if proto != "" && f.Tunnel.Protocol != proto {
 		f.Tunnel.Protocol = proto
+		f.Tunnel.Provider = c.Providers.Lookup(f.Remote.Addr())
 		changed = true
 	}
 	if final || s[sPackets] >= MaxPackets || s[sMisses] >= MaxMisses {
