@@ -202,6 +202,9 @@ func udp(s *enrich.State, p *capture.Packet, m msg, fromLocal bool) (string, boo
 		}
 		return "", false
 	}
+	if s[sFlags]&flagWireGuard != 0 {
+		return "", false // WireGuard already: only disco can still change that
+	}
 	if m.n == 1 && m.b[0] == 0xff {
 		return "", false // a NAT-T keepalive (RFC 3948)
 	}

@@ -209,6 +209,9 @@ func TestClassifier(t *testing.T) {
 	}{
 		// WireGuard, on any port.
 		{"wireguard handshake", udpOn(40000, 443), []message{local(wgInitiation(0x11223344)), remote(wgResponse(0x55667788, 0x11223344))}, WireGuard, 2},
+		{"wireguard stays wireguard", udpOn(40000, 51820), []message{local(wgInitiation(7)), remote(wgResponse(9, 7)),
+			local(ovPacket(ovHardResetClientV2, clientSid, 0, nil, nil, 0, nil)),
+			remote(ovPacket(ovHardResetServerV2, serverSid, 0, []uint32{0}, clientSid, 0, nil))}, WireGuard, 2},
 		{"wireguard cookie reply", udpOn(40000, 51820), []message{local(wgInitiation(7)), remote(wgCookie(7))}, WireGuard, 2},
 		{"wireguard response to another initiation", udpOn(40000, 51820), []message{local(wgInitiation(7)), remote(wgResponse(9, 8))}, "", 0},
 		{"wireguard response from the initiator's side", udpOn(40000, 51820), []message{local(wgInitiation(7)), local(wgResponse(9, 7))}, "", 0},
