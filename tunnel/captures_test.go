@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -110,6 +111,7 @@ var ndpiNames = map[string]string{
 	"IPSec":     IPsec,
 	"PPTP":      PPTP,
 	"Tailscale": Tailscale,
+	"L2TP":      L2TP,
 }
 
 // ndpiExpectations reads an nDPI result file and returns the flows it
@@ -135,11 +137,14 @@ func ndpiExpectations(t *testing.T, path string) map[flowKey]string {
 			continue
 		}
 		proto, ok := protos[m[1]]
+		if n, err := strconv.ParseUint(m[1], 10, 8); !ok && err == nil {
+			proto, ok = uint8(n), true // nDPI writes other protocols by number
+		}
 		if !ok {
 			t.Fatalf("%s: protocol %q in %q", path, m[1], sc.Text())
 		}
-		x, err1 := netip.ParseAddrPort(m[2])
-		y, err2 := netip.ParseAddrPort(m[3])
+		x, err1 := endpoint(m[2])
+		y, err2 := endpoint(m[3])
 		if err1 != nil || err2 != nil {
 			t.Fatalf("%s: endpoints in %q: %v %v", path, sc.Text(), err1, err2)
 		}
@@ -149,6 +154,16 @@ func ndpiExpectations(t *testing.T, path string) map[flowKey]string {
 		t.Fatal(err)
 	}
 	return want
+}
+
+// endpoint reads an nDPI endpoint: address and port, or (for protocols
+// without ports, such as ESP and GRE) the address alone.
+func endpoint(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return netip.AddrPortFrom(a, 0), err
 }
 
 func capturesDir(t *testing.T) string {
