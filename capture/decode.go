@@ -371,7 +371,7 @@ func (d *Decoder) ipv4(data []byte, off int, p *Packet) Result {
 	if frag&0x1fff != 0 {
 		return Decoded // a later fragment: no transport header
 	}
-	return d.transport(b[ihl:], cut, p)
+	return d.transport(b[ihl:], total-ihl, cut, p)
 }
 
 // ipv6 decodes an IPv6 header at data[off:], its extension headers and its
@@ -426,7 +426,7 @@ func (d *Decoder) ipv6(data []byte, off int, p *Packet) Result {
 			size = 8
 		default:
 			p.Proto = next
-			return d.transport(b[o:], cut, p)
+			return d.transport(b[o:], total-o, cut, p)
 		}
 		if n == MaxExtensionHeaders {
 			return TooManyHeaders
@@ -441,9 +441,10 @@ func (d *Decoder) ipv6(data []byte, off int, p *Packet) Result {
 
 // transport reads ports and TCP flags from the transport header in b, which
 // ends where the IP packet ends, or where the capture does when cut is set,
-// and points p.Payload past that header; then removes the tunnel headers it
-// finds.
-func (d *Decoder) transport(b []byte, cut bool, p *Packet) Result {
+// and points p.Payload past that header, with p.PayloadLen from wire, the
+// IP payload's length as the IP header states it; then removes the tunnel
+// headers it finds.
+func (d *Decoder) transport(b []byte, wire int, cut bool, p *Packet) Result {
 	need := 4 // ports
 	hdr := 0  // the header's length, where the payload starts; 0: unknown
 	switch p.Proto {
@@ -463,13 +464,13 @@ func (d *Decoder) transport(b []byte, cut bool, p *Packet) Result {
 			hdr = int(b[4]) * 4
 		}
 	case protoIPIP, protoIPv6, protoGRE:
-		p.Payload = b
+		p.Payload, p.PayloadLen = b, uint32(max(wire, 0))
 		if d.Decapsulate && !p.Fragment && p.Tunnels < MaxTunnels {
 			d.tunnel(b, p)
 		}
 		return Decoded
 	default:
-		p.Payload = b
+		p.Payload, p.PayloadLen = b, uint32(max(wire, 0))
 		return Decoded // ICMP, ICMPv6, ESP, ...: counted by protocol number alone
 	}
 	if len(b) < need && !cut {
@@ -483,7 +484,7 @@ func (d *Decoder) transport(b []byte, cut bool, p *Packet) Result {
 		p.TCPFlags = b[13]
 	}
 	if hdr > 0 && len(b) >= hdr {
-		p.Payload = b[hdr:]
+		p.Payload, p.PayloadLen = b[hdr:], uint32(max(wire-hdr, 0))
 	}
 	if p.Proto == protoUDP && len(b) >= 8 && d.Decapsulate && !p.Fragment && p.Tunnels < MaxTunnels &&
 		(p.DstPort == portVXLAN || p.DstPort == portGENEVE) {

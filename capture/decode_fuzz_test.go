@@ -52,6 +52,9 @@ func FuzzDecode(f *testing.F) {
 			if len(pk.Payload) > 0 && !aliases(pk.Payload, data) || len(pk.Payload) > int(pk.IPLen) {
 				t.Fatalf("payload of %d bytes outside the %d-byte frame or beyond IPLen %d", len(pk.Payload), len(data), pk.IPLen)
 			}
+			if int(pk.PayloadLen) < len(pk.Payload) || pk.PayloadLen > pk.IPLen {
+				t.Fatalf("payload length %d for %d captured bytes, IPLen %d", pk.PayloadLen, len(pk.Payload), pk.IPLen)
+			}
 		}
 		if q.IPLen > uint32(len(data)) && q.IPLen > 65535+40 {
 			t.Fatalf("IPLen %d from a %d-byte frame", q.IPLen, len(data))

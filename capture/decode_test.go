@@ -163,6 +163,9 @@ type decodeCase struct {
 	// options or IPv6 extension headers in between. noPayload: none.
 	ext       int
 	noPayload bool
+	// captured: the payload bytes the capture kept, where its snap length
+	// cut the payload (0: all of it).
+	captured int
 }
 
 func (c decodeCase) wantOuter() Packet {
@@ -307,6 +310,8 @@ func validCases(t testing.TB) []decodeCase {
 			want: Packet{IPLen: 40 + 24 + 20, Src: out6a, Dst: out6b, Proto: 6, SrcPort: 179, DstPort: 50000, TTL: 60, TCPFlags: 0x10}, ext: 24},
 		{name: "eth_ipv4_snaplen", link: LinkEthernet, data: snap[:14+20+6], wire: len(snap),
 			want: func() Packet { p := wantTCP4; p.TCPFlags = 0; return p }(), noPayload: true},
+		{name: "eth_ipv4_snaplen_payload", link: LinkEthernet, data: snap[:14+20+20+4], wire: len(snap),
+			want: wantTCP4, captured: 4}, // the payload's length is the header's, its bytes what was captured
 		{name: "eth_ipv4_tso_zero_length", link: LinkEthernet, data: tso,
 			want: wantTCP4},
 		{name: "eth_llc_snap_ipv4", link: LinkEthernet, data: buildFrame(t, joinLayers(ethLayer(0x0034),
@@ -506,17 +511,21 @@ func payloadLen(c decodeCase, p Packet) int {
 // the frame; the rest field by field.
 func packetDiff(c decodeCase, got, want Packet) string {
 	n := payloadLen(c, want)
+	kept := n
+	if c.captured > 0 {
+		kept = c.captured
+	}
 	switch {
-	case n < 0 && got.Payload != nil:
-		return fmt.Sprintf("payload %x, want none", got.Payload)
-	case n >= 0 && (got.Payload == nil || len(got.Payload) != n):
-		return fmt.Sprintf("payload of %d bytes (nil: %v), want %d", len(got.Payload), got.Payload == nil, n)
+	case n < 0 && (got.Payload != nil || got.PayloadLen != 0):
+		return fmt.Sprintf("payload %x of length %d, want none", got.Payload, got.PayloadLen)
+	case n >= 0 && (got.Payload == nil || len(got.Payload) != kept || int(got.PayloadLen) != n):
+		return fmt.Sprintf("payload of %d bytes (nil: %v) and length %d, want %d of %d", len(got.Payload), got.Payload == nil, got.PayloadLen, kept, n)
 	case n > 0 && !aliases(got.Payload, c.data):
 		return "payload does not alias the frame"
-	case n > 0 && (want.Proto == 6 || want.Proto == 17) && want.SrcPort != 51000 && !bytes.Equal(got.Payload, payloadBytes(n)):
-		return fmt.Sprintf("payload %x, want %x", got.Payload, []byte(payloadBytes(n)))
+	case kept > 0 && (want.Proto == 6 || want.Proto == 17) && want.SrcPort != 51000 && !bytes.Equal(got.Payload, payloadBytes(kept)):
+		return fmt.Sprintf("payload %x, want %x", got.Payload, []byte(payloadBytes(kept)))
 	}
-	got.Payload = nil
+	got.Payload, got.PayloadLen = nil, 0
 	if !reflect.DeepEqual(got, want) {
 		return fmt.Sprintf("\n got %+v\nwant %+v", got, want)
 	}

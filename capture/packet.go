@@ -63,8 +63,15 @@ type Packet struct {
 	// the IP header and its extension headers. It ends where the IP packet
 	// does (no link-layer padding) or where the capture does, and is nil
 	// for non-first fragments. It aliases the frame, so it is valid only
-	// until the source's next frame; keep no reference to it.
+	// until the source's next frame; keep no reference to it (a caller that
+	// holds a Packet back must copy what it needs of the payload first, as
+	// flow.Accountant.AddAhead does).
 	Payload []byte
+	// PayloadLen is the payload's length on the wire, as the IP header's
+	// length states it: more than len(Payload) where the snap length cut
+	// the frame. Message sizes are checked against it, not against what was
+	// captured.
+	PayloadLen uint32
 
 	// SrcMAC and DstMAC are the frame's outermost Ethernet addresses, when
 	// HasMAC is set (Ethernet links; not cooked, raw or loopback ones).

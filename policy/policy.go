@@ -94,6 +94,7 @@ type Policy struct {
 	vendors       []vendorRule
 	sum           [32]byte
 	orgs          *orgCache // nil when no jurisdiction has as_orgs, or more than 64 do
+	tunnels       tunnelRules
 }
 
 type jurisdiction struct {

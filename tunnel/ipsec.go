@@ -13,11 +13,19 @@ import (
 // message: a non-zero initiator SPI, a known version, exchange type and
 // first payload, flags without reserved bits, and a length that is the
 // message's own.
-func ikeHeader(b []byte) ([]byte, bool) {
-	if len(b) >= 4 && b[0]|b[1]|b[2]|b[3] == 0 {
-		b = b[4:]
+func ikeHeader(m msg) ([]byte, bool) {
+	if b := m.b; len(b) >= 4 && b[0]|b[1]|b[2]|b[3] == 0 {
+		if h, ok := ikeMessage(msg{b[4:], m.n - 4}); ok {
+			return h, true
+		}
+		// An initiator SPI may start with four zero bytes too.
 	}
-	if len(b) < 28 || binary.BigEndian.Uint64(b) == 0 || int(binary.BigEndian.Uint32(b[24:])) != len(b) {
+	return ikeMessage(m)
+}
+
+func ikeMessage(m msg) ([]byte, bool) {
+	b := m.b
+	if len(b) < 28 || binary.BigEndian.Uint64(b) == 0 || int(binary.BigEndian.Uint32(b[24:])) != m.n {
 		return nil, false
 	}
 	next, version, exchange, flags := b[16], b[17], b[18], b[19]
@@ -53,16 +61,16 @@ const (
 
 // ikeStep follows one IKE exchange: the responder echoes the initiator's
 // SPI. ESP packets on the same NAT-T flow neither confirm nor contradict.
-func ikeStep(s *enrich.State, b []byte, fromLocal bool) result {
-	m, ok := ikeHeader(b)
+func ikeStep(s *enrich.State, m msg, fromLocal bool) result {
+	h, ok := ikeHeader(m)
 	if !ok {
-		if espValid(b) {
+		if espValid(m) {
 			return more
 		}
 		return reject
 	}
 	st := s[data:]
-	spi := m[:8]
+	spi := h[:8]
 	if st[ikeFlags]&ikeHave != 0 && bytes.Equal(st[ikeSPI:ikeSPI+8], spi) {
 		if (st[ikeFlags]&ikeLocal != 0) != fromLocal {
 			return confirm
@@ -86,8 +94,8 @@ func ikeStep(s *enrich.State, b []byte, fromLocal bool) result {
 // espValid checks b as ESP in UDP (RFC 3948): an SPI from 256 on (lower
 // values are reserved, and zero is the non-ESP marker), a sequence
 // number, and room for at least an IV or a block and an ICV.
-func espValid(b []byte) bool {
-	return len(b) >= 24 && binary.BigEndian.Uint32(b) >= 256
+func espValid(m msg) bool {
+	return m.n >= 24 && len(m.b) >= 8 && binary.BigEndian.Uint32(m.b) >= 256
 }
 
 // The ESP candidate's state, from data on.
@@ -99,10 +107,11 @@ const (
 
 // espStep follows ESP in UDP: each side keeps its SPI, and its sequence
 // numbers grow.
-func espStep(s *enrich.State, b []byte, fromLocal bool) result {
-	if !espValid(b) {
+func espStep(s *enrich.State, m msg, fromLocal bool) result {
+	if !espValid(m) {
 		return reject
 	}
+	b := m.b
 	st := s[data:]
 	d := dir(fromLocal)
 	spi, seq := st[espSPI+4*d:espSPI+4*d+4], st[espSeq+4*d:espSeq+4*d+4]

@@ -10,7 +10,8 @@ import (
 // over UDP, RFC 3931 4.1.2.1, shares the first word): no reserved bits,
 // version 2 or 3, and for a control message (T) the length and sequence
 // bits set, no offset or priority, and a length that is the message's own.
-func l2tpValid(b []byte) bool {
+func l2tpValid(m msg) bool {
+	b := m.b
 	if len(b) < 6 {
 		return false
 	}
@@ -19,9 +20,9 @@ func l2tpValid(b []byte) bool {
 		return false
 	}
 	if flags&0x8000 == 0 { // data message
-		return flags&0x4000 == 0 || int(binary.BigEndian.Uint16(b[2:])) == len(b)
+		return flags&0x4000 == 0 || int(binary.BigEndian.Uint16(b[2:])) == m.n
 	}
-	return flags&0x4800 == 0x4800 && flags&0x0300 == 0 && len(b) >= 12 && int(binary.BigEndian.Uint16(b[2:])) == len(b)
+	return flags&0x4800 == 0x4800 && flags&0x0300 == 0 && m.n >= 12 && int(binary.BigEndian.Uint16(b[2:])) == m.n
 }
 
 // The L2TP candidate's state, from data on.
@@ -32,10 +33,11 @@ const (
 
 // l2tpStep confirms L2TP (on its port, 1701) when both sides send valid
 // headers and one of them a control message, or one side three with one.
-func l2tpStep(s *enrich.State, b []byte, fromLocal bool) result {
-	if !l2tpValid(b) {
+func l2tpStep(s *enrich.State, m msg, fromLocal bool) result {
+	if !l2tpValid(m) {
 		return reject
 	}
+	b := m.b
 	st := s[data:]
 	d := dir(fromLocal)
 	if st[l2tpN+d] < 255 {

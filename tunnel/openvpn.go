@@ -45,18 +45,20 @@ func (h ovHeader) reset() bool {
 
 func (h ovHeader) data() bool { return h.op == ovDataV1 || h.op == ovDataV2 }
 
-// openvpnPacket parses the header of the first OpenVPN packet in b.
-func openvpnPacket(b []byte, isTCP bool) (ovHeader, bool) {
+// openvpnPacket parses the header of the first OpenVPN packet in m. Over
+// TCP its length must fit in the segment; msg is what was captured of it.
+func openvpnPacket(m msg, isTCP bool) (ovHeader, bool) {
+	b := m.b
 	if isTCP {
 		if len(b) < 2 {
 			return ovHeader{}, false
 		}
 		n := int(binary.BigEndian.Uint16(b))
 		b = b[2:]
-		if n > len(b) {
+		if n > m.n-2 {
 			return ovHeader{}, false
 		}
-		b = b[:n]
+		b = b[:min(n, len(b))]
 	}
 	if len(b) < 1 {
 		return ovHeader{}, false
@@ -114,8 +116,8 @@ const (
 	ovControl     = 16 // a P_CONTROL or P_ACK followed a reset
 )
 
-func openvpnStep(s *enrich.State, b []byte, fromLocal, isTCP bool) result {
-	h, ok := openvpnPacket(b, isTCP)
+func openvpnStep(s *enrich.State, m msg, fromLocal, isTCP bool) result {
+	h, ok := openvpnPacket(m, isTCP)
 	if !ok {
 		return reject
 	}

@@ -46,8 +46,13 @@ const (
 )
 
 // Classifier is the tunnel inspector. The zero value is ready; it holds no
-// state of its own, so one Classifier serves every flow and goroutine.
-type Classifier struct{}
+// per-flow state of its own, so one Classifier serves every flow and
+// goroutine.
+type Classifier struct {
+	// Providers, when set, names the provider of a recognised tunnel's
+	// remote endpoint (Facts.Tunnel.Provider).
+	Providers *Providers
+}
 
 var _ enrich.Inspector = Classifier{}
 
@@ -74,15 +79,15 @@ const (
 
 // Flags.
 const (
-	flagConfirmed   = 1 << iota // Facts.Tunnel is set for good
+	flagDone        = 1 << iota // recognised for good, or given up: nothing changes any more
 	flagWireGuard               // confirmed as WireGuard, which disco may yet make Tailscale
 	flagDiscoLocal              // a disco message came from the local side
 	flagDiscoRemote             // ... from the remote side
 )
 
 // Inspect implements enrich.Inspector.
-func (Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, fromLocal bool) (changed, done bool) {
-	if s[sFlags]&flagConfirmed != 0 {
+func (c Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, fromLocal bool) (changed, done bool) {
+	if s[sFlags]&flagDone != 0 {
 		return false, true
 	}
 	if s[sPackets] < 255 {
@@ -91,13 +96,14 @@ func (Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, f
 	proto, final := classify(s, p, fromLocal)
 	if proto != "" && f.Tunnel.Protocol != proto {
 		f.Tunnel.Protocol = proto
+		f.Tunnel.Provider = c.Providers.Lookup(f.Remote.Addr())
 		changed = true
 	}
-	if final {
-		s[sFlags] |= flagConfirmed
+	if final || s[sPackets] >= MaxPackets || s[sMisses] >= MaxMisses {
+		s[sFlags] |= flagDone
 		return changed, true
 	}
-	return changed, s[sPackets] >= MaxPackets || s[sMisses] >= MaxMisses
+	return changed, false
 }
 
 // classify looks at one packet. It returns the protocol when the flow is
@@ -108,10 +114,10 @@ func classify(s *enrich.State, p *capture.Packet, fromLocal bool) (proto string,
 		// (ERSPAN is a copy of traffic sent to a collector, not a path.)
 		return p.Encap.String(), true
 	}
-	b := p.Payload
+	b, n := p.Payload, int(p.PayloadLen)
 	switch p.Proto {
 	case 50: // ESP: SPI and sequence number, then the encrypted payload
-		if len(b) >= 8 {
+		if n >= 8 {
 			return IPsec, true
 		}
 		return "", false
@@ -120,12 +126,12 @@ func classify(s *enrich.State, p *capture.Packet, fromLocal bool) (proto string,
 	case 4, 41: // IP-in-IP left in place (a fragment, or decapsulation off)
 		return IPIP, true
 	case 17:
-		return udp(s, p, b, fromLocal)
+		return udp(s, p, msg{b, n}, fromLocal)
 	case 6:
-		if len(b) == 0 {
+		if n == 0 {
 			return "", false // the handshake, or a pure acknowledgement
 		}
-		return tcp(s, b, fromLocal)
+		return tcp(s, msg{b, n}, fromLocal)
 	}
 	s[sMisses] = MaxMisses // no tunnel protocol of ours runs over it
 	return "", false
@@ -152,6 +158,14 @@ func gre(s *enrich.State, b []byte) (string, bool) {
 	return "", false
 }
 
+// msg is a payload: the bytes captured (b) and its length on the wire (n),
+// which is more where the snap length cut it. Sizes are checked against n,
+// contents only within b.
+type msg struct {
+	b []byte
+	n int
+}
+
 // dir is 0 for the local side, 1 for the remote one.
 func dir(fromLocal bool) int {
 	if fromLocal {
@@ -166,11 +180,11 @@ var discoMagic = []byte("TS\xf0\x9f\x92\xac") // "TS💬"
 // key, a 24-byte nonce and a NaCl box (16 bytes of tag and a message).
 const discoMin = 6 + 32 + 24 + 16 + 2
 
-func udp(s *enrich.State, p *capture.Packet, b []byte, fromLocal bool) (string, bool) {
-	if len(b) == 0 {
+func udp(s *enrich.State, p *capture.Packet, m msg, fromLocal bool) (string, bool) {
+	if len(m.b) == 0 {
 		return "", false
 	}
-	if len(b) >= discoMin && bytes.Equal(b[:6], discoMagic) {
+	if m.n >= discoMin && len(m.b) >= 6 && bytes.Equal(m.b[:6], discoMagic) {
 		// Tailscale's disco messages share the socket with its WireGuard
 		// packets. Both sides sending them, or one side sending them again
 		// and again, or disco beside WireGuard, is Tailscale.
@@ -188,7 +202,10 @@ func udp(s *enrich.State, p *capture.Packet, b []byte, fromLocal bool) (string, 
 		}
 		return "", false
 	}
-	if len(b) == 1 && b[0] == 0xff {
+	if s[sFlags]&flagWireGuard != 0 {
+		return "", false // WireGuard already: only disco can still change that
+	}
+	if m.n == 1 && m.b[0] == 0xff {
 		return "", false // a NAT-T keepalive (RFC 3948)
 	}
 	port4500 := p.SrcPort == 4500 || p.DstPort == 4500
@@ -197,21 +214,21 @@ func udp(s *enrich.State, p *capture.Packet, b []byte, fromLocal bool) (string, 
 		var r result
 		switch s[sCand] {
 		case candNone:
-			r = start(s, b, fromLocal, false, port4500, l2tpPort)
+			r = start(s, m, fromLocal, false, port4500, l2tpPort)
 			if r == reject {
 				s[sMisses]++
 				return "", false
 			}
 		case candWireGuard:
-			r = wireguardStep(s, b, fromLocal)
+			r = wireguardStep(s, m, fromLocal)
 		case candOpenVPN:
-			r = openvpnStep(s, b, fromLocal, false)
+			r = openvpnStep(s, m, fromLocal, false)
 		case candIKE:
-			r = ikeStep(s, b, fromLocal)
+			r = ikeStep(s, m, fromLocal)
 		case candESP:
-			r = espStep(s, b, fromLocal)
+			r = espStep(s, m, fromLocal)
 		case candL2TP:
-			r = l2tpStep(s, b, fromLocal)
+			r = l2tpStep(s, m, fromLocal)
 		}
 		switch r {
 		case confirm:
@@ -227,20 +244,20 @@ func udp(s *enrich.State, p *capture.Packet, b []byte, fromLocal bool) (string, 
 	return "", false
 }
 
-func tcp(s *enrich.State, b []byte, fromLocal bool) (string, bool) {
+func tcp(s *enrich.State, m msg, fromLocal bool) (string, bool) {
 	for range 2 {
 		var r result
 		switch s[sCand] {
 		case candNone:
-			r = start(s, b, fromLocal, true, false, false)
+			r = start(s, m, fromLocal, true, false, false)
 			if r == reject {
 				s[sMisses]++
 				return "", false
 			}
 		case candOpenVPN:
-			r = openvpnStep(s, b, fromLocal, true)
+			r = openvpnStep(s, m, fromLocal, true)
 		case candPPTP:
-			r = pptpStep(s, b, fromLocal)
+			r = pptpStep(s, m, fromLocal)
 		default:
 			r = reject
 		}
@@ -290,37 +307,37 @@ const (
 
 // start picks the candidate a flow's packet suggests, strongest signature
 // first, and records the packet in it.
-func start(s *enrich.State, b []byte, fromLocal, isTCP, port4500, l2tpPort bool) result {
+func start(s *enrich.State, m msg, fromLocal, isTCP, port4500, l2tpPort bool) result {
 	if isTCP {
-		if isPPTP(b) {
+		if isPPTP(m) {
 			s[sCand] = candPPTP
-			return pptpStep(s, b, fromLocal)
+			return pptpStep(s, m, fromLocal)
 		}
-		if _, ok := openvpnPacket(b, true); ok {
+		if _, ok := openvpnPacket(m, true); ok {
 			s[sCand] = candOpenVPN
-			return openvpnStep(s, b, fromLocal, true)
+			return openvpnStep(s, m, fromLocal, true)
 		}
 		return reject
 	}
-	if _, ok := ikeHeader(b); ok {
+	if _, ok := ikeHeader(m); ok {
 		s[sCand] = candIKE
-		return ikeStep(s, b, fromLocal)
+		return ikeStep(s, m, fromLocal)
 	}
-	if wireguardType(b) != 0 {
+	if wireguardType(m) != 0 {
 		s[sCand] = candWireGuard
-		return wireguardStep(s, b, fromLocal)
+		return wireguardStep(s, m, fromLocal)
 	}
-	if h, ok := openvpnPacket(b, false); ok && h.reset() {
+	if h, ok := openvpnPacket(m, false); ok && h.reset() {
 		s[sCand] = candOpenVPN
-		return openvpnStep(s, b, fromLocal, false)
+		return openvpnStep(s, m, fromLocal, false)
 	}
-	if l2tpPort && l2tpValid(b) {
+	if l2tpPort && l2tpValid(m) {
 		s[sCand] = candL2TP
-		return l2tpStep(s, b, fromLocal)
+		return l2tpStep(s, m, fromLocal)
 	}
-	if port4500 && espValid(b) {
+	if port4500 && espValid(m) {
 		s[sCand] = candESP
-		return espStep(s, b, fromLocal)
+		return espStep(s, m, fromLocal)
 	}
 	return reject
 }

@@ -18,13 +18,17 @@ import (
 //
 // The response's receiver index is the initiator's sender index, and data
 // towards either side carries that side's index.
-func wireguardType(b []byte) uint8 {
-	if len(b) < 4 || b[1]|b[2]|b[3] != 0 {
+//
+// It returns the type of m, or 0 when m is none of them (or too little of
+// it was captured to read the indexes: 16 bytes).
+func wireguardType(m msg) uint8 {
+	b, n := m.b, m.n
+	if len(b) < 16 || b[1]|b[2]|b[3] != 0 {
 		return 0
 	}
 	switch {
-	case b[0] == 1 && len(b) == 148, b[0] == 2 && len(b) == 92, b[0] == 3 && len(b) == 64,
-		b[0] == 4 && len(b) >= 32 && len(b)%16 == 0:
+	case b[0] == 1 && n == 148, b[0] == 2 && n == 92, b[0] == 3 && n == 64,
+		b[0] == 4 && n >= 32 && n%16 == 0:
 		return b[0]
 	}
 	return 0
@@ -45,11 +49,12 @@ const (
 	wgRespLocal = 8 // ... from the local side
 )
 
-func wireguardStep(s *enrich.State, b []byte, fromLocal bool) result {
-	t := wireguardType(b)
+func wireguardStep(s *enrich.State, m msg, fromLocal bool) result {
+	t := wireguardType(m)
 	if t == 0 {
 		return reject
 	}
+	b := m.b
 	st := s[data:]
 	fl := st[wgFlags]
 	side := func(local uint8) bool { return fl&local != 0 }
