@@ -175,8 +175,8 @@ func (inv *Inventory) pushFront(d *device) {
 }
 
 func (d *device) addAddr(a netip.Addr) {
-	if !a.IsValid() {
-		return
+	if !a.IsValid() || a.IsUnspecified() {
+		return // "::" is the source of duplicate address detection and group reports: no address of the device
 	}
 	if i := slices.Index(d.addrs, a); i >= 0 {
 		copy(d.addrs[1:i+1], d.addrs[:i])

@@ -189,7 +189,12 @@ func Empty() *Policy {
 // flagged. Evaluate does not allocate and does not keep f.
 func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
 	v := p.evaluateRemote(f)
-	p.evaluateDevice(&f.Device, &v)
+	// A device is judged by the flows it has with the world: its chatter
+	// with special-purpose addresses (multicast group reports, link-local
+	// neighbours) says nothing about where its data goes.
+	if f.Location != nil && f.Location.Class == geo.ClassPublic {
+		p.evaluateDevice(&f.Device, &v)
+	}
 	return v
 }
 
