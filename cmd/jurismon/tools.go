@@ -154,6 +154,10 @@ func (c *checkConfigCommand) run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks\n", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
+	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
+	if r := p.VendorRules(); len(r) > 0 {
+		fmt.Printf(", %d vendors rules (%v)", len(r), r)
+	}
+	fmt.Println()
 	return nil
 }
