@@ -122,7 +122,7 @@ func printLookup(w io.Writer, r *lookupResult) {
 }
 
 // printVersion prints the build and each geo database's provenance.
-func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags) error {
+func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags, vf *vendorFlags) error {
 	fmt.Fprintln(w, version.Print("jurismon"))
 	res, err := gf.open(logger)
 	if err != nil {
@@ -133,6 +133,18 @@ func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags) error {
 	for _, db := range res.Databases() {
 		fmt.Fprintf(w, "%s database: %s, built %s (%d days ago), source: %s\n",
 			db.Name, db.Type, db.BuildTime.UTC().Format(time.DateOnly), int(db.Age(now).Hours()/24), db.Source)
+	}
+	src, err := vf.open(logger)
+	if err != nil {
+		return err
+	}
+	files := src.Registry().Files()
+	if len(files) == 0 {
+		fmt.Fprintf(w, "MAC vendor registry: none in %s (install Debian's ieee-data, or pass --vendors.registry-dir)\n", src.Dir())
+	}
+	for _, f := range files {
+		fmt.Fprintf(w, "MAC vendor registry: %s %s, %d assignments, modified %s\n",
+			f.Registry, f.Path, f.Entries, f.ModTime.UTC().Format(time.DateOnly))
 	}
 	return nil
 }
