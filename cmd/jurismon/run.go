@@ -132,7 +132,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		return err
 	}
 	a.env.Enrichers = append(a.env.Enrichers, macvendor.Enricher{Source: a.vendors})
-	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
+	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{Policy: a.env.Policy, MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
 
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -187,8 +188,12 @@ func getDevices(t *testing.T, base string) map[string]map[string]any {
 	var body struct {
 		Devices []map[string]any `json:"devices"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("%s: %v: %.300s", resp.Request.URL, err, raw)
 	}
 	out := map[string]map[string]any{}
 	for _, d := range body.Devices {
