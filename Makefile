@@ -16,7 +16,7 @@ LDFLAGS   := -s -w \
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
-	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders
+	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
 

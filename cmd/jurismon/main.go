@@ -158,6 +158,7 @@ type cli struct {
 	analyze     *analyzeCommand
 	lookup      *lookupCommand
 	versionCmd  *kingpin.CmdClause
+	versionVF   vendorFlags
 	checkConfig *checkConfigCommand
 	health      *healthcheckCommand
 }
@@ -179,7 +180,8 @@ func newCLI(manPage bool) *cli {
 	c.runCmd = newRunCommand(c.app)
 	c.analyze = newAnalyzeCommand(c.app)
 	c.lookup = newLookupCommand(c.app)
-	c.versionCmd = c.app.Command("version", "Print the build and the geo databases' provenance.")
+	c.versionCmd = c.app.Command("version", "Print the build, the geo databases' provenance and the IEEE MAC registry files in use.")
+	c.versionVF.register(c.versionCmd, false)
 	c.checkConfig = newCheckConfigCommand(c.app)
 	c.health = newHealthcheckCommand(c.app)
 	return c
@@ -207,7 +209,7 @@ func run(args []string) int {
 	case c.lookup.cmd.FullCommand():
 		err = c.lookup.run(logger, &c.gf)
 	case c.versionCmd.FullCommand():
-		err = printVersion(os.Stdout, logger, &c.gf)
+		err = printVersion(os.Stdout, logger, &c.gf, &c.versionVF)
 	case c.checkConfig.cmd.FullCommand():
 		err = c.checkConfig.run()
 	case c.health.cmd.FullCommand():
