@@ -73,10 +73,7 @@ func (g Grouping) Has(f KeyField) bool {
 	case ByDevice:
 		return f == FieldDevice
 	}
-	if f == FieldDevice {
-		return false
-	}
-	return true
+	return f != FieldDevice // only ByDevice keys by the device
 }
 
 // KeyField names a part of a GroupKey.
