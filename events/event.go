@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
 )
 
 // Event is one flagged flow as written to the log, one JSON object a line.
@@ -35,6 +36,10 @@ type Event struct {
 	Jurisdiction      string    `json:"jurisdiction"`
 	MatchedBy         string    `json:"matched_by"` // country, registered_country, asn or as_org
 	Ended             bool      `json:"ended"`      // false for a periodic report of a live flow
+	// Embedded is nat64, 6to4 or teredo when the remote IPv6 address was
+	// located by the IPv4 address it embeds, EmbeddedAddress; absent else.
+	Embedded        string `json:"embedded,omitempty"`
+	EmbeddedAddress string `json:"embedded_address,omitempty"`
 }
 
 // FromFlow converts a flow event, copying everything out of it: the
@@ -64,6 +69,10 @@ func FromFlow(e *flow.FlowEvent, now time.Time) Event {
 		ev.RegisteredCountry = loc.RegisteredCountry
 		ev.ASN = loc.ASN
 		ev.ASOrg = loc.ASOrg
+		if loc.Embedded != geo.EmbedNone {
+			_, v4 := geo.Embedded(e.Remote.Addr())
+			ev.Embedded, ev.EmbeddedAddress = loc.Embedded.String(), addrString(v4)
+		}
 	}
 	return ev
 }

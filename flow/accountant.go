@@ -437,6 +437,11 @@ func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Locati
 	}
 	if g == ByMetrics {
 		k.Transit = transit
+	} else {
+		k.Excepted = v.Excepted
+		if g.Has(FieldRegistered) {
+			k.Embedded = loc.Embedded
+		}
 	}
 	return k
 }

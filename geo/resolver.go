@@ -177,7 +177,8 @@ func (r *Resolver) checkAge(info DatabaseInfo) {
 // Lookup returns what the databases say about a. The result is never nil;
 // it is shared and must not be modified. Special-purpose addresses get the
 // static Location of their class without a lookup. IPv4-mapped IPv6
-// addresses are looked up as IPv4.
+// addresses are looked up as IPv4; NAT64 (well-known prefix), 6to4 and
+// Teredo addresses by the public IPv4 address they embed (see Embedded).
 func (r *Resolver) Lookup(a netip.Addr) *Location {
 	if a.Is4In6() {
 		a = a.Unmap()
@@ -185,7 +186,12 @@ func (r *Resolver) Lookup(a netip.Addr) *Location {
 	if a.Zone() != "" {
 		a = a.WithZone("")
 	}
-	if c := Classify(a, r.opts.LookupDocumentation); c != ClassPublic {
+	c := Classify(a, r.opts.LookupDocumentation)
+	switch c {
+	case ClassPublic:
+	case ClassNAT64, Class6to4, ClassTeredo:
+		return r.lookupEmbedded(a, c)
+	default:
 		return &specialLocations[c]
 	}
 	st := r.state.Load()
@@ -195,6 +201,33 @@ func (r *Resolver) Lookup(a netip.Addr) *Location {
 	loc := st.resolve(a, r.logger)
 	st.cache.put(a, loc)
 	return loc
+}
+
+// lookupEmbedded locates an address of a translation or tunnelling prefix by
+// the IPv4 address it embeds. An embedded address that is not public (RFC
+// 6052 forbids the well-known prefix for those, and a 6to4 or Teredo address
+// with a private IPv4 one is broken) leaves the address special: it says
+// nothing about a place. The derived Location is cached under the IPv6
+// network it holds for, so a known flow's lookup does not allocate.
+func (r *Resolver) lookupEmbedded(a netip.Addr, c Class) *Location {
+	e, v4 := Embedded(a)
+	if e == EmbedNone || Classify(v4, r.opts.LookupDocumentation) != ClassPublic {
+		return &specialLocations[c]
+	}
+	st := r.state.Load()
+	if loc := st.cache.get(a); loc != nil {
+		return loc
+	}
+	inner := st.cache.get(v4)
+	if inner == nil {
+		inner = st.resolve(v4, r.logger)
+		st.cache.put(v4, inner)
+	}
+	loc := *inner
+	loc.Embedded = e
+	loc.Network = embeddedNetwork(e, a, inner.Network)
+	st.cache.put(a, &loc)
+	return &loc
 }
 
 // specialLocations holds one Location per class, for addresses that are

@@ -95,9 +95,12 @@ func TestLookupSpecial(t *testing.T) {
 		{"fd00::1", geo.ClassUniqueLocal},
 		{"fe80::1%eth0", geo.ClassLinkLocal},
 		{"ff02::1", geo.ClassMulticast},
-		{"64:ff9b::8.8.8.8", geo.ClassNAT64},
+		// Translation and tunnelling prefixes embedding a non-public IPv4
+		// address, or with an operator-defined layout, stay special.
+		{"64:ff9b::10.1.1.1", geo.ClassNAT64},
+		{"64:ff9b:1::808:808", geo.ClassNAT64},
 		{"2001::1", geo.ClassTeredo},
-		{"2002:808:808::1", geo.Class6to4},
+		{"2002:a00:1::1", geo.Class6to4},
 		{"100::1", geo.ClassDiscardOnly},
 		{"2001:2::1", geo.ClassBenchmarking},
 	}

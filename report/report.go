@@ -34,7 +34,9 @@ type Row struct {
 	RemoteHosts       uint64  `json:"remote_hosts"`
 	Jurisdiction      string  `json:"jurisdiction"` // "" when not flagged
 	MatchedBy         string  `json:"matched_by"`   // "" when not flagged
-	Folded            bool    `json:"folded,omitempty"`
+	Folded            bool    `json:"folded"`       // always present: true for a row standing for many keys
+	Excepted          string  `json:"excepted"`     // the reason of the exception that kept the row from being flagged, else ""
+	Embedded          string  `json:"embedded"`     // nat64, 6to4 or teredo when located by the embedded IPv4 address, else ""
 }
 
 // Bytes is the row's traffic in both directions.
@@ -113,7 +115,7 @@ func rowID(r *Row) string {
 	if r.ASN != nil {
 		asn = fmt.Sprint(*r.ASN)
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction)
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded)
 }
 
 func makeRow(g *flow.Group, by flow.Grouping) Row {
@@ -131,6 +133,8 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 		RemoteHosts:       g.Hosts.Load(),
 		Jurisdiction:      k.Jurisdiction,
 		Folded:            k.Folded,
+		Excepted:          k.Excepted,
+		Embedded:          k.Embedded.String(),
 	}
 	if k.Jurisdiction != "" {
 		r.MatchedBy = k.MatchedBy.String()
