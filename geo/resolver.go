@@ -60,6 +60,8 @@ type Resolver struct {
 	stats  []shardStats
 	// reloadMu serialises Reload and Close; Lookup never takes it.
 	reloadMu sync.Mutex
+	// builtinAgeLogged: the built-in database's age is said once.
+	builtinAgeLogged atomic.Bool
 }
 
 // state is what a reload swaps as a whole: the databases and the cache of
@@ -162,10 +164,26 @@ func (r *Resolver) openBuiltin(name string) (*database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geo: built-in %s database: %w", name, err)
 	}
-	r.checkAge(db.info)
+	// The file's metadata says GeoLite2-Country/-ASN so that every reader
+	// opens it, but it is not MaxMind data: say what it is.
+	db.info.Type = BuiltinTypePrefix + name
+	if age := db.info.Age(r.opts.Now()); age > MaxAge && r.builtinAgeLogged.CompareAndSwap(false, true) {
+		// geoipupdate cannot update it and the user did nothing wrong: one
+		// line at info level, for both built-in databases, saying where
+		// fresher data come from.
+		r.logger.Info("the built-in geo database is older than 30 days; for fresher data give GeoLite2 files "+
+			"(--geoip.country and --geoip.asn, or geoipupdate into /usr/share/GeoIP) or use a newer jurismon",
+			"build_time", db.info.BuildTime.Format(time.DateOnly), "age_days", int(age.Hours()/24))
+	}
 	return db, nil
 }
 
+// BuiltinTypePrefix starts the DatabaseInfo.Type of a built-in database:
+// jurismon-builtin-country and jurismon-builtin-asn.
+const BuiltinTypePrefix = "jurismon-builtin-"
+
+// checkAge warns about a stale database file that the user supplied or
+// installed: they can update it.
 func (r *Resolver) checkAge(info DatabaseInfo) {
 	if age := info.Age(r.opts.Now()); age > MaxAge {
 		r.logger.Warn("geo database is older than 30 days; update it (geoipupdate) or give a newer one",
