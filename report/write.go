@@ -180,6 +180,21 @@ func (r *Report) writeSummary(w io.Writer) error {
 	if s.FlowsEvicted > 0 || s.GroupsFolded > 0 || s.HostsUntracked > 0 {
 		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.GroupsFolded, s.HostsUntracked)
 	}
+	if s.RowsOmitted > 0 {
+		fmt.Fprintf(&b, "rows: %d largest shown, %d more not shown (--top)\n", s.RowsShown, s.RowsOmitted)
+	}
+	for _, u := range s.UnsupportedLinks {
+		fmt.Fprintf(&b, "%s: %d frames not decoded\n", u, u.Frames)
+	}
+	for _, t := range s.Truncated {
+		fmt.Fprintf(&b, "TRUNCATED: %s is cut short after %d packets (%s); the report covers what comes before the cut\n", t.File, t.Packets, t.Error)
+	}
+	if len(s.LocalNetworks) > 0 {
+		fmt.Fprintf(&b, "local networks: %s\n", strings.Join(s.LocalNetworks, ", "))
+	}
+	if h := s.CaptureHost; h != nil {
+		fmt.Fprintf(&b, "hint: %s (in %d of %d transit flows)\n", h.Hint, h.Flows, h.TransitFlows)
+	}
 	for _, d := range s.Databases {
 		fmt.Fprintf(&b, "%s database: %s, built %s, %s\n", d.Name, d.Type, d.BuildTime, d.Source)
 	}
