@@ -273,3 +273,29 @@ func TestAnalyzeUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyzeSample: the README's first analyze examples run on the capture
+// the repository ships, with whatever database the machine has (the
+// built-in one on a fresh machine).
+func TestAnalyzeSample(t *testing.T) {
+	sample := filepath.Join("..", "..", "testdata", "sample.pcap")
+	for _, args := range [][]string{
+		{"analyze", "--format", "json", sample},
+		{"analyze", "--format", "json", "--config", filepath.Join("..", "..", "deploy", "config", "example.yml"), sample},
+	} {
+		out, errOut, code := jurismon(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		var rep report.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Rows) < 10 || rep.Summary.PacketsRead != 163 || rep.Summary.Directions["egress"].Flows == 0 {
+			t.Errorf("%v: %d rows, summary %+v", args, len(rep.Rows), rep.Summary)
+		}
+		if strings.Count(errOut, "older than 30 days") > 1 {
+			t.Errorf("the age of the database is said more than once:\n%s", errOut)
+		}
+	}
+}
