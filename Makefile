@@ -13,7 +13,7 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Fuzz targets as package:function.
-FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
+FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
