@@ -299,3 +299,20 @@ func TestAnalyzeSample(t *testing.T) {
 		}
 	}
 }
+
+// TestEnumFlagErrors: every enum flag's error names the flag and its words.
+func TestEnumFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--metrics.asn", "all"}, `--metrics.asn: must be one of none, flagged, top, got "all"`},
+		{[]string{"run", "--capture.engine", "pcap"}, `--capture.engine: must be one of ring, afpacket, got "pcap"`},
+		{[]string{"analyze", "--format=xml", "x.pcap"}, `--format: must be one of table, json, csv, got "xml"`},
+	} {
+		_, errOut, code := jurismon(t, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, errOut, exitUsage, tt.want)
+		}
+	}
+}
