@@ -40,7 +40,7 @@ type analyzeCommand struct {
 
 func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c := &analyzeCommand{flows: flow.DefaultConfig()}
-	c.cmd = app.Command("analyze", "Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report.")
+	c.cmd = app.Command("analyze", fmt.Sprintf("Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report. A file cut short is reported up to the cut, and the exit code is then %d.", exitTruncated))
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
 	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote.", "location", &c.by, "location", "country", "asn", "remote", "local-remote")
