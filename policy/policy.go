@@ -155,8 +155,9 @@ func Empty() *Policy {
 // Evaluate returns the verdict for a remote address and its location. The
 // first jurisdiction in file order that matches wins; within one, fields are
 // checked in the order country, registered country, ASN, AS organisation.
-// A match is suppressed when the address is in an exception's CIDR, its
-// ASN is an exception's, or it is in local_networks (which are never
+// A match is suppressed when the address (or the IPv4 address it embeds,
+// for NAT64, 6to4 and Teredo) is in an exception's CIDR, its ASN is an
+// exception's, or it is in local_networks (which are never
 // remote). Special-purpose addresses (loc.Class other than geo.ClassPublic)
 // and a nil loc are never flagged. Evaluate does not allocate.
 func (p *Policy) Evaluate(addr netip.Addr, loc *geo.Location) Verdict {
@@ -189,8 +190,14 @@ func (p *Policy) Evaluate(addr netip.Addr, loc *geo.Location) Verdict {
 		if reason, ok := p.exceptASN[loc.ASN]; ok {
 			return Verdict{Excepted: reason}
 		}
+		// An address located by the IPv4 address it embeds (NAT64, 6to4,
+		// Teredo) reaches that host: an exception for it holds too.
+		var inner netip.Addr
+		if loc.Embedded != geo.EmbedNone {
+			_, inner = geo.Embedded(addr)
+		}
 		for _, e := range p.exceptCIDR {
-			if e.prefix.Contains(addr) {
+			if e.prefix.Contains(addr) || (inner.IsValid() && e.prefix.Contains(inner)) {
 				return Verdict{Excepted: e.reason}
 			}
 		}
