@@ -99,23 +99,24 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	c.flows.Grouping = by
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
 	env.SetHostNetworks(local)
-	var hosts *hostCounter
+	var (
+		obs   []flow.Observer
+		hosts *hostCounter
+	)
 	if len(local) == 0 && len(pol.LocalNetworks()) == 0 {
 		hosts = newHostCounter()
-		c.flows.OnEnded = hosts.flowEnded
+		obs = append(obs, hosts)
 	}
-	acct := flow.NewAccountant(env, c.flows)
-
-	an := analysis{dec: capture.NewDecoder(), acct: acct, unsupported: map[capture.LinkType]uint64{}}
-	an.dec.Decapsulate = c.decapsulate
+	acct := flow.NewAccountant(env, c.flows, obs...)
+	an := analysis{w: flow.NewWorker(acct, c.decapsulate), unsupported: map[capture.LinkType]uint64{}}
 	for _, name := range c.files {
 		if err := an.file(name, c.showProgress()); err != nil {
 			return err
 		}
 	}
-	acct.Flush()
+	an.w.Flush()
 
-	s := an.summary(c.files, acct, res)
+	s := an.summary(c.files, res)
 	s.LocalNetworks = prefixStrings(local)
 	if hosts != nil {
 		s.CaptureHost = hosts.hint(s)
@@ -221,12 +222,10 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// analysis is the per-packet loop of analyze: read, decode, account.
+// analysis reads the files into one flow.Worker and keeps what the
+// summary says about the files themselves.
 type analysis struct {
-	dec     *capture.Decoder
-	acct    *flow.Accountant
-	read    uint64
-	results [capture.NumResults]uint64
+	w *flow.Worker
 	// unsupported counts the frames of each link type the decoder does not
 	// know, so that the summary can name them.
 	unsupported map[capture.LinkType]uint64
@@ -236,9 +235,10 @@ type analysis struct {
 // progressMin is the file size from which a progress line is worth showing.
 const progressMin = 64 << 20
 
-// file reads one capture. A file cut short (a capture still being written,
-// a copy that did not finish) is not an error: everything before the cut is
-// accounted, as tcpdump reads it, and the cut is recorded for the summary.
+// file feeds every frame of a file to the worker. A file cut short (a
+// capture still being written, a copy that did not finish) is not an error:
+// everything before the cut is accounted, as tcpdump reads it, and the cut
+// is recorded for the summary.
 func (an *analysis) file(name string, progress bool) error {
 	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
@@ -254,9 +254,9 @@ func (an *analysis) file(name string, progress bool) error {
 	}
 	var (
 		f     capture.Frame
-		p     capture.Packet
+		start = an.w.Decodes.Frames() // of the files before
+		read  = start
 		last  = time.Now()
-		start = an.read
 	)
 	for {
 		if err := fs.Next(&f); err != nil {
@@ -264,28 +264,23 @@ func (an *analysis) file(name string, progress bool) error {
 				break
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				an.cut(name, an.read-start, err)
+				an.cut(name, read-start, err)
 				break
 			}
 			return err
 		}
-		an.read++
-		r := an.dec.DecodeFrame(&f, &p)
-		an.results[r]++
-		switch r {
-		case capture.Decoded:
-			an.acct.AddAhead(&p)
-		case capture.UnsupportedLink:
+		read++
+		if an.w.Handle(&f) == capture.UnsupportedLink {
 			an.unsupported[f.Link]++
 		}
-		if progress && an.read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
+		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
 			last = time.Now()
 			done, total := fs.Progress()
-			fmt.Fprintf(os.Stderr, "\r%s: %5.1f%% %d packets", name, 100*float64(done)/float64(max(total, 1)), an.read)
+			fmt.Fprintf(os.Stderr, "\r%s: %5.1f%% %d packets", name, 100*float64(done)/float64(max(total, 1)), read)
 		}
 	}
 	if progress {
-		fmt.Fprintf(os.Stderr, "\r%s: 100.0%% %d packets\n", name, an.read)
+		fmt.Fprintf(os.Stderr, "\r%s: 100.0%% %d packets\n", name, read)
 	}
 	return nil
 }
@@ -311,12 +306,14 @@ func (an *analysis) warn(logger *slog.Logger, s report.Summary) {
 	}
 }
 
-func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Resolver) report.Summary {
+func (an *analysis) summary(files []string, res *geo.Resolver) report.Summary {
+	w := an.w
+	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
 		Files:          files,
-		PacketsRead:    an.read,
-		Decoded:        an.results[capture.Decoded],
-		NotIP:          an.results[capture.NotIP],
+		PacketsRead:    d.Frames(),
+		Decoded:        d.Load(capture.Decoded),
+		NotIP:          d.Load(capture.NotIP),
 		Malformed:      map[string]uint64{},
 		Directions:     map[string]report.Direction{},
 		UnknownLookups: acct.Stats.UnknownLookups.Load(),
@@ -325,8 +322,8 @@ func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Reso
 		HostsUntracked: acct.Stats.HostsUntracked.Load(),
 	}
 	for r := range capture.NumResults {
-		if r.Malformed() && an.results[r] > 0 {
-			s.Malformed[r.String()] = an.results[r]
+		if n := d.Load(r); r.Malformed() && n > 0 {
+			s.Malformed[r.String()] = n
 		}
 	}
 	for d := range flow.NumDirections {
@@ -377,7 +374,8 @@ func newHostCounter() *hostCounter {
 	return &hostCounter{flows: make(map[netip.Addr]uint64)}
 }
 
-func (h *hostCounter) flowEnded(remote netip.Addr, _ uint64) {
+// ObserveEnded counts a remote endpoint of an ended flow (flow.EndObserver).
+func (h *hostCounter) ObserveEnded(remote netip.Addr, _ uint64) {
 	h.ended++
 	if n, ok := h.flows[remote]; ok || len(h.flows) < maxHostCandidates {
 		h.flows[remote] = n + 1
