@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/geo/geotest"
 	"github.com/jurismon/jurismon/report"
 )
@@ -314,5 +315,28 @@ func TestEnumFlagErrors(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, errOut, exitUsage, tt.want)
 		}
+	}
+}
+
+// TestVersionBuiltin: on a machine without GeoLite2 files, version names
+// the built-in database for what it is, and its age is said once, at info
+// level, never as a warning to run geoipupdate.
+func TestVersionBuiltin(t *testing.T) {
+	for _, dir := range geo.DefaultSearchDirs {
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Skipf("%s holds files: the built-in database may not be used", dir)
+		}
+	}
+	out, errOut, code := jurismon(t, "version")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"country database: jurismon-builtin-country,", "asn database: jurismon-builtin-asn,"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(errOut, "level=WARN") || strings.Count(errOut, "built-in geo database") > 1 {
+		t.Errorf("stderr warns, or says the age more than once:\n%s", errOut)
 	}
 }
