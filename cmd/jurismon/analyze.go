@@ -67,11 +67,11 @@ func loadPolicy(path string) (*policy.Policy, error) {
 
 func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	if c.top < 0 {
-		return fmt.Errorf("--top %d: must be 0 (every row) or more", c.top)
+		return usageError{fmt.Errorf("--top %d: must be 0 (every row) or more", c.top)}
 	}
 	local, err := parseLocalNetworks(c.localNets)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	if err := distinctFiles(c.files); err != nil {
 		return err

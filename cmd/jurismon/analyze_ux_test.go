@@ -23,7 +23,7 @@ import (
 // README's lab set-up.
 var testDBArgs = []string{"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation"}
 
-func writeFile(t *testing.T, path string, data []byte) string {
+func writeBytes(t *testing.T, path string, data []byte) string {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestAnalyzeTruncated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cut := writeFile(t, filepath.Join(dir, tt.name), tt.data)
+			cut := writeBytes(t, filepath.Join(dir, tt.name), tt.data)
 			rep, errOut := analyzeJSON(t, exitTruncated, cut, full)
 			s := rep.Summary
 			if len(s.Truncated) != 1 || s.Truncated[0].File != cut || !strings.Contains(s.Truncated[0].Error, tt.cut) {
@@ -154,7 +154,7 @@ func TestAnalyzeNAT64(t *testing.T) {
 		{"fd00::1", "64:ff9b::c633:6407", layers.IPProtocolTCP, 40000, 443, 100}, // 198.51.100.7: US
 		{"fd00::1", "2002:c000:205::1", layers.IPProtocolUDP, 5000, 53, 10},      // 6to4 of 192.0.2.5: DE
 	})
-	pol := writeFile(t, filepath.Join(dir, "us.yml"), []byte("jurisdictions:\n  - name: us\n    countries: [US]\n"))
+	pol := writeBytes(t, filepath.Join(dir, "us.yml"), []byte("jurisdictions:\n  - name: us\n    countries: [US]\n"))
 	rep, _ := analyzeJSON(t, exitFlagged, "--config", pol, "--fail-on-flagged", capFile)
 	got := map[string]report.Row{}
 	for _, r := range rep.Rows {
@@ -231,7 +231,7 @@ func writeLinkType(t *testing.T, path string, link layers.LinkType) {
 	if err := w.WritePacket(gopacket.CaptureInfo{CaptureLength: len(data), Length: len(data)}, data); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, path, b.Bytes())
+	writeBytes(t, path, b.Bytes())
 }
 
 // TestAnalyzeUsage: the smaller rough edges of analyze.
@@ -241,7 +241,7 @@ func TestAnalyzeUsage(t *testing.T) {
 	writeCapture(t, capFile, testTraffic)
 	radiotap := filepath.Join(dir, "wifi.pcap")
 	writeLinkType(t, radiotap, layers.LinkTypeIEEE80211Radio)
-	empty := writeFile(t, filepath.Join(dir, "empty.yml"), []byte("# nothing yet\n"))
+	empty := writeBytes(t, filepath.Join(dir, "empty.yml"), []byte("# nothing yet\n"))
 	tests := []struct {
 		name   string
 		args   []string
@@ -255,8 +255,9 @@ func TestAnalyzeUsage(t *testing.T) {
 		{"same file twice", []string{capFile, capFile}, exitError, capFile + " is given twice", ""},
 		{"same file by two names", []string{capFile, dir + "/./capture.pcap"}, exitError, "are the same file", ""},
 		{"fail-on-flagged without a policy", []string{"--fail-on-flagged", capFile}, exitOK, "--fail-on-flagged without --config", ""},
+		{"negative top", []string{"--top=-1", capFile}, exitUsage, "--top -1: must be 0 (every row) or more", ""},
 		{"empty policy", []string{"--config", empty, capFile}, exitError, "the policy file is empty (or holds only comments)", ""},
-		{"bad local network", []string{"--local-network", "192.0.2.5/24", capFile}, exitError, "--local-network 192.0.2.5/24: host bits set", ""},
+		{"bad local network", []string{"--local-network", "192.0.2.5/24", capFile}, exitUsage, "--local-network 192.0.2.5/24: host bits set", ""},
 		{"unsupported link type", []string{radiotap}, exitOK, "unsupported link type 127 (radiotap)", "unsupported link type 127 (radiotap): 1 frames not decoded"},
 	}
 	for _, tt := range tests {
