@@ -515,6 +515,11 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 			k.Embedded = loc.Embedded
 		}
 	}
+	if g == ByDevice {
+		// One row per device (and verdict): its traffic with public and
+		// special-purpose addresses together.
+		k.Class = geo.ClassPublic
+	}
 	if g == ByDevice && f.Device.HasMAC {
 		k.MAC, k.HasMAC = f.Device.MAC, true
 		k.Vendor, k.VendorCountry, k.DevicePrivate = f.Device.Vendor, f.Device.VendorCountry, f.Device.Private
