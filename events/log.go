@@ -116,6 +116,9 @@ type Log struct {
 	dropped   [numReasons]atomic.Uint64
 	rotations atomic.Uint64
 	closed    atomic.Bool
+	final     atomic.Bool   // see Flushing
+	finalLost atomic.Uint64 // events lost after Flushing for want of a writer
+	finalFrom atomic.Uint64 // write errors before Flushing
 
 	// mu orders Run against Close so that exactly one goroutine writes.
 	mu      sync.Mutex
@@ -252,13 +255,15 @@ func (p *pending) event() Event {
 // Observe records a flagged flow. It runs on the packet path: it copies the
 // event out of e and hands it to the writer without ever blocking, dropping
 // and counting it when the rate limit is exceeded or the queue is full.
-// Events observed after Close are ignored.
+// After Flushing it neither applies the rate limit nor drops on a full
+// queue. Events observed after Close are ignored.
 func (l *Log) Observe(e *flow.FlowEvent) {
 	if l.closed.Load() {
 		return
 	}
 	now := l.opts.now()
-	if !l.limit.allow(now) {
+	final := l.final.Load()
+	if !final && !l.limit.allow(now) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}
@@ -268,9 +273,35 @@ func (l *Log) Observe(e *flow.FlowEvent) {
 	}
 	select {
 	case l.queue <- p:
+		return
 	default:
-		l.dropped[reasonQueueFull].Add(1)
 	}
+	if final {
+		// Capture has stopped: waiting for the writer delays nothing.
+		l.mu.Lock()
+		running := l.running
+		l.mu.Unlock()
+		if running {
+			select {
+			case l.queue <- p:
+				return
+			case <-l.exited:
+			}
+		}
+		l.finalLost.Add(1)
+	}
+	l.dropped[reasonQueueFull].Add(1)
+}
+
+// Flushing starts the final flush at shutdown, after capture has stopped
+// and before the accountants report the flows still open: the rate limit
+// is for floods while running, and a flow's final event is its only record,
+// so from now on every event is written, Observe waiting for the writer
+// when the queue is full. Close logs how many were lost all the same (Run
+// not running, or the disk failing).
+func (l *Log) Flushing() {
+	l.finalFrom.Store(l.dropped[reasonWriteError].Load())
+	l.final.Store(true)
 }
 
 // Run writes queued events until ctx is cancelled or Close is called,
@@ -328,6 +359,11 @@ func (l *Log) Close() error {
 	}
 	// Run has returned (or never ran): this goroutine owns the writer now.
 	l.drain()
+	if l.final.Load() {
+		if lost := l.finalLost.Load() + l.dropped[reasonWriteError].Load() - l.finalFrom.Load(); lost > 0 {
+			l.opts.Logger.Error("event log: final events of flows open at shutdown lost", "lost", lost, "path", l.opts.Path)
+		}
+	}
 	if l.file != nil {
 		err := l.file.Close()
 		l.file, l.out = nil, nil

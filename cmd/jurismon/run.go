@@ -199,12 +199,20 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	defer cancel()
 	select {
 	case <-capErr:
-		// The workers have returned: the accountants are ours now.
+		// The workers have returned: the accountants are ours now. Every
+		// flagged flow still open gets its final event, past the rate limit.
+		if a.events != nil {
+			a.events.Flushing()
+		}
 		for _, acct := range a.accts {
 			acct.Flush()
 		}
 	case <-deadline.Done():
-		logger.Warn("capture did not stop in time; the flows still open are not reported")
+		var open int64
+		for _, acct := range a.accts {
+			open += acct.Stats.FlowEntries.Load()
+		}
+		logger.Error("capture did not stop in time; the flows still open are not reported", "flows", open)
 	}
 	if a.events != nil {
 		if err := a.events.Close(); err != nil {
