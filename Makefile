@@ -2,6 +2,9 @@
 GO        ?= go
 BIN       ?= bin
 FUZZTIME  ?= 30s
+# Minimising each new input costs up to 60s by default, which left a slow
+# target (FuzzOpenDatabase) almost no time to fuzz: a few calls are enough.
+FUZZMINIMIZE ?= 20x
 BENCHTIME ?= 1s
 COUNT     ?= 6
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -14,7 +17,8 @@ LDFLAGS   := -s -w \
 
 # Fuzz targets as package:function.
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
-	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase
+	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
+	./probe:FuzzParseReply ./probe:FuzzPathsHandler ./events:FuzzHandlerQuery
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
 
@@ -45,7 +49,8 @@ bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth 
 
 fuzz: ## Run every fuzz target for FUZZTIME.
 	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) \
+		-fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; done
 
 generate: ## Rebuild the test fixtures (go generate); the built-in database needs npm.
 	$(GO) generate ./capture/... ./geo/
