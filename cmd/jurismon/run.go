@@ -125,6 +125,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
 
 	c.live.Logger = logger
+	c.live.Decapsulate = c.decapsulate // keep the inner headers the decoder reads
 	if a.live, err = capture.NewLive(c.live); err != nil {
 		return err
 	}
