@@ -19,7 +19,8 @@ LDFLAGS   := -s -w \
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
 	./probe:FuzzParseReply ./probe:FuzzPathsHandler ./events:FuzzHandlerQuery \
-	./dns:FuzzMessage ./workload:FuzzParseCgroup ./capture:FuzzCut
+	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
+	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./capture:FuzzCut
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
 

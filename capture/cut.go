@@ -219,17 +219,23 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 	c.ifGoto(bpf.JumpGreaterOrEqual, 0x0600, l.etherType)
 	c.llcSNAP(l)
 
-	// What an EtherType in A announces at X: IP, or up to two VLAN tags,
-	// MPLS labels or a PPPoE session in front of it.
+	// What an EtherType in A announces at X: IP, or VLAN tags, MPLS labels
+	// or a PPPoE session in front of it. The outer level follows as many
+	// tags and labels as the decoder (MaxTags); inner ones, to keep the
+	// program short, two tags and four labels.
+	tags, labels := MaxTags, MaxTags
+	if lvl > 0 {
+		tags, labels = 2, 4
+	}
 	g.place(l.etherType)
 	mpls, pppoe := g.newLabel(), g.newLabel()
-	for tag := range 3 {
+	for tag := range tags + 1 {
 		c.ifGoto(bpf.JumpEqual, etherIPv4, l.ip4)
 		c.ifGoto(bpf.JumpEqual, etherIPv6, l.ip6)
 		c.ifGoto(bpf.JumpEqual, etherMPLS, mpls)
 		c.ifGoto(bpf.JumpEqual, etherMPLSMC, mpls)
 		c.ifGoto(bpf.JumpEqual, etherPPPoE, pppoe)
-		if tag == 2 {
+		if tag == tags {
 			break
 		}
 		next, vlan := g.newLabel(), g.newLabel()
@@ -247,10 +253,10 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 	}
 	c.endAtX()
 
-	// MPLS: up to four labels, then the first nibble guesses the payload.
+	// MPLS labels, then the first nibble guesses the payload.
 	g.place(mpls)
 	bottom := g.newLabel()
-	for range 4 {
+	for range labels {
 		c.need(4, c.whole)
 		c.op(bpf.LoadIndirect{Off: 2, Size: 1})
 		c.op(bpf.StoreScratch{Src: bpf.RegA, N: mTmp})
