@@ -53,7 +53,7 @@ const cutLevels = 3
 // cutLabels are the entry points of the header parsers of one level (0:
 // outer). Each starts with X at its header.
 type cutLabels struct {
-	frame, etherType, ip4, ip6, tcp, udp, icmp, gre, udpLite, common12 int
+	frame, etherType, ip4, ip6, tcp, udp, icmp4, icmp6, gre, udpLite, common12 int
 }
 
 type cutter struct {
@@ -71,7 +71,7 @@ func (g *codegen) emitCut(lk layout, snaplen int, opts CutOptions) {
 	c := &cutter{g: g, opts: opts, whole: g.newLabel(), payload: g.newLabel(), finish: g.newLabel()}
 	for i := range c.lvl {
 		l := &c.lvl[i]
-		*l = cutLabels{g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel()}
+		*l = cutLabels{g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel()}
 	}
 	o := &c.lvl[0]
 	switch {
@@ -318,7 +318,7 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 	c.op(bpf.LoadScratch{Dst: bpf.RegA, N: mIHL})
 	c.op(bpf.ALUOpX{Op: bpf.ALUOpAdd})
 	c.op(bpf.TAX{})
-	c.transport(l, inner, protoICMP)
+	c.transport(l, inner, protoICMP, l.icmp4)
 
 	// IPv6 and its extension headers, as many as the decoder follows.
 	g.place(l.ip6)
@@ -365,7 +365,7 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 		c.op(bpf.TAX{})
 	}
 	g.place(trans)
-	c.transport(l, inner, protoICMPv6)
+	c.transport(l, inner, protoICMPv6, l.icmp6)
 
 	// TCP: the data offset says where the options end.
 	g.place(l.tcp)
@@ -424,9 +424,35 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 	g.place(l.common12)
 	c.endAt(12)
 
-	// ICMP and ICMPv6: type, code, checksum and the 4 bytes after them.
-	g.place(l.icmp)
+	// ICMP and ICMPv6: type, code, checksum and the 4 bytes after them;
+	// for an error (unreachable, time exceeded, parameter problem, packet
+	// too big), the IP header it quotes and the first 8 bytes of that
+	// packet's transport header too, by which the agent recognises the
+	// replies to its own probes (probe.Owns).
+	g.place(l.icmp4)
+	c.need(8, c.whole)
+	c.op(bpf.LoadIndirect{Off: 0, Size: 1})
+	err4, err6 := g.newLabel(), g.newLabel()
+	for _, t := range []uint32{3, 11, 12} {
+		c.ifGoto(bpf.JumpEqual, t, err4)
+	}
 	c.endAt(8)
+	g.place(err4)
+	c.addX(8)
+	c.need(1, c.whole)
+	c.op(bpf.LoadIndirect{Off: 0, Size: 1})
+	c.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})
+	c.op(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+	c.op(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 8})
+	c.op(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	c.goTo(c.finish)
+	g.place(l.icmp6)
+	c.need(8, c.whole)
+	c.op(bpf.LoadIndirect{Off: 0, Size: 1})
+	c.ifGoto(bpf.JumpLessThan, 128, err6) // types 0-127 are errors
+	c.endAt(8)
+	g.place(err6)
+	c.endAt(8 + 40 + 8)
 
 	// GRE version 0: optional checksum, key and sequence number, then what
 	// its protocol field says.
@@ -487,11 +513,11 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 
 // transport dispatches on the protocol in scratch mNext with X at the
 // transport header.
-func (c *cutter) transport(l, inner *cutLabels, icmp uint32) {
+func (c *cutter) transport(l, inner *cutLabels, icmp uint32, icmpLabel int) {
 	c.op(bpf.LoadScratch{Dst: bpf.RegA, N: mNext})
 	c.ifGoto(bpf.JumpEqual, protoTCP, l.tcp)
 	c.ifGoto(bpf.JumpEqual, protoUDP, l.udp)
-	c.ifGoto(bpf.JumpEqual, icmp, l.icmp)
+	c.ifGoto(bpf.JumpEqual, icmp, icmpLabel)
 	c.ifGoto(bpf.JumpEqual, protoUDPLite, l.udpLite)
 	c.ifGoto(bpf.JumpEqual, protoSCTP, l.common12)
 	c.ifGoto(bpf.JumpEqual, protoDCCP, l.common12)
