@@ -1,0 +1,317 @@
+// Package worldmap draws a world map as SVG with countries shaded by the
+// bytes exchanged with them; flagged countries are also hatched and
+// outlined, so that they stand out without relying on colour. The shapes
+// are Natural Earth's 1:110m countries (public domain), projected and
+// simplified by genmap into countries.txt (66 kB, embedded; the budget is
+// 200 kB). Countries too small to see get a marker at their location.
+//
+// The SVG uses presentation attributes only (no <style>, no script), so it
+// can be inlined into a page served under a strict Content-Security-Policy.
+package worldmap
+
+//go:generate sh -c "go run ./genmap -ne ${NE:-/tmp/gpd/usr/lib/python3/dist-packages/geopandas/datasets/naturalearth_lowres/naturalearth_lowres} > countries.txt"
+
+import (
+	"bufio"
+	_ "embed"
+	"fmt"
+	"html"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+//go:embed countries.txt
+var countriesTxt string
+
+// Country is one drawable country.
+type Country struct {
+	Code   string  // ISO 3166-1 alpha-2
+	X, Y   float64 // label point: markers and route hops are drawn here
+	Marker bool    // too small for its shape: also drawn as a marker
+	Path   string  // SVG path data; empty for countries drawn only as a marker
+}
+
+var (
+	loadOnce  sync.Once
+	countries []Country
+	byCode    map[string]int
+	width     float64
+	height    float64
+)
+
+func load() {
+	byCode = map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(countriesTxt))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if s, ok := strings.CutPrefix(line, "size "); ok {
+			w, h, _ := strings.Cut(s, " ")
+			width, _ = strconv.ParseFloat(w, 64)
+			height, _ = strconv.ParseFloat(h, 64)
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			panic("worldmap: malformed countries.txt line: " + line) // embedded, generated: a build defect
+		}
+		xs, ys, _ := strings.Cut(f[1], ",")
+		x, _ := strconv.ParseFloat(xs, 64)
+		y, _ := strconv.ParseFloat(ys, 64)
+		byCode[f[0]] = len(countries)
+		countries = append(countries, Country{Code: f[0], X: x, Y: y, Marker: f[2] == "m", Path: f[3]})
+	}
+}
+
+// Countries returns every drawable country, sorted by code.
+func Countries() []Country {
+	loadOnce.Do(load)
+	return countries
+}
+
+// Lookup returns the country with an ISO 3166-1 alpha-2 code.
+func Lookup(code string) (Country, bool) {
+	loadOnce.Do(load)
+	i, ok := byCode[code]
+	if !ok {
+		return Country{}, false
+	}
+	return countries[i], true
+}
+
+// Shade is what the map shows of one country.
+type Shade struct {
+	Bytes        uint64
+	Jurisdiction string // the flagged jurisdiction, "" when not flagged
+}
+
+// Hop is one step of a route drawn over the map.
+type Hop struct {
+	Country string
+	Flagged bool
+}
+
+// Options says what to draw.
+type Options struct {
+	Title  string           // accessible name of the map
+	Shades map[string]Shade // by ISO code; codes without a shape are ignored
+	Routes [][]Hop          // traced paths, drawn between the hops' countries
+	ID     string           // prefix of the element ids (pattern), so two maps can share a page
+}
+
+// Palette: ColorBrewer's sequential Blues (colour-blind safe), lightest
+// for the least traffic; flagged is Okabe–Ito vermillion, which stays
+// distinct from blue for every common colour-vision deficiency, and is
+// also a hatch and a thick outline.
+var (
+	Classes   = []string{"#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c"}
+	NoTraffic = "#ececec"
+	Flagged   = "#d55e00"
+	border    = "#ffffff"
+	outline   = "#222222"
+)
+
+// classFloor is the lower bound of each class, as a fraction of the
+// largest country's bytes: a log scale, since traffic spans decades.
+var classFloor = []float64{0, 1e-4, 1e-3, 1e-2, 1e-1}
+
+// Class returns the index into Classes for bytes when max is the largest
+// country's bytes, or -1 for no traffic.
+func Class(bytes, max uint64) int {
+	if bytes == 0 || max == 0 {
+		return -1
+	}
+	f := float64(bytes) / float64(max)
+	c := 0
+	for i, floor := range classFloor {
+		if f >= floor {
+			c = i
+		}
+	}
+	return c
+}
+
+const legendHeight = 46
+
+// Render writes the map as one <svg> element.
+func Render(w io.Writer, o Options) error {
+	loadOnce.Do(load)
+	id := o.ID
+	if id == "" {
+		id = "wm"
+	}
+	var max uint64
+	for cc, s := range o.Shades {
+		if _, ok := byCode[cc]; ok && s.Bytes > max {
+			max = s.Bytes
+		}
+	}
+	b := bufio.NewWriter(w)
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="worldmap" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" font-family="sans-serif">`,
+		num(width), num(height+legendHeight), id)
+	fmt.Fprintf(b, `<title id="%s-title">%s</title>`, id, esc(o.Title))
+	fmt.Fprintf(b, `<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="5" height="5" patternTransform="rotate(45)"><rect width="5" height="5" fill="none"/><line x1="0" y1="0" x2="0" y2="5" stroke="%s" stroke-width="2.4"/></pattern></defs>`, id, Flagged)
+	b.WriteString(`<g class="wm-countries" stroke="` + border + `" stroke-width="0.4" stroke-linejoin="round">`)
+	// Flagged countries are drawn last, so that their outline is on top.
+	order := slices.Clone(countries)
+	slices.SortStableFunc(order, func(a, c Country) int {
+		return boolInt(o.Shades[a.Code].Jurisdiction != "") - boolInt(o.Shades[c.Code].Jurisdiction != "")
+	})
+	for _, c := range order {
+		s := o.Shades[c.Code]
+		fill := NoTraffic
+		if k := Class(s.Bytes, max); k >= 0 {
+			fill = Classes[k]
+		}
+		title := c.Code
+		cls := "wm-c"
+		if s.Bytes > 0 {
+			title += ": " + FormatBytes(s.Bytes)
+		}
+		if s.Jurisdiction != "" {
+			cls += " wm-flagged"
+			title += " (flagged: " + s.Jurisdiction + ")"
+		}
+		fmt.Fprintf(b, `<g class="%s" data-cc="%s" data-bytes="%d"`, cls, c.Code, s.Bytes)
+		if s.Jurisdiction != "" {
+			fmt.Fprintf(b, ` data-jurisdiction="%s"`, esc(s.Jurisdiction))
+		}
+		fmt.Fprintf(b, `><title>%s</title>`, esc(title))
+		if c.Path != "" {
+			fmt.Fprintf(b, `<path d="%s" fill="%s"/>`, c.Path, fill)
+			if s.Jurisdiction != "" {
+				fmt.Fprintf(b, `<path d="%s" fill="url(#%s-hatch)" stroke="%s" stroke-width="1.3"/>`, c.Path, id, outline)
+			}
+		}
+		// Markers of countries without traffic would only be clutter.
+		if c.Marker && (s.Bytes > 0 || s.Jurisdiction != "") {
+			stroke, sw := "#777777", "0.5"
+			if s.Jurisdiction != "" {
+				stroke, sw = outline, "1.3"
+			}
+			fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="2.6" fill="%s" stroke="%s" stroke-width="%s"/>`, num(c.X), num(c.Y), fill, stroke, sw)
+		}
+		b.WriteString(`</g>`)
+	}
+	b.WriteString(`</g>`)
+	writeRoutes(b, o.Routes)
+	writeLegend(b, id, max)
+	b.WriteString(`</svg>`)
+	return b.Flush()
+}
+
+func writeRoutes(b *bufio.Writer, routes [][]Hop) {
+	if len(routes) == 0 {
+		return
+	}
+	b.WriteString(`<g class="wm-routes" fill="none">`)
+	for _, r := range routes {
+		var pts []Country
+		var flagged []bool
+		for _, h := range r {
+			c, ok := byCode[h.Country]
+			if !ok {
+				continue // a hop that did not answer or was not located
+			}
+			if n := len(pts); n > 0 && pts[n-1].Code == h.Country {
+				flagged[n-1] = flagged[n-1] || h.Flagged
+				continue
+			}
+			pts = append(pts, countries[c])
+			flagged = append(flagged, h.Flagged)
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		b.WriteString(`<g class="wm-route">`)
+		if len(pts) > 1 {
+			var d strings.Builder
+			for i, p := range pts {
+				if i == 0 {
+					d.WriteString("M")
+				} else {
+					d.WriteString(" L")
+				}
+				d.WriteString(num(p.X) + "," + num(p.Y))
+			}
+			// A white casing under the line keeps it readable on any shade.
+			fmt.Fprintf(b, `<path d="%s" stroke="#ffffff" stroke-width="3.2" stroke-linecap="round" stroke-linejoin="round"/>`, d.String())
+			fmt.Fprintf(b, `<path d="%s" stroke="%s" stroke-width="1.4" stroke-dasharray="4 2" stroke-linecap="round" stroke-linejoin="round"/>`, d.String(), outline)
+		}
+		for i, p := range pts {
+			fill, r := "#ffffff", "2.4"
+			if flagged[i] {
+				fill, r = Flagged, "3.2"
+			}
+			fmt.Fprintf(b, `<circle class="wm-hop" data-cc="%s" cx="%s" cy="%s" r="%s" fill="%s" stroke="%s" stroke-width="1"/>`, p.Code, num(p.X), num(p.Y), r, fill, outline)
+		}
+		b.WriteString(`</g>`)
+	}
+	b.WriteString(`</g>`)
+}
+
+func writeLegend(b *bufio.Writer, id string, max uint64) {
+	y := height + 12
+	fmt.Fprintf(b, `<g class="wm-legend" font-size="10" fill="#222222" transform="translate(10 %s)">`, num(y))
+	box := func(x float64, fill, label string, extra string) {
+		fmt.Fprintf(b, `<rect x="%s" y="0" width="14" height="10" fill="%s" stroke="#999999" stroke-width="0.5"/>%s<text x="%s" y="9">%s</text>`,
+			num(x), fill, extra, num(x+18), esc(label))
+	}
+	x := 0.0
+	box(x, NoTraffic, "no traffic", "")
+	x += 80
+	for i := range Classes {
+		label := "more"
+		if max > 0 {
+			label = "≥ " + FormatBytes(uint64(classFloor[i]*float64(max)))
+			if i == 0 {
+				label = "> 0 B"
+			}
+		}
+		box(x, Classes[i], label, "")
+		x += 90
+	}
+	box(x, Classes[0], "flagged", fmt.Sprintf(`<rect x="%s" y="0" width="14" height="10" fill="url(#%s-hatch)" stroke="%s" stroke-width="1.3"/>`, num(x), id, outline))
+	x += 70
+	fmt.Fprintf(b, `<circle cx="%s" cy="5" r="2.6" fill="%s" stroke="#777777" stroke-width="0.5"/><text x="%s" y="9">small country</text>`, num(x+7), Classes[2], num(x+18))
+	b.WriteString(`<text x="0" y="26" font-size="8.5" fill="#555555">Bytes in both directions, log scale. Natural Earth 1:110m (public domain).</text>`)
+	b.WriteString(`</g>`)
+}
+
+// FormatBytes writes a byte count with a binary-free SI unit (kB = 1000
+// bytes), as the map legend does; the reports use it too, so the numbers
+// read the same everywhere.
+func FormatBytes(v uint64) string {
+	const units = "kMGTPE"
+	if v < 1000 {
+		return strconv.FormatUint(v, 10) + " B"
+	}
+	f := float64(v)
+	i := -1
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	prec := 1
+	if f >= 10 {
+		prec = 0
+	}
+	return strconv.FormatFloat(f, 'f', prec, 64) + " " + string(units[i]) + "B"
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func esc(s string) string { return html.EscapeString(s) }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
