@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
@@ -35,6 +36,8 @@ type Row struct {
 	Jurisdiction      string  `json:"jurisdiction"` // "" when not flagged
 	MatchedBy         string  `json:"matched_by"`   // "" when not flagged
 	Folded            bool    `json:"folded,omitempty"`
+	// LastSeen is the time of the latest packet, kept for flagged rows only.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 }
 
 // Bytes is the row's traffic in both directions.
@@ -63,6 +66,18 @@ type Summary struct {
 	HostsUntracked uint64               `json:"remote_hosts_untracked"`
 	Grouping       string               `json:"grouping"`
 	Databases      []Database           `json:"databases"`
+	FirstPacket    time.Time            `json:"first_packet,omitzero"` // capture time of the earliest packet read
+	LastPacket     time.Time            `json:"last_packet,omitzero"`
+	Policy         *Policy              `json:"policy,omitempty"` // nil when no policy file was given
+}
+
+// Policy names the policy file the report was judged by.
+type Policy struct {
+	File          string   `json:"file"`
+	SHA256        string   `json:"sha256"`
+	Jurisdictions []string `json:"jurisdictions"`
+	// Text is the file itself, for the HTML record; JSON has its checksum.
+	Text string `json:"-"`
 }
 
 // Database names a geo database the report was made with.
@@ -77,6 +92,9 @@ type Database struct {
 type Report struct {
 	Rows    []Row   `json:"rows"`
 	Summary Summary `json:"summary"`
+	// Created is when the report was made, shown by the HTML form; the
+	// machine forms leave it out so that they depend on the input only.
+	Created time.Time `json:"-"`
 }
 
 // Flagged reports whether any flagged traffic was seen.
@@ -131,6 +149,9 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 		RemoteHosts:       g.Hosts.Load(),
 		Jurisdiction:      k.Jurisdiction,
 		Folded:            k.Folded,
+	}
+	if ts := g.LastSeen.Load(); ts > 0 {
+		r.LastSeen = time.Unix(0, ts).UTC()
 	}
 	if k.Jurisdiction != "" {
 		r.MatchedBy = k.MatchedBy.String()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +38,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
 	c.cmd.Flag("by", "Grouping of the rows: location, country, asn, remote, local-remote.").Default("location").EnumVar(&c.by, "location", "country", "asn", "remote", "local-remote")
-	c.cmd.Flag("format", "Output format: table, json, csv.").Default("table").EnumVar(&c.format, report.Formats...)
+	c.cmd.Flag("format", "Output format: table, json, csv, html (a self-contained report to read and print), svg (the map alone).").Default("table").EnumVar(&c.format, report.Formats...)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
 	c.cmd.Flag("progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.").Default("auto").EnumVar(&c.progress, "auto", "always", "never")
@@ -87,6 +88,8 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	acct.Flush()
 
 	rep := report.Build(acct.Groups(), by, an.summary(c.files, acct, res))
+	rep.Summary.Policy = policySummary(c.config, pol)
+	rep.Created = time.Now()
 	if err := rep.Write(os.Stdout, c.format); err != nil {
 		return err
 	}
@@ -94,6 +97,16 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		return errFlagged
 	}
 	return nil
+}
+
+// policySummary names the policy file in the report, or nil without one.
+func policySummary(path string, pol *policy.Policy) *report.Policy {
+	if path == "" {
+		return nil
+	}
+	sum := pol.Checksum()
+	text, _ := os.ReadFile(path) // just parsed; the checksum is what counts if it changed since
+	return &report.Policy{File: path, SHA256: hex.EncodeToString(sum[:]), Jurisdictions: pol.Jurisdictions(), Text: string(text)}
 }
 
 func (c *analyzeCommand) showProgress() bool {
@@ -126,6 +139,8 @@ type analysis struct {
 	acct    *flow.Accountant
 	read    uint64
 	results [capture.NumResults]uint64
+	first   int64 // capture time span, Unix nanoseconds
+	last    int64
 }
 
 // progressMin is the file size from which a progress line is worth showing.
@@ -153,6 +168,10 @@ func (an *analysis) file(name string, progress bool) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		an.read++
+		if f.Timestamp < an.first || an.first == 0 {
+			an.first = f.Timestamp
+		}
+		an.last = max(an.last, f.Timestamp)
 		r := an.dec.DecodeFrame(&f, &p)
 		an.results[r]++
 		if r == capture.Decoded {
@@ -182,6 +201,9 @@ func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Reso
 		FlowsEvicted:   acct.Stats.FlowsEvicted.Load(),
 		GroupsFolded:   acct.Folded(),
 		HostsUntracked: acct.Stats.HostsUntracked.Load(),
+	}
+	if an.read > 0 {
+		s.FirstPacket, s.LastPacket = time.Unix(0, an.first).UTC(), time.Unix(0, an.last).UTC()
 	}
 	for r := range capture.NumResults {
 		if r.Malformed() && an.results[r] > 0 {

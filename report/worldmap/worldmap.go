@@ -32,6 +32,16 @@ type Country struct {
 	X, Y   float64 // label point: markers and route hops are drawn here
 	Marker bool    // too small for its shape: also drawn as a marker
 	Path   string  // SVG path data; empty for countries drawn only as a marker
+	Name   string  // English short name (ISO 3166-1)
+}
+
+// Name returns the English name of a country code, or the code itself
+// when it is not one the map knows.
+func Name(code string) string {
+	if c, ok := Lookup(code); ok && c.Name != "" {
+		return c.Name
+	}
+	return code
 }
 
 var (
@@ -58,14 +68,14 @@ func load() {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 4 {
+		if len(f) != 5 {
 			panic("worldmap: malformed countries.txt line: " + line) // embedded, generated: a build defect
 		}
 		xs, ys, _ := strings.Cut(f[1], ",")
 		x, _ := strconv.ParseFloat(xs, 64)
 		y, _ := strconv.ParseFloat(ys, 64)
 		byCode[f[0]] = len(countries)
-		countries = append(countries, Country{Code: f[0], X: x, Y: y, Marker: f[2] == "m", Path: f[3]})
+		countries = append(countries, Country{Code: f[0], X: x, Y: y, Marker: f[2] == "m", Path: f[3], Name: f[4]})
 	}
 }
 
@@ -117,27 +127,36 @@ var (
 	outline   = "#222222"
 )
 
-// classFloor is the lower bound of each class, as a fraction of the
-// largest country's bytes: a log scale, since traffic spans decades.
-var classFloor = []float64{0, 1e-4, 1e-3, 1e-2, 1e-1}
-
-// Class returns the index into Classes for bytes when max is the largest
-// country's bytes, or -1 for no traffic.
-func Class(bytes, max uint64) int {
-	if bytes == 0 || max == 0 {
-		return -1
+// Floors returns the lower bound of each class in Classes when largest is the
+// largest country's bytes: powers of ten up to max, a log scale, since
+// traffic spans decades. The first class starts at 1 byte.
+func Floors(largest uint64) []uint64 {
+	top := uint64(1)
+	for top <= largest/10 {
+		top *= 10
 	}
-	f := float64(bytes) / float64(max)
-	c := 0
-	for i, floor := range classFloor {
-		if f >= floor {
+	f := make([]uint64, len(Classes))
+	for i := len(f) - 1; i >= 0; i-- {
+		f[i] = max(top, 1)
+		top /= 10
+	}
+	f[0] = 1
+	return f
+}
+
+// Class returns the index into Classes of bytes under floors, or -1 for
+// no traffic.
+func Class(bytes uint64, floors []uint64) int {
+	c := -1
+	for i, floor := range floors {
+		if bytes >= floor {
 			c = i
 		}
 	}
 	return c
 }
 
-const legendHeight = 46
+const legendHeight = 56
 
 // Render writes the map as one <svg> element.
 func Render(w io.Writer, o Options) error {
@@ -152,6 +171,7 @@ func Render(w io.Writer, o Options) error {
 			max = s.Bytes
 		}
 	}
+	floors := Floors(max)
 	b := bufio.NewWriter(w)
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="worldmap" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" font-family="sans-serif">`,
 		num(width), num(height+legendHeight), id)
@@ -166,10 +186,10 @@ func Render(w io.Writer, o Options) error {
 	for _, c := range order {
 		s := o.Shades[c.Code]
 		fill := NoTraffic
-		if k := Class(s.Bytes, max); k >= 0 {
+		if k := Class(s.Bytes, floors); k >= 0 {
 			fill = Classes[k]
 		}
-		title := c.Code
+		title := c.Name + " (" + c.Code + ")"
 		cls := "wm-c"
 		if s.Bytes > 0 {
 			title += ": " + FormatBytes(s.Bytes)
@@ -201,7 +221,7 @@ func Render(w io.Writer, o Options) error {
 	}
 	b.WriteString(`</g>`)
 	writeRoutes(b, o.Routes)
-	writeLegend(b, id, max)
+	writeLegend(b, id, max, floors)
 	b.WriteString(`</svg>`)
 	return b.Flush()
 }
@@ -256,31 +276,28 @@ func writeRoutes(b *bufio.Writer, routes [][]Hop) {
 	b.WriteString(`</g>`)
 }
 
-func writeLegend(b *bufio.Writer, id string, max uint64) {
+func writeLegend(b *bufio.Writer, id string, max uint64, floors []uint64) {
 	y := height + 12
-	fmt.Fprintf(b, `<g class="wm-legend" font-size="10" fill="#222222" transform="translate(10 %s)">`, num(y))
+	fmt.Fprintf(b, `<g class="wm-legend" font-size="13" fill="#222222" transform="translate(10 %s)">`, num(y))
 	box := func(x float64, fill, label string, extra string) {
-		fmt.Fprintf(b, `<rect x="%s" y="0" width="14" height="10" fill="%s" stroke="#999999" stroke-width="0.5"/>%s<text x="%s" y="9">%s</text>`,
-			num(x), fill, extra, num(x+18), esc(label))
+		fmt.Fprintf(b, `<rect x="%s" y="0" width="16" height="12" fill="%s" stroke="#999999" stroke-width="0.5"/>%s<text x="%s" y="11">%s</text>`,
+			num(x), fill, extra, num(x+21), esc(label))
 	}
 	x := 0.0
 	box(x, NoTraffic, "no traffic", "")
-	x += 80
+	x += 100
 	for i := range Classes {
 		label := "more"
 		if max > 0 {
-			label = "≥ " + FormatBytes(uint64(classFloor[i]*float64(max)))
-			if i == 0 {
-				label = "> 0 B"
-			}
+			label = "≥ " + FormatBytes(floors[i])
 		}
 		box(x, Classes[i], label, "")
-		x += 90
+		x += 105
 	}
-	box(x, Classes[0], "flagged", fmt.Sprintf(`<rect x="%s" y="0" width="14" height="10" fill="url(#%s-hatch)" stroke="%s" stroke-width="1.3"/>`, num(x), id, outline))
-	x += 70
-	fmt.Fprintf(b, `<circle cx="%s" cy="5" r="2.6" fill="%s" stroke="#777777" stroke-width="0.5"/><text x="%s" y="9">small country</text>`, num(x+7), Classes[2], num(x+18))
-	b.WriteString(`<text x="0" y="26" font-size="8.5" fill="#555555">Bytes in both directions, log scale. Natural Earth 1:110m (public domain).</text>`)
+	box(x, Classes[0], "flagged", fmt.Sprintf(`<rect x="%s" y="0" width="16" height="12" fill="url(#%s-hatch)" stroke="%s" stroke-width="1.3"/>`, num(x), id, outline))
+	x += 80
+	fmt.Fprintf(b, `<circle cx="%s" cy="6" r="3" fill="%s" stroke="#777777" stroke-width="0.5"/><text x="%s" y="11">small country</text>`, num(x+8), Classes[2], num(x+18))
+	b.WriteString(`<text x="0" y="32" font-size="11" fill="#555555">Bytes in both directions; each shade is ten times the one before. Natural Earth 1:110m (public domain).</text>`)
 	b.WriteString(`</g>`)
 }
 
