@@ -30,6 +30,7 @@ import (
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
+	"github.com/jurismon/jurismon/ui"
 )
 
 type runCommand struct {
@@ -318,7 +319,7 @@ func (a *agent) routes(c *runCommand) http.Handler {
 	if a.paths.scheduler != nil {
 		mux.Handle("/api/v1/paths", probe.PathsHandler(a.paths.scheduler))
 	}
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	landing := web.LandingConfig{
 		Name:        "jurismon",
 		Description: "Where this host's traffic goes, in whose jurisdiction",
 		Version:     version.Info(),
@@ -329,12 +330,13 @@ func (a *agent) routes(c *runCommand) http.Handler {
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
 		},
-	})
-	if err != nil {
-		a.logger.Error("landing page", "err", err)
-	} else {
-		mux.Handle("/", landing)
 	}
+	// The landing page is the live overview, with the links above.
+	src := ui.Sources{Accountants: func() []*flow.Accountant { return a.accts }, Policy: a.env.Policy, FlaggedFlows: a.events != nil}
+	if a.paths.scheduler != nil {
+		src.Paths = a.paths.scheduler.Paths
+	}
+	ui.Register(mux, src, landing, a.logger)
 	return mux
 }
 

@@ -131,13 +131,16 @@ var (
 // largest country's bytes: powers of ten up to max, a log scale, since
 // traffic spans decades. The first class starts at 1 byte.
 func Floors(largest uint64) []uint64 {
+	// The top class starts at the power of ten at or below largest, and
+	// at 10 kB at least, so that the lowest classes never collide.
 	top := uint64(1)
 	for top <= largest/10 {
 		top *= 10
 	}
+	top = max(top, 10000)
 	f := make([]uint64, len(Classes))
 	for i := len(f) - 1; i >= 0; i-- {
-		f[i] = max(top, 1)
+		f[i] = top
 		top /= 10
 	}
 	f[0] = 1
