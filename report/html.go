@@ -79,6 +79,7 @@ type htmlView struct {
 	FlaggedRows   []Row
 	MoreFlagged   int
 	Warnings      []string
+	Legend        []worldmap.LegendItem
 }
 
 type namedDirection struct {
@@ -88,8 +89,10 @@ type namedDirection struct {
 
 // Map renders the report's world map: countries shaded by bytes, flagged
 // ones hatched.
-func (r *Report) Map(w io.Writer) error {
-	return worldmap.Render(w, worldmap.Options{Title: "Traffic by country", Shades: Shades(ByCountry(r.Rows))})
+func (r *Report) Map(w io.Writer) error { return r.renderMap(w, false) }
+
+func (r *Report) renderMap(w io.Writer, noLegend bool) error {
+	return worldmap.Render(w, worldmap.Options{Title: "Traffic by country", Shades: Shades(ByCountry(r.Rows)), NoLegend: noLegend})
 }
 
 // Shades turns per-country totals into the map's shading.
@@ -105,7 +108,7 @@ func Shades(countries []Total) map[string]worldmap.Shade {
 // no external asset) that prints well.
 func (r *Report) WriteHTML(w io.Writer) error {
 	var m bytes.Buffer
-	if err := r.Map(&m); err != nil {
+	if err := r.renderMap(&m, true); err != nil { // the key is HTML, which follows the font size
 		return err
 	}
 	v := htmlView{
@@ -117,6 +120,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		Jurisdictions: ByJurisdiction(r.Rows),
 		Warnings:      r.Warnings(),
 	}
+	v.Legend = worldmap.Legend(worldmap.Largest(Shades(v.Countries)))
 	for _, d := range directionNames {
 		dir := r.Summary.Directions[d.Name]
 		v.Directions = append(v.Directions, namedDirection{d.Name, d.Meaning, dir})

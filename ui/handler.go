@@ -67,14 +67,16 @@ func Register(mux *http.ServeMux, src Sources, page web.LandingConfig, logger *s
 			return
 		}
 		var m bytes.Buffer
-		if err := src.renderMap(&m, src.overview(time.Now())); err != nil {
+		o := src.overview(time.Now())
+		if err := src.renderMap(&m, o); err != nil {
 			logger.Error("overview map", "err", err)
 		}
 		var b bytes.Buffer
 		err := indexTemplate.Execute(&b, struct {
 			web.LandingConfig
-			Map template.HTML
-		}{page, template.HTML(m.String())}) // worldmap escapes its text
+			Map    template.HTML
+			Legend []worldmap.LegendItem
+		}{page, template.HTML(m.String()), o.Legend}) // worldmap escapes its text
 		if err != nil {
 			logger.Error("overview page", "err", err)
 			http.Error(w, "overview: "+err.Error(), http.StatusInternalServerError)
@@ -88,10 +90,11 @@ func Register(mux *http.ServeMux, src Sources, page web.LandingConfig, logger *s
 
 func (s *Sources) renderMap(b *bytes.Buffer, o *Overview) error {
 	return worldmap.Render(b, worldmap.Options{
-		Title:  "Traffic by country",
-		Shades: report.Shades(o.Countries),
-		Routes: s.routes(),
-		ID:     "live",
+		Title:    "Traffic by country",
+		Shades:   report.Shades(o.Countries),
+		Routes:   s.routes(),
+		ID:       "live",
+		NoLegend: true, // the page shows it as HTML, which follows the font size
 	})
 }
 

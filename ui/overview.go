@@ -39,6 +39,7 @@ type Overview struct {
 	ASNs          []report.Total              `json:"asns"`          // the top MaxASNs
 	Jurisdictions []report.Total              `json:"jurisdictions"` // every jurisdiction of the policy, with zero bytes if none was seen
 	CountryNames  map[string]string           `json:"country_names"` // English names of the codes above
+	Legend        []worldmap.LegendItem       `json:"legend"`        // the key of the map's shades
 	// The other APIs the page reads, where the agent serves them.
 	FlaggedFlowsAPI bool `json:"flagged_flows_api"`
 	PathsAPI        bool `json:"paths_api"`
@@ -90,6 +91,7 @@ func (s *Sources) overview(now time.Time) *Overview {
 	asns := report.ByASN(rep.Rows)
 	o.ASNs = nonNil(asns[:min(len(asns), MaxASNs)])
 	o.Jurisdictions = nonNil(report.ByJurisdiction(rep.Rows))
+	o.Legend = worldmap.Legend(worldmap.Largest(report.Shades(o.Countries)))
 	o.CountryNames = map[string]string{}
 	for _, ts := range [][]report.Total{o.Countries, o.ASNs} {
 		for _, t := range ts {

@@ -113,6 +113,8 @@ type Options struct {
 	Shades map[string]Shade // by ISO code; codes without a shape are ignored
 	Routes [][]Hop          // traced paths, drawn between the hops' countries
 	ID     string           // prefix of the element ids (pattern), so two maps can share a page
+	// NoLegend leaves the key out, for pages that show Legend as HTML.
+	NoLegend bool
 }
 
 // Palette: ColorBrewer's sequential Blues (colour-blind safe), lightest
@@ -168,16 +170,15 @@ func Render(w io.Writer, o Options) error {
 	if id == "" {
 		id = "wm"
 	}
-	var max uint64
-	for cc, s := range o.Shades {
-		if _, ok := byCode[cc]; ok && s.Bytes > max {
-			max = s.Bytes
-		}
+	largest := Largest(o.Shades)
+	floors := Floors(largest)
+	h := height
+	if !o.NoLegend {
+		h += legendHeight
 	}
-	floors := Floors(max)
 	b := bufio.NewWriter(w)
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="worldmap" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" font-family="sans-serif">`,
-		num(width), num(height+legendHeight), id)
+		num(width), num(h), id)
 	fmt.Fprintf(b, `<title id="%s-title">%s</title>`, id, esc(o.Title))
 	fmt.Fprintf(b, `<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="5" height="5" patternTransform="rotate(45)"><rect width="5" height="5" fill="none"/><line x1="0" y1="0" x2="0" y2="5" stroke="%s" stroke-width="2.4"/></pattern></defs>`, id, Flagged)
 	b.WriteString(`<g class="wm-countries" stroke="` + border + `" stroke-width="0.4" stroke-linejoin="round">`)
@@ -224,7 +225,9 @@ func Render(w io.Writer, o Options) error {
 	}
 	b.WriteString(`</g>`)
 	writeRoutes(b, o.Routes)
-	writeLegend(b, id, max, floors)
+	if !o.NoLegend {
+		writeLegend(b, id, largest)
+	}
 	b.WriteString(`</svg>`)
 	return b.Flush()
 }
@@ -279,27 +282,55 @@ func writeRoutes(b *bufio.Writer, routes [][]Hop) {
 	b.WriteString(`</g>`)
 }
 
-func writeLegend(b *bufio.Writer, id string, max uint64, floors []uint64) {
-	y := height + 12
-	fmt.Fprintf(b, `<g class="wm-legend" font-size="13" fill="#222222" transform="translate(10 %s)">`, num(y))
-	box := func(x float64, fill, label string, extra string) {
-		fmt.Fprintf(b, `<rect x="%s" y="0" width="16" height="12" fill="%s" stroke="#999999" stroke-width="0.5"/>%s<text x="%s" y="11">%s</text>`,
-			num(x), fill, extra, num(x+21), esc(label))
+// LegendItem is one entry of the map's key.
+type LegendItem struct {
+	Label   string `json:"label"`
+	Fill    string `json:"fill"`
+	Hatched bool   `json:"hatched,omitempty"` // the flagged hatch and outline over Fill
+	Marker  bool   `json:"marker,omitempty"`  // a dot, as small countries are drawn
+}
+
+// Legend returns the key of a map whose largest country has largest bytes.
+// Pages draw it as HTML, where it follows the reader's font size.
+func Legend(largest uint64) []LegendItem {
+	items := []LegendItem{{Label: "no traffic", Fill: NoTraffic}}
+	for i, f := range Floors(largest) {
+		items = append(items, LegendItem{Label: "≥ " + FormatBytes(f), Fill: Classes[i]})
 	}
-	x := 0.0
-	box(x, NoTraffic, "no traffic", "")
-	x += 100
-	for i := range Classes {
-		label := "more"
-		if max > 0 {
-			label = "≥ " + FormatBytes(floors[i])
+	return append(items,
+		LegendItem{Label: "flagged", Fill: Classes[0], Hatched: true},
+		LegendItem{Label: "small country", Fill: Classes[2], Marker: true})
+}
+
+// Largest returns the bytes of the most shaded country, which sets the
+// classes.
+func Largest(shades map[string]Shade) uint64 {
+	loadOnce.Do(load)
+	var m uint64
+	for cc, s := range shades {
+		if _, ok := byCode[cc]; ok && s.Bytes > m {
+			m = s.Bytes
 		}
-		box(x, Classes[i], label, "")
-		x += 105
 	}
-	box(x, Classes[0], "flagged", fmt.Sprintf(`<rect x="%s" y="0" width="16" height="12" fill="url(#%s-hatch)" stroke="%s" stroke-width="1.3"/>`, num(x), id, outline))
-	x += 80
-	fmt.Fprintf(b, `<circle cx="%s" cy="6" r="3" fill="%s" stroke="#777777" stroke-width="0.5"/><text x="%s" y="11">small country</text>`, num(x+8), Classes[2], num(x+18))
+	return m
+}
+
+func writeLegend(b *bufio.Writer, id string, largest uint64) {
+	fmt.Fprintf(b, `<g class="wm-legend" font-size="13" fill="#222222" transform="translate(10 %s)">`, num(height+12))
+	x := 0.0
+	for _, it := range Legend(largest) {
+		switch {
+		case it.Marker:
+			fmt.Fprintf(b, `<circle cx="%s" cy="6" r="3" fill="%s" stroke="#777777" stroke-width="0.5"/>`, num(x+8), it.Fill)
+		default:
+			fmt.Fprintf(b, `<rect x="%s" y="0" width="16" height="12" fill="%s" stroke="#999999" stroke-width="0.5"/>`, num(x), it.Fill)
+			if it.Hatched {
+				fmt.Fprintf(b, `<rect x="%s" y="0" width="16" height="12" fill="url(#%s-hatch)" stroke="%s" stroke-width="1.3"/>`, num(x), id, outline)
+			}
+		}
+		fmt.Fprintf(b, `<text x="%s" y="11">%s</text>`, num(x+21), esc(it.Label))
+		x += 30 + 7.5*float64(len([]rune(it.Label)))
+	}
 	b.WriteString(`<text x="0" y="32" font-size="11" fill="#555555">Bytes in both directions; each shade is ten times the one before. Natural Earth 1:110m (public domain).</text>`)
 	b.WriteString(`</g>`)
 }

@@ -80,6 +80,28 @@ function showOverview(o) {
     el("td", {}, country(names, a.country)), bytesCell(a.bytes_to), bytesCell(a.bytes_from))));
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+// showLegend draws the key as the page template does.
+function showLegend(items) {
+  document.querySelector("#legend").replaceChildren(...items.map(it => {
+    const sw = svgEl("svg", { class: "swatch", viewBox: "0 0 16 12", "aria-hidden": "true" });
+    if (it.marker) {
+      sw.append(svgEl("circle", { cx: 8, cy: 6, r: 3, fill: it.fill, stroke: "#777777", "stroke-width": 0.5 }));
+    } else {
+      sw.append(svgEl("rect", { width: 16, height: 12, fill: it.fill, stroke: "#999999", "stroke-width": 0.5 }));
+      if (it.hatched) sw.append(svgEl("rect", { width: 16, height: 12, fill: "url(#live-hatch)", stroke: "#222222", "stroke-width": 1.3 }));
+    }
+    return el("li", {}, sw, " " + it.label);
+  }));
+}
+
 function showFlows(body) {
   fill("flows", body.events.slice(0, 20).map(e => el("tr", { class: "flagged" },
     el("td", {}, formatTime(e.last_seen)),
@@ -124,6 +146,7 @@ async function refresh() {
       o.paths_api ? getJSON("/api/v1/paths") : null,
     ]);
     showOverview(o);
+    showLegend(o.legend);
     document.querySelector("#flows").hidden = !flows;
     if (flows) showFlows(flows);
     document.querySelector("#paths").hidden = !paths || paths.paths.length === 0;

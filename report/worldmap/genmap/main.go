@@ -97,6 +97,10 @@ func run(ne, iso, zone string) error {
 	if err != nil {
 		return err
 	}
+	neNames, err := readDBF(ne+".dbf", "name")
+	if err != nil {
+		return err
+	}
 	shapes, err := readSHP(ne + ".shp")
 	if err != nil {
 		return err
@@ -108,11 +112,14 @@ func run(ne, iso, zone string) error {
 	for i, a3 := range codes {
 		a2, ok := a3to2[a3]
 		if !ok {
-			if a3 != "KOS" { // Kosovo is XK in MaxMind databases
-				fmt.Fprintf(os.Stderr, "skipping %q (no ISO 3166-1 code)\n", a3)
+			// Areas without an ISO code are drawn with the country that
+			// geolocation databases give for them: Kosovo is XK in
+			// MaxMind's, Northern Cyprus and Somaliland are CY and SO.
+			a2, ok = map[string]string{"Kosovo": "XK", "N. Cyprus": "CY", "Somaliland": "SO"}[neNames[i]]
+			if !ok {
+				fmt.Fprintf(os.Stderr, "skipping %q %q (no ISO 3166-1 code)\n", a3, neNames[i])
 				continue
 			}
-			a2 = "XK"
 		}
 		if a2 == "AQ" {
 			continue
