@@ -50,6 +50,13 @@ var (
 	byCode    map[string]int
 	width     float64
 	height    float64
+	inset     [4]float64 // the enlarged part: min x, min y, max x, max y
+)
+
+// The inset shows western and central Europe enlarged in the empty South
+// Pacific, so that its small countries can be told apart.
+const (
+	insetX, insetY, insetW = 6.0, 6.0, 250.0 // Y from the bottom of the map
 )
 
 func load() {
@@ -59,6 +66,12 @@ func load() {
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if s, ok := strings.CutPrefix(line, "inset "); ok {
+			for i, f := range strings.Fields(s) {
+				inset[i], _ = strconv.ParseFloat(f, 64)
+			}
 			continue
 		}
 		if s, ok := strings.CutPrefix(line, "size "); ok {
@@ -181,7 +194,7 @@ func Render(w io.Writer, o Options) error {
 		num(width), num(h), id)
 	fmt.Fprintf(b, `<title id="%s-title">%s</title>`, id, esc(o.Title))
 	fmt.Fprintf(b, `<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="5" height="5" patternTransform="rotate(45)"><rect width="5" height="5" fill="none"/><line x1="0" y1="0" x2="0" y2="5" stroke="%s" stroke-width="2.4"/></pattern></defs>`, id, Flagged)
-	b.WriteString(`<g class="wm-countries" stroke="` + border + `" stroke-width="0.4" stroke-linejoin="round">`)
+	fmt.Fprintf(b, `<g id="%s-world"><g class="wm-countries" stroke="`+border+`" stroke-width="0.4" stroke-linejoin="round">`, id)
 	// Flagged countries are drawn last, so that their outline is on top.
 	order := slices.Clone(countries)
 	slices.SortStableFunc(order, func(a, c Country) int {
@@ -225,11 +238,32 @@ func Render(w io.Writer, o Options) error {
 	}
 	b.WriteString(`</g>`)
 	writeRoutes(b, o.Routes)
+	b.WriteString(`</g>`)
+	writeInset(b, id)
 	if !o.NoLegend {
 		writeLegend(b, id, largest)
 	}
 	b.WriteString(`</svg>`)
 	return b.Flush()
+}
+
+// writeInset draws the world group again, enlarged and clipped to the
+// inset's box, and marks the box on the map.
+func writeInset(b *bufio.Writer, id string) {
+	x0, y0, x1, y1 := inset[0], inset[1], inset[2], inset[3]
+	if x1 <= x0 || y1 <= y0 {
+		return
+	}
+	k := insetW / (x1 - x0)
+	w, h := insetW, (y1-y0)*k
+	x, y := insetX, height-insetY-h
+	fmt.Fprintf(b, `<g class="wm-inset"><rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#888888" stroke-width="0.5" stroke-dasharray="2 1.5"/>`,
+		num(x0), num(y0), num(x1-x0), num(y1-y0))
+	fmt.Fprintf(b, `<clipPath id="%s-inset-clip"><rect x="%s" y="%s" width="%s" height="%s"/></clipPath>`, id, num(x), num(y), num(w), num(h))
+	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" fill="#ffffff" stroke="#888888" stroke-width="0.8"/>`, num(x), num(y), num(w), num(h))
+	fmt.Fprintf(b, `<g clip-path="url(#%s-inset-clip)"><use href="#%s-world" transform="translate(%s %s) scale(%s) translate(%s %s)"/></g>`,
+		id, id, num(x), num(y), strconv.FormatFloat(k, 'f', 4, 64), num(-x0), num(-y0))
+	fmt.Fprintf(b, `<text x="%s" y="%s" font-size="11" fill="#555555">Europe, enlarged</text></g>`, num(x+4), num(y+13))
 }
 
 func writeRoutes(b *bufio.Writer, routes [][]Hop) {

@@ -172,6 +172,10 @@ func run(ne, iso, zone string) error {
 	fmt.Fprintf(w, "# latitudes %g to %g; zone.tab points (public domain) for markers.\n", minLat, maxLat)
 	fmt.Fprintf(w, "# code<TAB>label x,y<TAB>m (marker) or -<TAB>SVG path (relative, 0.1 units)<TAB>ISO 3166-1 name\n")
 	fmt.Fprintf(w, "size %g %s\n", width, num(project(180, minLat).y))
+	// The inset's box: western and central Europe, where most small
+	// countries are, drawn larger in the empty South Pacific.
+	sw := project(-11, 35)
+	fmt.Fprintf(w, "inset %s %s %s %s\n", num(sw.x), num(project(32, 61).y), num(project(32, 35).x), num(sw.y))
 	for _, k := range keys {
 		c := m[k]
 		mk := "-"
