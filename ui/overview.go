@@ -25,6 +25,9 @@ type Sources struct {
 	Accountants func() []*flow.Accountant
 	Policy      func() *policy.Policy
 	Paths       func() []*probe.Trace // nil without probes: GET /api/v1/paths is not served
+	// Home is the agent's country (from --location), where the drawn
+	// paths start; "" draws them from their first located hop.
+	Home string
 	// FlaggedFlows says that GET /api/v1/flagged-flows is served.
 	FlaggedFlows bool
 }
@@ -130,6 +133,9 @@ func (s *Sources) routes() [][]worldmap.Hop {
 			continue
 		}
 		var r []worldmap.Hop
+		if s.Home != "" {
+			r = append(r, worldmap.Hop{Country: s.Home})
+		}
 		for _, h := range tr.Hops {
 			if h.Location == nil || h.Location.Country == "" {
 				continue

@@ -114,6 +114,7 @@ func TestHandlers(t *testing.T) {
 			{TTL: 3, Location: &geo.Location{Country: "RU"}, Flagged: true},
 		}}}
 	}
+	s.Home = "FR"
 	mux := http.NewServeMux()
 	Register(mux, *s, web.LandingConfig{Name: "jurismon", Description: "test", Version: "v-test",
 		Links: []web.LandingLinks{{Address: "/metrics", Text: "Metrics"}}}, slog.New(slog.DiscardHandler))
@@ -126,7 +127,7 @@ func TestHandlers(t *testing.T) {
 		want         []string
 		csp          bool
 	}{
-		{"GET", "/", 200, "text/html; charset=utf-8", []string{`<a href="/metrics">Metrics</a>`, "v-test", `data-cc="RU"`, "wm-flagged", `class="wm-hop"`, `<script src="/ui/app.js" defer>`}, true},
+		{"GET", "/", 200, "text/html; charset=utf-8", []string{`<a href="/metrics">Metrics</a>`, "v-test", `data-cc="RU"`, "wm-flagged", `class="wm-hop" data-cc="FR"`, `class="wm-hop" data-cc="DE"`, `<script src="/ui/app.js" defer>`}, true},
 		{"GET", "/ui/app.js", 200, "text/javascript; charset=utf-8", []string{"refresh"}, true},
 		{"GET", "/ui/style.css", 200, "text/css; charset=utf-8", []string{"@media"}, true},
 		{"GET", "/ui/map.svg", 200, "image/svg+xml", []string{`<svg `, `data-jurisdiction="sanctioned"`}, true},

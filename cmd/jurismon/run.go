@@ -335,6 +335,9 @@ func (a *agent) routes(c *runCommand) http.Handler {
 	src := ui.Sources{Accountants: func() []*flow.Accountant { return a.accts }, Policy: a.env.Policy, FlaggedFlows: a.events != nil}
 	if a.paths.scheduler != nil {
 		src.Paths = a.paths.scheduler.Paths
+		if o, err := probe.ParseOrigin(c.paths.location); err == nil {
+			src.Home = o.Country
+		}
 	}
 	ui.Register(mux, src, landing, a.logger)
 	return mux

@@ -139,7 +139,7 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 		chromedp.WaitReady(`body[data-updated]`, chromedp.ByQuery),
 		chromedp.Evaluate(`!!document.querySelector('#map-frame g.wm-flagged[data-cc="RU"][data-jurisdiction="sanctioned"] path[fill^="url("]')`, &flaggedMap),
 		chromedp.Evaluate(`!!document.querySelector('#countries tr.flagged[data-country="RU"]')`, &flaggedRow),
-		chromedp.Evaluate(`!!document.querySelector('#map-frame circle.wm-hop[data-cc="RU"]')`, &hop),
+		chromedp.Evaluate(`!!document.querySelector('#map-frame circle.wm-hop[data-cc="DE"] ~ circle.wm-hop[data-cc="RU"]')`, &hop),
 		chromedp.Evaluate(`[...document.querySelectorAll('#countries tbody tr')].map(r => ({country: r.dataset.country, bytes: r.dataset.bytes}))`, &countries),
 		chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll('[data-direction] dd')].map(d => [d.parentElement.dataset.direction, d.dataset.bytes]))`, &directions),
 		chromedp.AttributeValue("#flagged-total dd", "data-bytes", &flaggedBytes, nil, chromedp.ByQuery),
@@ -160,7 +160,7 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 		t.Errorf("RU is not marked flagged: map %v, country row %v, jurisdiction rows %d", flaggedMap, flaggedRow, jurisdictionRows)
 	}
 	if !hop {
-		t.Error("the traced path's hop in RU is not drawn on the map")
+		t.Error("the traced path from DE (--location) to its hop in RU is not drawn on the map")
 	}
 	if flowRows == 0 {
 		t.Error("no recent flagged flow is shown")

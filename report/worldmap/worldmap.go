@@ -193,7 +193,7 @@ func Render(w io.Writer, o Options) error {
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="worldmap" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" font-family="sans-serif">`,
 		num(width), num(h), id)
 	fmt.Fprintf(b, `<title id="%s-title">%s</title>`, id, esc(o.Title))
-	fmt.Fprintf(b, `<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="5" height="5" patternTransform="rotate(45)"><rect width="5" height="5" fill="none"/><line x1="0" y1="0" x2="0" y2="5" stroke="%s" stroke-width="2.4"/></pattern></defs>`, id, Flagged)
+	fmt.Fprintf(b, `<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="none"/><line x1="0" y1="0" x2="0" y2="6" stroke="%s" stroke-width="2.2"/></pattern></defs>`, id, Flagged)
 	fmt.Fprintf(b, `<g id="%s-world"><g class="wm-countries" stroke="`+border+`" stroke-width="0.4" stroke-linejoin="round">`, id)
 	// Flagged countries are drawn last, so that their outline is on top.
 	order := slices.Clone(countries)
