@@ -132,7 +132,7 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 		flaggedBytes                string
 		flowRows, jurisdictionRows  int
 		narrowOverflow              bool
-		shot, phone                 []byte
+		shot, full, phone           []byte
 	)
 	b.run(t,
 		chromedp.Navigate(base+"/"),
@@ -146,6 +146,7 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 		chromedp.Evaluate(`document.querySelectorAll('#flows tbody tr.flagged').length`, &flowRows),
 		chromedp.Evaluate(`document.querySelectorAll('#jurisdictions tbody tr.flagged[data-jurisdiction="sanctioned"]').length`, &jurisdictionRows),
 		screenshot(&shot),
+		chromedp.FullScreenshot(&full, 100), // quality 100 is PNG
 		// A phone's width: nothing may stick out sideways.
 		chromedp.EmulateViewport(390, 844),
 		chromedp.Sleep(300*time.Millisecond),
@@ -154,6 +155,7 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 	)
 	b.checkClean(t, base)
 	artifact(t, "overview.png", shot)
+	artifact(t, "overview-full.png", full)
 	artifact(t, "overview-phone.png", phone)
 
 	if !flaggedMap || !flaggedRow || jurisdictionRows != 1 {
