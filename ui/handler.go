@@ -5,7 +5,6 @@ import (
 	"embed"
 	"encoding/json"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -29,15 +28,14 @@ var indexTemplate = template.Must(template.ParseFS(static, "static/index.html.tm
 // and GET /api/v1/overview. page gives the name, version and links that
 // the landing page had.
 func Register(mux *http.ServeMux, src Sources, page web.LandingConfig, logger *slog.Logger) {
-	assets, _ := fs.Sub(static, "static") // a constant path of the embedded tree
-	files := http.StripPrefix("/ui/", http.FileServerFS(assets))
-	mux.Handle("/ui/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/ui/index.html.tmpl" {
-			http.NotFound(w, r)
-			return
-		}
-		files.ServeHTTP(w, r)
-	})))
+	// Only the page's own assets: no directory listing, not the template.
+	for _, name := range []string{"app.js", "style.css", "favicon.svg"} {
+		mux.Handle("/ui/"+name, secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if methodGet(w, r) {
+				http.ServeFileFS(w, r, static, "static/"+name)
+			}
+		})))
+	}
 	mux.Handle("/ui/map.svg", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !methodGet(w, r) {
 			return

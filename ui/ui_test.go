@@ -135,7 +135,9 @@ func TestHandlers(t *testing.T) {
 		{"POST", "/", 405, "", nil, true},
 		{"POST", "/api/v1/overview", 405, "", nil, false},
 		{"GET", "/nothing", 404, "", nil, false},
-		{"GET", "/ui/index.html.tmpl", 404, "", nil, true},
+		{"GET", "/ui/favicon.svg", 200, "image/svg+xml", []string{"<svg"}, true},
+		{"GET", "/ui/index.html.tmpl", 404, "", nil, false},
+		{"GET", "/ui/", 404, "", nil, false},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
