@@ -9,7 +9,7 @@
 // can be inlined into a page served under a strict Content-Security-Policy.
 package worldmap
 
-//go:generate sh -c "go run ./genmap -ne ${NE:-/tmp/gpd/usr/lib/python3/dist-packages/geopandas/datasets/naturalearth_lowres/naturalearth_lowres} > countries.txt"
+//go:generate go run ./genmap -o countries.txt
 
 import (
 	"bufio"
