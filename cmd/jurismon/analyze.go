@@ -77,17 +77,17 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
 	acct := flow.NewAccountant(flow.NewEnv(res, pol, gf.lookupDoc), c.flows)
-
-	an := analysis{dec: capture.NewDecoder(), acct: acct}
-	an.dec.Decapsulate = c.decapsulate
+	w := flow.NewWorker(acct, c.decapsulate)
+	var span timeSpan
 	for _, name := range c.files {
-		if err := an.file(name, c.showProgress()); err != nil {
+		if err := analyzeFile(w, name, c.showProgress(), &span); err != nil {
 			return err
 		}
 	}
-	acct.Flush()
+	w.Flush()
 
-	rep := report.Build(acct.Groups(), by, an.summary(c.files, acct, res))
+	rep := report.Build(acct.Groups(), by, summary(c.files, w, res))
+	rep.Summary.FirstPacket, rep.Summary.LastPacket = span.times()
 	rep.Summary.Policy = policySummary(c.config, pol)
 	rep.Created = time.Now()
 	if err := rep.Write(os.Stdout, c.format); err != nil {
@@ -107,6 +107,24 @@ func policySummary(path string, pol *policy.Policy) *report.Policy {
 	sum := pol.Checksum()
 	text, _ := os.ReadFile(path) // just parsed; the checksum is what counts if it changed since
 	return &report.Policy{File: path, SHA256: hex.EncodeToString(sum[:]), Jurisdictions: pol.Jurisdictions(), Text: string(text)}
+}
+
+// timeSpan is the capture time of the earliest and latest frame read.
+type timeSpan struct{ first, last int64 } // Unix nanoseconds; first 0 until a frame
+
+func (s *timeSpan) add(ts int64) {
+	if ts < s.first || s.first == 0 {
+		s.first = ts
+	}
+	s.last = max(s.last, ts)
+}
+
+// times returns the span, zero times when no frame was read.
+func (s *timeSpan) times() (first, last time.Time) {
+	if s.first == 0 && s.last == 0 {
+		return time.Time{}, time.Time{}
+	}
+	return time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC()
 }
 
 func (c *analyzeCommand) showProgress() bool {
@@ -133,20 +151,11 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// analysis is the per-packet loop of analyze: read, decode, account.
-type analysis struct {
-	dec     *capture.Decoder
-	acct    *flow.Accountant
-	read    uint64
-	results [capture.NumResults]uint64
-	first   int64 // capture time span, Unix nanoseconds
-	last    int64
-}
-
 // progressMin is the file size from which a progress line is worth showing.
 const progressMin = 64 << 20
 
-func (an *analysis) file(name string, progress bool) error {
+// analyzeFile feeds every frame of a file to w, noting the time span.
+func analyzeFile(w *flow.Worker, name string, progress bool, span *timeSpan) error {
 	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		return err
@@ -157,7 +166,7 @@ func (an *analysis) file(name string, progress bool) error {
 	}
 	var (
 		f    capture.Frame
-		p    capture.Packet
+		read = w.Decodes.Frames() // of the files before
 		last = time.Now()
 	)
 	for {
@@ -167,34 +176,28 @@ func (an *analysis) file(name string, progress bool) error {
 			}
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		an.read++
-		if f.Timestamp < an.first || an.first == 0 {
-			an.first = f.Timestamp
-		}
-		an.last = max(an.last, f.Timestamp)
-		r := an.dec.DecodeFrame(&f, &p)
-		an.results[r]++
-		if r == capture.Decoded {
-			an.acct.AddAhead(&p)
-		}
-		if progress && an.read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
+		read++
+		span.add(f.Timestamp)
+		w.Handle(&f)
+		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
 			last = time.Now()
 			done, total := fs.Progress()
-			fmt.Fprintf(os.Stderr, "\r%s: %5.1f%% %d packets", name, 100*float64(done)/float64(max(total, 1)), an.read)
+			fmt.Fprintf(os.Stderr, "\r%s: %5.1f%% %d packets", name, 100*float64(done)/float64(max(total, 1)), read)
 		}
 	}
 	if progress {
-		fmt.Fprintf(os.Stderr, "\r%s: 100.0%% %d packets\n", name, an.read)
+		fmt.Fprintf(os.Stderr, "\r%s: 100.0%% %d packets\n", name, read)
 	}
 	return nil
 }
 
-func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Resolver) report.Summary {
+func summary(files []string, w *flow.Worker, res *geo.Resolver) report.Summary {
+	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
 		Files:          files,
-		PacketsRead:    an.read,
-		Decoded:        an.results[capture.Decoded],
-		NotIP:          an.results[capture.NotIP],
+		PacketsRead:    d.Frames(),
+		Decoded:        d.Load(capture.Decoded),
+		NotIP:          d.Load(capture.NotIP),
 		Malformed:      map[string]uint64{},
 		Directions:     map[string]report.Direction{},
 		UnknownLookups: acct.Stats.UnknownLookups.Load(),
@@ -202,12 +205,9 @@ func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Reso
 		GroupsFolded:   acct.Folded(),
 		HostsUntracked: acct.Stats.HostsUntracked.Load(),
 	}
-	if an.read > 0 {
-		s.FirstPacket, s.LastPacket = time.Unix(0, an.first).UTC(), time.Unix(0, an.last).UTC()
-	}
 	for r := range capture.NumResults {
-		if r.Malformed() && an.results[r] > 0 {
-			s.Malformed[r.String()] = an.results[r]
+		if n := d.Load(r); r.Malformed() && n > 0 {
+			s.Malformed[r.String()] = n
 		}
 	}
 	for d := range flow.NumDirections {
