@@ -24,7 +24,7 @@ import (
 type Sources struct {
 	Accountants func() []*flow.Accountant
 	Policy      func() *policy.Policy
-	Paths       func() []*probe.Trace // nil without probes: GET /api/v1/paths is not served
+	Paths       func() []*probe.Trace // nil when no path is traced
 	// Home is the agent's country (from --location), where the drawn
 	// paths start; "" draws them from their first located hop.
 	Home string
@@ -43,7 +43,8 @@ type Overview struct {
 	Jurisdictions []report.Total              `json:"jurisdictions"` // every jurisdiction of the policy, with zero bytes if none was seen
 	CountryNames  map[string]string           `json:"country_names"` // English names of the codes above
 	Legend        []worldmap.LegendItem       `json:"legend"`        // the key of the map's shades
-	// The other APIs the page reads, where the agent serves them.
+	// Whether the page has anything to read from the other APIs: the
+	// event log is on, paths are traced.
 	FlaggedFlowsAPI bool `json:"flagged_flows_api"`
 	PathsAPI        bool `json:"paths_api"`
 }

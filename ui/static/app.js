@@ -113,7 +113,7 @@ function showFlows(body) {
 function showPaths(body) {
   document.querySelector("#paths .list").replaceChildren(...body.paths.map(p => {
     const hops = el("ol", { class: "hops" }, ...p.hops.map(h => {
-      const loc = h.location ? [h.location.Country, h.location.ASN ? "AS" + h.location.ASN : "", h.location.ASOrg].filter(Boolean).join(" ") : "";
+      const loc = h.location ? [h.location.country, h.location.asn ? "AS" + h.location.asn : "", h.location.as_org].filter(Boolean).join(" ") : "";
       const text = [h.answered ? h.addr : "no answer", loc, h.rtt_ns ? (h.rtt_ns / 1e6).toFixed(1) + " ms" : ""].filter(Boolean).join(" · ");
       return el("li", { value: h.ttl, class: h.flagged ? "flagged" : "" }, h.flagged ? flagMark(text + " (" + (h.jurisdiction || "flagged") + ")") : text);
     }));
