@@ -132,6 +132,7 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 		flaggedBytes                string
 		flowRows, jurisdictionRows  int
 		narrowOverflow              bool
+		hopText                     string
 		shot, full, phone           []byte
 	)
 	b.run(t,
@@ -144,6 +145,7 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 		chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll('[data-direction] dd')].map(d => [d.parentElement.dataset.direction, d.dataset.bytes]))`, &directions),
 		chromedp.AttributeValue("#flagged-total dd", "data-bytes", &flaggedBytes, nil, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll('#flows tbody tr.flagged').length`, &flowRows),
+		chromedp.Evaluate(`[...document.querySelectorAll('#paths li.flagged')].map(l => l.textContent).join("|")`, &hopText),
 		chromedp.Evaluate(`document.querySelectorAll('#jurisdictions tbody tr.flagged[data-jurisdiction="sanctioned"]').length`, &jurisdictionRows),
 		screenshot(&shot),
 		chromedp.FullScreenshot(&full, 100), // quality 100 is PNG
@@ -163,6 +165,9 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 	}
 	if !hop {
 		t.Error("the traced path from DE (--location) to its hop in RU is not drawn on the map")
+	}
+	if !strings.Contains(hopText, peerRUv4+" · RU AS64501 Example Telecom JSC") || !strings.Contains(hopText, "sanctioned") {
+		t.Errorf("the traced path's flagged hop reads %q", hopText)
 	}
 	if flowRows == 0 {
 		t.Error("no recent flagged flow is shown")
