@@ -190,7 +190,7 @@ func Render(w io.Writer, o Options) error {
 		h += legendHeight
 	}
 	b := bufio.NewWriter(w)
-	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="worldmap" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" font-family="sans-serif">`,
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" class="worldmap" viewBox="0 0 %s %s" role="img" aria-labelledby="%s-title" font-family="sans-serif">`,
 		num(width), num(h), id)
 	fmt.Fprintf(b, `<title id="%s-title">%s</title>`, id, esc(o.Title))
 	fmt.Fprintf(b, `<defs><pattern id="%s-hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="none"/><line x1="0" y1="0" x2="0" y2="6" stroke="%s" stroke-width="2.2"/></pattern></defs>`, id, Flagged)
@@ -261,8 +261,8 @@ func writeInset(b *bufio.Writer, id string) {
 		num(x0), num(y0), num(x1-x0), num(y1-y0))
 	fmt.Fprintf(b, `<clipPath id="%s-inset-clip"><rect x="%s" y="%s" width="%s" height="%s"/></clipPath>`, id, num(x), num(y), num(w), num(h))
 	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" fill="#ffffff" stroke="#888888" stroke-width="0.8"/>`, num(x), num(y), num(w), num(h))
-	fmt.Fprintf(b, `<g clip-path="url(#%s-inset-clip)"><use href="#%s-world" transform="translate(%s %s) scale(%s) translate(%s %s)"/></g>`,
-		id, id, num(x), num(y), strconv.FormatFloat(k, 'f', 4, 64), num(-x0), num(-y0))
+	fmt.Fprintf(b, `<g clip-path="url(#%s-inset-clip)"><use href="#%s-world" xlink:href="#%s-world" transform="translate(%s %s) scale(%s) translate(%s %s)"/></g>`,
+		id, id, id, num(x), num(y), strconv.FormatFloat(k, 'f', 4, 64), num(-x0), num(-y0))
 	fmt.Fprintf(b, `<text x="%s" y="%s" font-size="11" fill="#555555">Europe, enlarged</text></g>`, num(x+4), num(y+13))
 }
 
