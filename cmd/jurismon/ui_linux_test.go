@@ -159,6 +159,30 @@ func TestLiveOverviewInBrowser(t *testing.T) {
 		chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &narrowOverflow),
 		screenshot(&phone),
 	)
+	// Traffic may still trickle in (a late reply): compare the page with an
+	// API snapshot that did not change while the page read its numbers.
+	key := func(o *ui.Overview) string { return fmt.Sprint(o.Directions, o.Countries, o.FlaggedBytes) }
+	for attempt := 0; ; attempt++ {
+		var after ui.Overview
+		getJSON(t, base+"/api/v1/overview", &after)
+		if key(&after) == key(&o) {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("the overview kept changing: %s", key(&after))
+		}
+		o = after
+		b.run(t,
+			chromedp.Reload(),
+			chromedp.WaitReady(`body[data-updated]`, chromedp.ByQuery),
+			chromedp.Evaluate(`[...document.querySelectorAll('#countries tbody tr')].map(r => ({country: r.dataset.country, bytes: r.dataset.bytes}))`, &countries),
+			chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll('[data-direction] dd')].map(d => [d.parentElement.dataset.direction, d.dataset.bytes]))`, &directions),
+			chromedp.AttributeValue("#flagged-total dd", "data-bytes", &flaggedBytes, nil, chromedp.ByQuery),
+		)
+	}
+	for _, c := range o.Countries {
+		byCountry[c.Key] = c.Bytes()
+	}
 	b.checkClean(t, base)
 	artifact(t, "overview.png", shot)
 	artifact(t, "overview-full.png", full)
