@@ -28,9 +28,11 @@ import (
 	"github.com/jurismon/jurismon/exporter"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/latency"
 	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
+	"github.com/jurismon/jurismon/ui"
 )
 
 type runCommand struct {
@@ -342,18 +344,20 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
 		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
 	)
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	// The landing page is the live overview, with these links.
+	src := ui.Sources{Accountants: a.accountants, Policy: a.env.Policy, FlaggedFlows: a.events != nil}
+	if sched != nil {
+		src.Paths = sched.Paths
+		if o, err := latency.ParseOrigin(c.paths.location); err == nil {
+			src.Home = o.Country
+		}
+	}
+	ui.Register(mux, src, web.LandingConfig{
 		Name:        "jurismon",
 		Description: "Where this host's traffic goes, in whose jurisdiction",
 		Version:     version.Info(),
 		Links:       links,
-		Profiling:   "false", // no /debug/pprof is served
-	})
-	if err != nil {
-		a.logger.Error("landing page", "err", err)
-	} else {
-		mux.Handle("/", landing)
-	}
+	}, a.logger)
 	return mux
 }
 
