@@ -57,6 +57,9 @@ type liveIface struct {
 	index int // position in LiveCapture.ifaces, used as Frame.Interface
 
 	up atomic.Bool
+	// opened counts successful opens; every one after the first is a
+	// restart.
+	opened atomic.Uint64
 	// packets counts frames handed to the handler, one padded counter per
 	// worker so workers never share a cache line.
 	packets []paddedCounter
@@ -146,7 +149,7 @@ func (c *LiveCapture) Started() bool { return c.started.Load() }
 func (c *LiveCapture) Stats() []InterfaceStats {
 	out := make([]InterfaceStats, len(c.ifaces))
 	for i, li := range c.ifaces {
-		s := InterfaceStats{Interface: li.name, Up: li.up.Load()}
+		s := InterfaceStats{Interface: li.name, Up: li.up.Load(), Restarts: restarts(li.opened.Load())}
 		for w := range li.packets {
 			s.Packets += li.packets[w].n.Load()
 		}
@@ -205,11 +208,10 @@ func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)
 // it with backoff whenever it is missing, down or fails.
 func (c *LiveCapture) superviseInterface(ctx context.Context, li *liveIface, handle func(int, *Frame)) error {
 	log := c.opts.Logger.With("interface", li.name)
-	backoff := c.retryMin
-	failing := false
+	var r retrier
+	r.init(c.retryMin, c.retryMax)
 	for ctx.Err() == nil {
-		began := time.Now()
-		err := c.captureInterface(ctx, li, handle, log)
+		err := c.captureInterface(ctx, li, handle, log, r.down())
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -217,23 +219,12 @@ func (c *LiveCapture) superviseInterface(ctx context.Context, li *liveIface, han
 		if errors.As(err, &fatal) {
 			return err
 		}
-		// A capture that ran for a while before failing starts the
-		// backoff again from the bottom.
-		if time.Since(began) > c.retryMax {
-			backoff = c.retryMin
-		}
-		if !failing {
-			log.Warn("capture stopped, retrying with backoff", "err", err, "retry_in", backoff)
-			failing = true
-		} else {
-			log.Debug("interface still unavailable", "err", err, "retry_in", backoff)
-		}
+		wait := r.failed(li.opened.Load(), log, err)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, c.retryMax)
 	}
 	return nil
 }
@@ -243,7 +234,7 @@ var errIfaceGone = errors.New("interface went down or away")
 
 // captureInterface opens the interface's sockets, runs its workers until
 // ctx is done or the interface fails, and closes the sockets.
-func (c *LiveCapture) captureInterface(ctx context.Context, li *liveIface, handle func(int, *Frame), log *slog.Logger) error {
+func (c *LiveCapture) captureInterface(ctx context.Context, li *liveIface, handle func(int, *Frame), log *slog.Logger, outage []any) error {
 	ifi, err := net.InterfaceByName(li.name)
 	if err != nil {
 		return fmt.Errorf("interface not found: %w", err)
@@ -266,9 +257,10 @@ func (c *LiveCapture) captureInterface(ctx context.Context, li *liveIface, handl
 	li.mu.Lock()
 	li.socks = socks
 	li.mu.Unlock()
+	li.opened.Add(1)
 	li.up.Store(true)
 	c.started.Store(true)
-	log.Info("capturing", "link_type", link, "workers", len(socks), "snaplen", c.opts.SnapLen)
+	log.Info("capturing", append([]any{"link_type", link, "workers", len(socks), "snaplen", c.opts.SnapLen}, outage...)...)
 
 	wctx, wcancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup

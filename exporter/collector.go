@@ -42,6 +42,8 @@ type InterfaceStats struct {
 	KernelDrops uint64
 	QueueDrops  uint64
 	Freezes     uint64 // times the TPACKET_V3 ring froze because no block was free
+	Up          bool   // sockets are capturing on the interface
+	Restarts    uint64 // times capture came back after the interface went down or away
 }
 
 // Sources are the parts a Collector reads. Funcs may be nil.
@@ -79,7 +81,7 @@ type Collector struct {
 	asnBytes                                        *prometheus.Desc
 	conflicts, unknown                              *prometheus.Desc
 	capturePackets, captureDrops, decodeErrors      *prometheus.Desc
-	captureFreezes                                  *prometheus.Desc
+	captureFreezes, captureUp, captureRestarts      *prometheus.Desc
 	cacheRequests, cacheEntries, cacheEvictions     *prometheus.Desc
 	flowEntries, flowEvictions, flowExpired, folded *prometheus.Desc
 	dbInfo, dbBuild                                 *prometheus.Desc
@@ -114,6 +116,8 @@ func New(src Sources, opts Options) *Collector {
 		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
 		captureDrops:    d("capture_drops_total", "Frames lost before accounting, by stage (kernel: the socket ring was full; queue: an internal queue was full).", "interface", "stage"),
 		captureFreezes:  d("capture_ring_freezes_total", "Times the capture ring froze because no block was free (frames are dropped meanwhile).", "interface"),
+		captureUp:       d("capture_up", "Whether capture is running on the interface (0 while it is missing, down or being re-opened).", "interface"),
+		captureRestarts: d("capture_restarts_total", "Times capture came back on the interface after it went down or away.", "interface"),
 		decodeErrors:    d("decode_errors_total", "Frames that could not be decoded, by reason.", "reason"),
 		cacheRequests:   d("geo_cache_requests_total", "Geo lookups by cache result.", "result"),
 		cacheEntries:    d("geo_cache_entries", "Database networks in the lookup cache."),
@@ -134,7 +138,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.trafficBytes, c.trafficPackets, c.flows,
 		c.flaggedBytes, c.flaggedPackets, c.flaggedFlows, c.flaggedLastSeen,
 		c.asnBytes, c.conflicts, c.unknown,
-		c.capturePackets, c.captureDrops, c.captureFreezes, c.decodeErrors,
+		c.capturePackets, c.captureDrops, c.captureFreezes, c.captureUp, c.captureRestarts, c.decodeErrors,
 		c.cacheRequests, c.cacheEntries, c.cacheEvictions,
 		c.flowEntries, c.flowEvictions, c.flowExpired, c.folded,
 		c.dbInfo, c.dbBuild,
@@ -265,6 +269,12 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.KernelDrops), s.Interface, "kernel")
 			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.QueueDrops), s.Interface, "queue")
 			ch <- prometheus.MustNewConstMetric(c.captureFreezes, prometheus.CounterValue, float64(s.Freezes), s.Interface)
+			up := 0.0
+			if s.Up {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.captureUp, prometheus.GaugeValue, up, s.Interface)
+			ch <- prometheus.MustNewConstMetric(c.captureRestarts, prometheus.CounterValue, float64(s.Restarts), s.Interface)
 		}
 	}
 	if c.src.Decoders != nil {
