@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,6 +36,7 @@ import (
 type runCommand struct {
 	cmd         *kingpin.CmdClause
 	web         *web.FlagConfig
+	webLimits   webFlags
 	live        capture.LiveOptions
 	decapsulate bool
 	config      string
@@ -53,6 +55,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c := &runCommand{flows: flow.DefaultConfig()}
 	c.cmd = app.Command("run", "Capture live traffic and serve Prometheus metrics (the default command).").Default()
 	c.web = kingpinflag.AddFlags(c.cmd, ":9746")
+	c.webLimits.register(c.cmd)
 	c.cmd.Flag("interface", "Interface to capture on; repeat for several; \"any\" for all. Default: every up, non-loopback interface.").Short('i').StringsVar(&c.live.Interfaces)
 	c.cmd.Flag("capture.workers", "Sockets per interface, joined in a fanout group hashed by flow.").Default("1").IntVar(&c.live.Workers)
 	c.cmd.Flag("capture.snaplen", "Bytes kept of each frame: headers only, never payload.").Default(fmt.Sprint(capture.DefaultSnapLen)).IntVar(&c.live.SnapLen)
@@ -102,6 +105,9 @@ type agent struct {
 
 func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	warnIfRoot(logger)
+	if err := c.webLimits.check(); err != nil {
+		return err
+	}
 	if c.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(c.cpuProfile)
 		if err != nil {
@@ -175,9 +181,10 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	go a.signalReloads(ctx)
 	go a.dropPrivilegesWhenStarted(ctx)
 
-	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second}
+	ws := newWebServer(&c.webLimits, a.routes(c), a.reg)
+	srv := ws.srv
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, c.web, logger) }()
+	go func() { srvErr <- ws.serve(c.web, logger) }()
 	logger.Info("jurismon started", "version", version.Info(), "interfaces", a.live.Interfaces(), "workers", a.live.Workers())
 
 	var runErr error
@@ -282,7 +289,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 func (a *agent) captureStats() []exporter.InterfaceStats {
 	var out []exporter.InterfaceStats
 	for _, s := range a.live.Stats() {
-		out = append(out, exporter.InterfaceStats{Interface: s.Interface, Packets: s.Packets, KernelDrops: s.KernelDrops, Freezes: s.QueueFreezes})
+		out = append(out, exporter.InterfaceStats{Interface: s.Interface, Packets: s.Packets, KernelDrops: s.KernelDrops, Freezes: s.QueueFreezes, Up: s.Up, Restarts: s.Restarts})
 	}
 	return out
 }
@@ -294,8 +301,17 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		fmt.Fprintln(w, "Healthy")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.live.Started() {
-			http.Error(w, "Not ready: capture has not started", http.StatusServiceUnavailable)
+		// Ready means every interface is capturing: one that is missing
+		// or down (and being retried) is named, so an orchestrator or a
+		// person sees which.
+		var down []string
+		for _, s := range a.live.Stats() {
+			if !s.Up {
+				down = append(down, s.Interface)
+			}
+		}
+		if len(down) > 0 || !a.live.Started() {
+			http.Error(w, "Not ready: capture is down on "+strings.Join(down, ", "), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
