@@ -49,6 +49,7 @@ type runCommand struct {
 	addrEvery   time.Duration
 	paths       pathFlags
 	cpuProfile  string
+	runAs       string
 }
 
 func newRunCommand(app *kingpin.Application) *runCommand {
@@ -79,6 +80,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
+	c.cmd.Flag("run-as", "User to become once capture has started (keeping only CAP_NET_RAW, and CAP_NET_ADMIN with --capture.promiscuous). Default: nobody when started as root, else no switch; root keeps root.").StringVar(&c.runAs)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
 }
@@ -96,6 +98,8 @@ type agent struct {
 	events   *events.Log
 	paths    *paths
 	reg      *prometheus.Registry
+
+	runAs runAs
 
 	reloadMu     sync.Mutex
 	policySum    [32]byte
@@ -119,6 +123,10 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	defer stop()
 
 	a := &agent{logger: logger, cmd: c, reg: prometheus.NewRegistry()}
+	var err error
+	if a.runAs, err = resolveRunAs(c.runAs); err != nil {
+		return err
+	}
 	pol, err := loadPolicy(c.config)
 	if err != nil {
 		return err
