@@ -72,9 +72,26 @@ func newLab(t *testing.T) *lab {
 	netnstest.Add(t, l.a)
 	netnstest.Add(t, l.b)
 	t.Cleanup(func() { exec.Command("ip", "link", "del", "jmm0").Run() })
+	for _, c := range l.commands() {
+		run1(t, c...)
+	}
+	return l
+}
+
+// recreateVeth re-creates the captured veth pair after a test deleted it:
+// the lab's commands that concern it.
+func (l *lab) recreateVeth() {
+	for _, c := range l.commands() {
+		if strings.Contains(strings.Join(c, " "), "jma0") || strings.Contains(strings.Join(c, " "), "jmb0") {
+			run1(l.t, c...)
+		}
+	}
+}
+
+func (l *lab) commands() [][]string {
 	inA := []string{"ip", "netns", "exec", l.a}
 	inB := []string{"ip", "netns", "exec", l.b}
-	cmds := [][]string{
+	return [][]string{
 		{"ip", "link", "add", "jma0", "netns", l.a, "address", agentMAC, "type", "veth", "peer", "name", "jmb0", "netns", l.b, "address", peerMAC},
 		{"ip", "link", "add", "jmm0", "type", "veth", "peer", "name", "jmm1", "netns", l.a},
 		append(inA, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0"),
@@ -109,10 +126,6 @@ func newLab(t *testing.T) *lab {
 		append(inB, "ip", "neigh", "add", agentRUv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
 		append(inB, "ip", "neigh", "add", agentDEv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
 	}
-	for _, c := range cmds {
-		run1(t, c...)
-	}
-	return l
 }
 
 // in runs fn on an OS thread inside namespace ns. Sockets keep the
@@ -272,7 +285,7 @@ func waitHTTP(t *testing.T, url string, timeout time.Duration) {
 
 func TestAgentEndToEnd(t *testing.T) {
 	l := newLab(t)
-	dir := t.TempDir()
+	dir := agentDir(t)
 	pol := filepath.Join(dir, "policy.yml")
 	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
 		t.Fatal(err)
@@ -408,6 +421,26 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Fatalf("agent exit: %v", err)
 	}
 	checkEvents(t, eventsFile)
+}
+
+// agentDir returns a directory for the files of an agent started as root:
+// owned by the user it becomes once capture runs (nobody), so that event
+// rotation can create files there, and open to read, so that database and
+// policy reloads can read what the test writes.
+func agentDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	to, err := resolveRunAs("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, to.uid, to.gid); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func copyFile(t *testing.T, from, to string) {

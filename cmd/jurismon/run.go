@@ -104,6 +104,7 @@ type agent struct {
 	reloadMu     sync.Mutex
 	policySum    [32]byte
 	reloadOK     prometheus.Gauge
+	reloadFails  prometheus.Counter
 	reloadOKTime prometheus.Gauge
 }
 
@@ -286,7 +287,8 @@ func (a *agent) registerMetrics(c *runCommand) {
 	)
 	a.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_successful", Help: "Whether the last reload of the policy and databases succeeded."})
 	a.reloadOKTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful reload."})
-	a.reg.MustRegister(a.reloadOK, a.reloadOKTime)
+	a.reloadFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "jurismon_config_reload_failures_total", Help: "Reloads refused because a policy or database file was bad (the last good state kept serving)."})
+	a.reg.MustRegister(a.reloadOK, a.reloadOKTime, a.reloadFails)
 	a.reloadOK.Set(1)
 	a.reloadOKTime.SetToCurrentTime()
 	if a.events != nil {
@@ -370,6 +372,7 @@ func (a *agent) reload() error {
 	err := a.reloadLocked()
 	if err != nil {
 		a.reloadOK.Set(0)
+		a.reloadFails.Inc()
 		a.logger.Error("reload failed; keeping the running configuration", "err", err)
 		return err
 	}
