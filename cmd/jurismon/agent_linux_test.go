@@ -434,6 +434,10 @@ func agentDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The test's temporary root is private (0700): let nobody through.
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
