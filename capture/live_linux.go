@@ -38,6 +38,13 @@ type LiveCapture struct {
 	progMu sync.Mutex
 	progs  map[LinkType]*filterProgram
 
+	// links is closed (and replaced) when a link notification arrives:
+	// every interface waiting for a retry wakes up.
+	linksMu sync.Mutex
+	links   chan struct{}
+	// noLinkWake leaves retries to the backoff alone (tests of it).
+	noLinkWake bool
+
 	// retryMin and retryMax bound the exponential backoff between attempts
 	// to open an interface that is missing or down.
 	retryMin, retryMax time.Duration
@@ -181,11 +188,20 @@ func (e errFatal) Unwrap() error { return e.err }
 // nil when ctx is done, after every worker has stopped and every socket is
 // closed, or an error at once when sockets cannot be opened for lack of
 // privileges (CAP_NET_RAW). An interface that is missing, goes down or
-// disappears is retried with exponential backoff (1s up to 60s) and captured
-// again when it is back; the others keep running.
+// disappears is retried with exponential backoff (1s up to 60s, from 1s
+// again after each successful re-open) and at once whenever the kernel
+// reports a link change, so it is captured again as soon as it is back; the
+// others keep running.
 func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Link notifications wake the interfaces waiting to be re-opened, so
+	// one that comes back is captured at once rather than after the rest
+	// of its backoff (up to a minute).
+	c.links = make(chan struct{})
+	if !c.noLinkWake {
+		defer notifyNetlink(ctx, unix.RTMGRP_LINK, c.linkChanged)()
+	}
 	var wg sync.WaitGroup
 	for _, li := range c.ifaces {
 		wg.Go(func() {
@@ -224,9 +240,24 @@ func (c *LiveCapture) superviseInterface(ctx context.Context, li *liveIface, han
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
+		case <-c.linkWait():
 		}
 	}
 	return nil
+}
+
+// linkWait returns a channel closed at the next link notification.
+func (c *LiveCapture) linkWait() <-chan struct{} {
+	c.linksMu.Lock()
+	defer c.linksMu.Unlock()
+	return c.links
+}
+
+func (c *LiveCapture) linkChanged() {
+	c.linksMu.Lock()
+	defer c.linksMu.Unlock()
+	close(c.links)
+	c.links = make(chan struct{})
 }
 
 // errIfaceGone is returned by a worker when its interface went down or away.

@@ -487,6 +487,7 @@ func liveEngine(t *testing.T, engine string, p peer, nsA, peerNS string) {
 		var logs syncBuffer
 		r := startLive(t, engine, LiveOptions{Filter: "udp port 9999", Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}, func(c *LiveCapture) {
 			c.retryMin, c.retryMax = 50*time.Millisecond, 10*time.Second
+			c.noLinkWake = true // the backoff alone: link notifications would hide it
 		})
 		const flaps = 4
 		for i := range flaps {
@@ -516,6 +517,23 @@ func liveEngine(t *testing.T, engine string, p peer, nsA, peerNS string) {
 		if n := strings.Count(out, "msg=capturing") - 1; n != flaps || strings.Count(out, "outage=") != flaps {
 			t.Errorf("%d re-opens logged at info (want %d, each with its outage):\n%s", n, flaps, out)
 		}
+	})
+
+	t.Run("a link notification ends the wait at once", func(t *testing.T) {
+		// A backoff of a minute: only the notification of the re-created
+		// interface can bring capture back within the test.
+		r := startLive(t, engine, LiveOptions{Filter: "udp port 9999"}, func(c *LiveCapture) {
+			c.retryMin, c.retryMax = time.Minute, time.Minute
+		})
+		if out, err := exec.Command("ip", "link", "del", vethA).CombinedOutput(); err != nil {
+			t.Fatalf("ip link del: %v: %s", err, out)
+		}
+		waitFor(t, "interface to be reported down", func() bool { return !r.c.Stats()[0].Up })
+		time.Sleep(200 * time.Millisecond)
+		if err := makeVeth(nsA, peerNS); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "capture to resume", func() bool { return r.c.Stats()[0].Up })
 	})
 
 	t.Run("any: every up interface, loopback frames once", func(t *testing.T) {

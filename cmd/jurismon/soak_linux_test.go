@@ -1,0 +1,360 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jurismon/jurismon/geo/geotest"
+)
+
+// TestSoak runs the real agent in the test namespaces through the hostile
+// conditions of issue 10 and prints one table row per case ("SOAK|case|
+// figure|limit|ok"), which scripts/soak.sh collects. It runs only when
+// JURISMON_SOAK is set (make soak); SOAK_SHORT=1 scales the cases down to
+// fit CI (.ci/run).
+func TestSoak(t *testing.T) {
+	if os.Getenv("JURISMON_SOAK") == "" {
+		t.Skip("the soak suite runs with JURISMON_SOAK=1 (make soak)")
+	}
+	short := os.Getenv("SOAK_SHORT") != ""
+	scale := func(long, brief int) int {
+		if short {
+			return brief
+		}
+		return long
+	}
+	l := newLab(t)
+	s := startSoakAgent(t, l)
+
+	t.Run("idle HTTP connections", func(t *testing.T) { soakIdle(t, s, scale(20000, 5000)) })
+	t.Run("SIGHUP while scraping", func(t *testing.T) { soakHUP(t, s, scale(200, 200)) })
+	t.Run("bad files on reload", func(t *testing.T) { soakBadReload(t, s) })
+	t.Run("interface deleted and re-created", func(t *testing.T) { soakFlap(t, l, s, 5) })
+}
+
+type soakAgent struct {
+	cmd       *exec.Cmd
+	base      string
+	dir       string
+	countryDB string
+	policy    string
+	log       *syncLog
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func startSoakAgent(t *testing.T, l *lab) *soakAgent {
+	t.Helper()
+	// The client side holds tens of thousands of sockets.
+	lim := unix.Rlimit{Cur: 65536, Max: 65536}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Logf("raising the open-file limit: %v", err)
+	}
+	dir := agentDir(t)
+	s := &soakAgent{dir: dir, countryDB: filepath.Join(dir, "country.mmdb"), policy: filepath.Join(dir, "policy.yml"), log: &syncLog{}}
+	copyFile(t, geotest.CountryFile, s.countryDB)
+	asnDB := filepath.Join(dir, "asn.mmdb")
+	copyFile(t, geotest.ASNFile, asnDB)
+	for _, f := range []string{s.countryDB, asnDB} {
+		os.Chmod(f, 0o644)
+	}
+	if err := os.WriteFile(s.policy, []byte(labPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.base = "http://" + net.JoinHostPort(mgmtAgent, agentPort)
+	s.cmd = exec.Command("ip", "netns", "exec", l.a, binary, "run",
+		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
+		"--geoip.country", s.countryDB, "--geoip.asn", asnDB, "--geoip.lookup-documentation",
+		"--config", s.policy, "--events.file", filepath.Join(dir, "events.jsonl"), "--log.level", "info")
+	s.cmd.Stderr = s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		s.cmd.Wait()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", s.log.String())
+		}
+	})
+	waitHTTP(t, s.base+"/-/ready", 15*time.Second)
+	return s
+}
+
+// row prints one line of the soak table.
+func row(t *testing.T, name, figure, limit string, ok bool) {
+	t.Helper()
+	res := "pass"
+	if !ok {
+		res = "FAIL"
+		t.Errorf("%s: %s (limit %s)", name, figure, limit)
+	}
+	fmt.Printf("SOAK|%s|%s|%s|%s\n", name, figure, limit, res)
+}
+
+func (s *soakAgent) fds(t *testing.T) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// get scrapes path with a fresh connection and its own deadline.
+func (s *soakAgent) get(path string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(s.base + path)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	return string(b), err
+}
+
+// value returns the value of one series in a scrape ("name" or
+// `name{labels}` as exposed), or -1.
+func value(body, series string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
+
+func soakIdle(t *testing.T, s *soakAgent, n int) {
+	fdsBefore := s.fds(t)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	for i := range n {
+		c, err := d.Dial("tcp", net.JoinHostPort(mgmtAgent, agentPort))
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		if i%2 == 1 {
+			fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\n", mgmtAgent) // headers never finished
+		}
+		conns = append(conns, c)
+	}
+	failed := 0
+	var body string
+	for range 20 {
+		b, err := s.get("/metrics")
+		if err != nil {
+			failed++
+			continue
+		}
+		body = b
+	}
+	peak := s.fds(t)
+	row(t, fmt.Sprintf("%d idle HTTP connections", n), fmt.Sprintf("%d/20 scrapes failed, agent fds %d→%d, %.0f evicted", failed, fdsBefore, peak, value(body, "jurismon_web_connections_evicted_total")),
+		"0 failed, fds < 600", failed == 0 && peak < 600)
+	resp, err := http.Post(s.base+"/-/reload", "", nil)
+	ok := err == nil && resp.StatusCode == 200
+	if resp != nil {
+		resp.Body.Close()
+	}
+	row(t, "POST /-/reload at the connection cap", fmt.Sprintf("reloaded: %v", ok), "answered", ok)
+}
+
+func soakHUP(t *testing.T, s *soakAgent, n int) {
+	// Let the idle case's connections drain first.
+	time.Sleep(500 * time.Millisecond)
+	before, err := s.get("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdsBefore := s.fds(t)
+	var scrapes, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.get("/metrics"); err != nil {
+					failed.Add(1)
+					t.Log(err)
+				}
+				scrapes.Add(1)
+			}
+		})
+	}
+	for range n {
+		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond)
+	after, err := s.get("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdsAfter := s.fds(t)
+	g0, g1 := value(before, "go_goroutines"), value(after, "go_goroutines")
+	ok := failed.Load() == 0 && fdsAfter <= fdsBefore+2 && g1 <= g0+5
+	row(t, fmt.Sprintf("%d SIGHUPs while scraping", n), fmt.Sprintf("%d/%d scrapes failed, fds %d→%d, goroutines %.0f→%.0f", failed.Load(), scrapes.Load(), fdsBefore, fdsAfter, g0, g1),
+		"0 failed, no growth", ok)
+}
+
+func soakBadReload(t *testing.T, s *soakAgent) {
+	good, err := os.ReadFile(s.countryDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodPolicy, _ := os.ReadFile(s.policy)
+	cases := []struct {
+		name string
+		file string
+		data []byte
+	}{
+		{"empty .mmdb", s.countryDB, nil},
+		{"truncated .mmdb", s.countryDB, good[:len(good)/2]},
+		{"garbage .mmdb", s.countryDB, []byte(strings.Repeat("not a database ", 100))},
+		{"metadata only", s.countryDB, good[len(good)-200:]},
+		{"policy syntax", s.policy, []byte("jurisdictions: [\n")},
+		{"policy unknown field", s.policy, []byte("jurisdictions:\n  - name: x\n    countries: [RU]\n    colour: red\n")},
+		{"policy unknown country", s.policy, []byte("jurisdictions:\n  - name: x\n    countries: [XX]\n")},
+	}
+	failedBefore := value(mustGet(t, s, "/metrics"), "jurismon_config_reload_failures_total")
+	kept := 0
+	for _, c := range cases {
+		if err := os.WriteFile(c.file, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post(s.base+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		body := mustGet(t, s, "/metrics")
+		if resp.StatusCode != 200 && value(body, "jurismon_config_last_reload_successful") == 0 && value(body, "jurismon_geo_database_info{database=\"country\",source=\""+s.countryDB+"\",type=\"GeoLite2-Country\"}") != 0 {
+			kept++
+		} else {
+			t.Logf("%s: reload answered %d", c.name, resp.StatusCode)
+		}
+		// Put the good file back before the next case.
+		orig := good
+		if c.file == s.policy {
+			orig = goodPolicy
+		}
+		if err := os.WriteFile(c.file, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := mustGet(t, s, "/metrics")
+	counted := value(body, "jurismon_config_reload_failures_total") - failedBefore
+	resp, err := http.Post(s.base+"/-/reload", "", nil)
+	recovered := err == nil && resp.StatusCode == 200
+	if resp != nil {
+		resp.Body.Close()
+	}
+	row(t, fmt.Sprintf("%d bad .mmdb files and policies on reload", len(cases)), fmt.Sprintf("%d refused with the last good state serving, %.0f counted, good reload after: %v", kept, counted, recovered),
+		"all refused and counted", kept == len(cases) && int(counted) >= len(cases) && recovered)
+}
+
+func mustGet(t *testing.T, s *soakAgent, path string) string {
+	t.Helper()
+	b, err := s.get(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func soakFlap(t *testing.T, l *lab, s *soakAgent, n int) {
+	var worst time.Duration
+	ok := true
+	for i := range n {
+		run1(t, "ip", "netns", "exec", l.a, "ip", "link", "del", "jma0")
+		soakWait(t, s, `jurismon_capture_up{interface="jma0"}`, 0, 5*time.Second)
+		time.Sleep(time.Second) // down for a second, as a flapping link or a re-created tunnel
+		l.recreateVeth()
+		back := time.Now()
+		soakWait(t, s, `jurismon_capture_up{interface="jma0"}`, 1, 10*time.Second)
+		d := time.Since(back)
+		worst = max(worst, d)
+		if d > 2*time.Second {
+			ok = false
+		}
+		before := value(mustGet(t, s, "/metrics"), `jurismon_capture_packets_total{interface="jma0"}`)
+		l.sendTraffic()
+		soakWaitAbove(t, s, `jurismon_capture_packets_total{interface="jma0"}`, before, 5*time.Second)
+		_ = i
+	}
+	restarts := value(mustGet(t, s, "/metrics"), `jurismon_capture_restarts_total{interface="jma0"}`)
+	row(t, fmt.Sprintf("interface deleted and re-created %d times", n), fmt.Sprintf("back within %s at worst, %.0f restarts counted, traffic captured after each", worst.Round(10*time.Millisecond), restarts),
+		"2s each", ok && int(restarts) == n)
+}
+
+func soakWait(t *testing.T, s *soakAgent, series string, want float64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if b, err := s.get("/metrics"); err == nil && value(b, series) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never %v", series, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func soakWaitAbove(t *testing.T, s *soakAgent, series string, than float64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if b, err := s.get("/metrics"); err == nil && value(b, series) > than {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never above %v", series, than)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
