@@ -716,15 +716,19 @@ var fixtureEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 const fixtureStep = time.Millisecond
 
-// TestDecodeSharedCaptures checks the byte definition on the real captures
-// of ../../shared/captures, when that folder is there (a user's clone has
-// none): packets and IP bytes without decapsulation must be what tshark
-// counts (ip.len, or ipv6.plen + 40, per frame with an IP header), and for
-// gnutella what ../../shared/peers.md quotes.
+// TestDecodeSharedCaptures checks the byte definition on real captures,
+// kept out of the repository, in the folder JURISMON_CAPTURES_DIR names
+// (e.g. JURISMON_CAPTURES_DIR=/work/shared/captures): packets and IP bytes
+// without decapsulation must be what tshark counts (ip.len, or ipv6.plen +
+// 40, per frame with an IP header), and for gnutella what the captures'
+// notes quote (3882 packets, 523142 bytes).
 func TestDecodeSharedCaptures(t *testing.T) {
-	dir := filepath.Join("..", "..", "shared", "captures")
+	dir := os.Getenv("JURISMON_CAPTURES_DIR")
+	if dir == "" {
+		t.Skip("JURISMON_CAPTURES_DIR is not set: no real captures to check")
+	}
 	if _, err := os.Stat(dir); err != nil {
-		t.Skip("no shared captures")
+		t.Fatalf("JURISMON_CAPTURES_DIR: %v", err)
 	}
 	tshark, _ := exec.LookPath("tshark")
 	for _, name := range []string{"ndpi_gnutella.pcap", "ndpi_sites.pcapng", "ndpi_KakaoTalk_talk.pcap", "mercury_emix.pcap"} {
@@ -733,7 +737,7 @@ func TestDecodeSharedCaptures(t *testing.T) {
 			packets, bytes, results := decodeFile(t, path)
 			t.Logf("%s: %d packets, %d IP bytes; results %v", name, packets, bytes, results)
 			if name == "ndpi_gnutella.pcap" && (packets != 3882 || bytes != 523142) {
-				t.Errorf("gnutella: %d packets, %d bytes; peers.md says 3882 and 523142", packets, bytes)
+				t.Errorf("gnutella: %d packets, %d bytes; want 3882 and 523142", packets, bytes)
 			}
 			if tshark == "" {
 				return

@@ -1,13 +1,17 @@
 package events
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jurismon/jurismon/exporter"
+)
 
 var (
-	writtenDesc = prometheus.NewDesc("jurismon_events_written_total",
+	writtenDesc = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "events", "written_total"),
 		"Flagged-flow events recorded: written to the event file or standard output, or kept in memory only when there is no file.", nil, nil)
-	droppedDesc = prometheus.NewDesc("jurismon_events_dropped_total",
+	droppedDesc = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "events", "dropped_total"),
 		"Flagged-flow events lost, by reason: rate_limit, queue_full (the writer fell behind) or write_error.", []string{"reason"}, nil)
-	rotationsDesc = prometheus.NewDesc("jurismon_event_log_rotations_total",
+	rotationsDesc = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "event_log", "rotations_total"),
 		"Times the event file was rotated for size.", nil, nil)
 )
 

@@ -179,10 +179,10 @@ func scenario(t *testing.T, opts exporter.Options) (*prometheus.Registry, func()
 	c := exporter.New(exporter.Sources{
 		Accountants: func() []*flow.Accountant { return []*flow.Accountant{a, b} },
 		Decoders:    func() []*exporter.DecodeCounts { return []*exporter.DecodeCounts{&d1, &d2} },
-		Capture: func() []exporter.InterfaceStats {
-			return []exporter.InterfaceStats{
+		Capture: func() []capture.InterfaceStats {
+			return []capture.InterfaceStats{
 				{Interface: "eth0", Packets: 1000, KernelDrops: 3, Up: true},
-				{Interface: "veth-a", Packets: 20, QueueDrops: 5, Restarts: 2},
+				{Interface: "veth-a", Packets: 20, Restarts: 2},
 			}
 		},
 		Geo: res,

@@ -1,11 +1,13 @@
 package flow
 
 import (
+	"fmt"
 	"net/netip"
 	"sync/atomic"
 	"time"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
 )
@@ -26,21 +28,8 @@ type Config struct {
 	PublishEvery time.Duration
 
 	// EventInterval, when positive, makes live flagged flows report every
-	// interval as well as when they end.
+	// interval (to the FlaggedObservers) as well as when they end.
 	EventInterval time.Duration
-	// OnFlagged receives flagged flows when they end (Ended set) and, with
-	// EventInterval, periodically while they last. It runs on the packet
-	// path's goroutine: it must be quick and must not keep the pointer.
-	OnFlagged func(*FlowEvent)
-	// OnHandshake receives the SYN → SYN-ACK time of TCP connections that
-	// a local host opened to a remote one.
-	OnHandshake func(remote netip.Addr, loc *geo.Location, v policy.Verdict, rtt time.Duration)
-	// OnRemoteTTL receives the TTL (or hop limit) of the first packet that
-	// each flow receives from its remote endpoint.
-	OnRemoteTTL func(remote netip.Addr, loc *geo.Location, ttl uint8)
-	// OnEnded receives each remote endpoint of a flow that ends, with the
-	// bytes exchanged with it (for picking destinations to trace).
-	OnEnded func(remote netip.Addr, bytes uint64)
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -80,9 +69,11 @@ type FlowEvent struct {
 	BytesFrom     uint64
 	PacketsTo     uint64
 	PacketsFrom   uint64
-	Location      *geo.Location
+	Location      *geo.Location // Facts.Location
 	Verdict       policy.Verdict
 	Ended         bool
+	// Facts are the flow's facts, valid only during the observer's call.
+	Facts *enrich.Facts
 }
 
 // Totals are per-direction counts that only the accountant's owner may
@@ -120,11 +111,18 @@ var conflictNames = [NumConflicts]string{"country_registered", "country_asn", "r
 
 func (c Conflict) String() string { return conflictNames[c] }
 
-// Accountant accounts packets into flows and aggregates. One goroutine
-// owns it; run one per capture worker and read them all at scrape time.
+// Accountant accounts packets (and flow records) into flows and
+// aggregates. One goroutine owns it; run one per capture worker and read
+// them all at scrape time.
 type Accountant struct {
 	env          *Env
 	cfg          Config
+	obs          observers
+	enrichers    []enrich.Enricher // the geo enricher first, then env.Enrichers
+	inspectors   []enrich.Inspector
+	facts        []*[chunkSize]enrich.Facts // indexed like the table's entries
+	states       [][]enrich.State           // per chunk: chunkSize × len(inspectors), when there are inspectors
+	scratch      enrich.Facts               // the second remote endpoint of a transit flow
 	table        *table
 	groups       *groups
 	hosts        hostSet
@@ -144,13 +142,20 @@ type Accountant struct {
 	event     FlowEvent
 }
 
-// NewAccountant returns an accountant reading shared state from env.
-func NewAccountant(env *Env, cfg Config) *Accountant {
+// NewAccountant returns an accountant reading shared state from env and
+// telling obs what it learns (see Observer).
+func NewAccountant(env *Env, cfg Config, obs ...Observer) *Accountant {
 	cfg.applyDefaults()
+	if len(env.Inspectors) > enrich.MaxInspectors {
+		panic(fmt.Sprintf("flow: %d inspectors, at most %d", len(env.Inspectors), enrich.MaxInspectors))
+	}
 	return &Accountant{
 		internal:     &Group{Key: GroupKey{Internal: true}},
 		env:          env,
 		cfg:          cfg,
+		obs:          sortObservers(obs),
+		enrichers:    append([]enrich.Enricher{enrich.Geo{Locator: env.Geo}}, env.Enrichers...),
+		inspectors:   env.Inspectors,
 		table:        newTable(cfg.MaxFlows),
 		groups:       newGroups(cfg.MaxGroups),
 		idle:         int64(cfg.IdleTimeout),
@@ -170,6 +175,26 @@ func (a *Accountant) Add(p *capture.Packet) {
 
 // add is Add with the key and its hash already made.
 func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
+	i, e := a.entry(p, k, srcIsA, h, p.Timestamp)
+	src := 0
+	if !srcIsA {
+		src = 1
+	}
+	a.count(e, src, uint64(p.IPLen), 1)
+	if p.Proto == protoTCP {
+		a.handshake(i, e, p, src)
+	}
+	if e.remote[src] && e.Packets[src] == 1 && len(a.obs.ttl) > 0 {
+		a.remoteTTL(i, e, src, p.TTL)
+	}
+	if e.inspect != 0 {
+		a.inspect(i, e, p, src)
+	}
+}
+
+// entry returns the flow of k, started by p if it is new, with its last
+// time moved to last (p's time, or a flow record's end).
+func (a *Accountant) entry(p *capture.Packet, k *Key, srcIsA bool, h uint32, last int64) (int32, *Entry) {
 	ts := p.Timestamp
 	a.tick(ts)
 	i, ok := a.table.getHashed(k, h)
@@ -184,8 +209,8 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 		i = a.newFlow(k, p, srcIsA)
 	}
 	e := a.table.at(i)
-	if ts > e.Last {
-		e.Last = ts
+	if last > e.Last {
+		e.Last = last
 	}
 	// The flow's own counters change on every packet; the LRU order only
 	// when the flow was last moved a while ago, and the shared aggregates
@@ -199,21 +224,31 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
 		a.table.touch(i)
 		e.moved = ts
 	}
-	src := 0
-	if !srcIsA {
-		src = 1
-	}
-	b := uint64(p.IPLen)
-	e.Bytes[src] += b
-	e.Packets[src]++
+	return i, e
+}
+
+// count adds what endpoint src of e sent.
+func (a *Accountant) count(e *Entry, src int, bytes, packets uint64) {
+	e.Bytes[src] += bytes
+	e.Packets[src] += packets
 	dir := a.direction(e, src)
-	a.Totals.Packets[dir]++
-	a.Totals.Bytes[dir] += b
-	if p.Proto == protoTCP {
-		a.handshake(e, p, src)
+	a.Totals.Packets[dir] += packets
+	a.Totals.Bytes[dir] += bytes
+}
+
+// remoteTTL tells the TTL observers the TTL of the first packet from remote
+// endpoint src.
+func (a *Accountant) remoteTTL(i int32, e *Entry, src int, ttl uint8) {
+	var loc *geo.Location
+	if src == int(e.factsSide) {
+		loc = a.factsAt(i).Location
+	} else {
+		// The other remote endpoint of a transit flow: its facts were
+		// not kept, only its aggregate.
+		loc = a.env.Geo.Lookup(e.Key.Addr(src))
 	}
-	if e.remote[src] && e.Packets[src] == 1 && a.cfg.OnRemoteTTL != nil {
-		a.cfg.OnRemoteTTL(k.Addr(src), a.location(e, src), p.TTL)
+	for _, o := range a.obs.ttl {
+		o.ObserveTTL(e.Key.Addr(src), loc, ttl)
 	}
 }
 
@@ -300,8 +335,8 @@ const (
 )
 
 // handshake measures SYN → SYN-ACK for connections a local host opens.
-func (a *Accountant) handshake(e *Entry, p *capture.Packet, src int) {
-	if a.cfg.OnHandshake == nil {
+func (a *Accountant) handshake(i int32, e *Entry, p *capture.Packet, src int) {
+	if len(a.obs.handshake) == 0 {
 		return
 	}
 	switch p.TCPFlags & (tcpSYN | tcpACK) {
@@ -313,18 +348,15 @@ func (a *Accountant) handshake(e *Entry, p *capture.Packet, src int) {
 		if e.synAt != 0 && int(e.synFrom) != src && p.Timestamp >= e.synAt {
 			rtt := time.Duration(p.Timestamp - e.synAt)
 			e.synAt = 0
-			a.cfg.OnHandshake(e.Key.Addr(src), a.location(e, src), a.verdict(e, src), rtt)
+			// One local and one remote endpoint: the facts are the
+			// remote's (src). Judged by the policy in force now.
+			f := a.factsAt(i)
+			v := a.env.Policy().Evaluate(f)
+			for _, o := range a.obs.handshake {
+				o.ObserveHandshake(f, v, rtt)
+			}
 		}
 	}
-}
-
-func (a *Accountant) location(e *Entry, i int) *geo.Location {
-	return a.env.Geo.Lookup(e.Key.Addr(i))
-}
-
-func (a *Accountant) verdict(e *Entry, i int) policy.Verdict {
-	addr := e.Key.Addr(i)
-	return a.env.Policy().Evaluate(addr, a.env.Geo.Lookup(addr))
 }
 
 // direction of a packet sent by endpoint src of e.
@@ -341,8 +373,9 @@ func (a *Accountant) direction(e *Entry, src int) Direction {
 	}
 }
 
-// newFlow makes room, inserts the flow and resolves its remote endpoints:
-// the only place where geo and policy are consulted.
+// newFlow makes room, inserts the flow and enriches and judges its remote
+// endpoints: the only place, with inspect, where enrichers and the policy
+// are consulted.
 func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	if a.table.len() >= a.cfg.MaxFlows {
 		a.end(a.table.tail, true)
@@ -351,41 +384,65 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	a.Stats.FlowEntries.Store(int64(a.table.len()))
 	e := a.table.at(i)
 	e.First, e.Last, e.moved = p.Timestamp, p.Timestamp, p.Timestamp
-	addrs := [2]netip.Addr{p.Src, p.Dst}
+	addrs := [2]netip.AddrPort{netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)}
 	if !srcIsA {
-		addrs[0], addrs[1] = p.Dst, p.Src
+		addrs[0], addrs[1] = addrs[1], addrs[0]
 	}
 	src := 0
 	if !srcIsA {
 		src = 1
 	}
 	for j := range 2 {
-		e.remote[j] = !a.env.IsLocal(addrs[j])
+		e.remote[j] = !a.env.IsLocal(addrs[j].Addr())
 	}
 	transit := e.remote[0] && e.remote[1]
 	pol := a.env.Policy()
+	f := a.newFacts(i)
+	kept := false // f holds a remote endpoint's facts
 	for j := range 2 {
 		if !e.remote[j] {
 			continue
 		}
-		loc := a.env.Geo.Lookup(addrs[j])
-		v := pol.Evaluate(addrs[j], loc)
+		// A transit flow has two remote endpoints; the flow keeps the
+		// facts of the flagged one, else of the first.
+		fj := f
+		if kept {
+			fj = &a.scratch
+		}
+		*fj = enrich.Facts{Local: addrs[1-j], Remote: addrs[j], Proto: p.Proto}
+		for _, en := range a.enrichers {
+			en.Enrich(fj, p)
+		}
+		loc := fj.Location
+		v := pol.Evaluate(fj)
 		a.noteLocation(loc)
+		if !kept {
+			kept, e.factsSide = true, uint8(j)
+		}
 		if v.Flagged() && e.flagged < 0 {
-			e.flagged, e.flaggedLoc, e.verdict = int8(j), loc, v
+			e.flagged, e.verdict = int8(j), v
+			if fj != f {
+				*f, e.factsSide = *fj, uint8(j)
+			}
 		}
 		var local netip.Addr
 		if !transit {
-			local = addrs[1-j]
+			local = addrs[1-j].Addr()
 		}
-		g := a.groups.get(a.key(addrs[j], local, transit, loc, v))
+		g := a.groups.get(a.key(addrs[j].Addr(), local, transit, loc, v))
 		e.side[j] = g
 		first := To
 		if j == src {
 			first = From
 		}
 		g.Flows[first].Store(g.Flows[first].Load() + 1)
-		a.countHost(addrs[j], g)
+		a.countHost(addrs[j].Addr(), g)
+	}
+	if !kept {
+		*f = enrich.Facts{} // local to local: nothing is known
+	} else if len(a.inspectors) > 0 {
+		e.inspect = uint8(1<<len(a.inspectors) - 1)
+		clear(a.statesAt(i))
 	}
 	dir := a.direction(e, src)
 	a.Totals.Flows[dir]++
@@ -473,12 +530,12 @@ func (a *Accountant) end(i int32, evicted bool) {
 	e := a.table.at(i)
 	a.publish(e)
 	if e.flagged >= 0 {
-		a.emit(e, true)
+		a.emit(i, e, true)
 	}
-	if a.cfg.OnEnded != nil {
+	for _, o := range a.obs.ended {
 		for j := range 2 {
 			if e.remote[j] {
-				a.cfg.OnEnded(e.Key.Addr(j), e.Bytes[0]+e.Bytes[1])
+				o.ObserveEnded(e.Key.Addr(j), e.Bytes[0]+e.Bytes[1])
 			}
 		}
 	}
@@ -494,24 +551,25 @@ func (a *Accountant) end(i int32, evicted bool) {
 // periodic reports flagged flows that saw traffic since the last report.
 func (a *Accountant) periodic(now int64) {
 	a.lastEv = now
-	if a.cfg.OnFlagged == nil {
+	if len(a.obs.flagged) == 0 {
 		return
 	}
 	for i := a.table.head; i != none; i = a.table.at(i).next {
 		e := a.table.at(i)
 		if e.flagged >= 0 && e.Last > e.emitted {
-			a.emit(e, false)
+			a.emit(i, e, false)
 		}
 	}
 }
 
-func (a *Accountant) emit(e *Entry, ended bool) {
-	if a.cfg.OnFlagged == nil {
+func (a *Accountant) emit(i int32, e *Entry, ended bool) {
+	if len(a.obs.flagged) == 0 {
 		return
 	}
 	r := int(e.flagged)
 	l := 1 - r
 	ev := &a.event
+	f := a.factsAt(i)
 	remote := e.Key.Addr(r)
 	*ev = FlowEvent{
 		First: e.First, Last: e.Last,
@@ -522,12 +580,15 @@ func (a *Accountant) emit(e *Entry, ended bool) {
 		BytesFrom:   e.Bytes[r],
 		PacketsTo:   e.Packets[l],
 		PacketsFrom: e.Packets[r],
-		Location:    e.flaggedLoc,
+		Location:    f.Location,
+		Facts:       f,
 		Verdict:     e.verdict,
 		Ended:       ended,
 	}
 	e.emitted = e.Last
-	a.cfg.OnFlagged(ev)
+	for _, o := range a.obs.flagged {
+		o.ObserveFlagged(ev)
+	}
 }
 
 // Sync publishes every flow's counts to the aggregates now; the owner

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/geo/geotest"
 	"github.com/jurismon/jurismon/policy"
@@ -305,8 +306,7 @@ func TestFlaggedEvents(t *testing.T) {
 	var got []FlowEvent
 	cfg := DefaultConfig()
 	cfg.EventInterval = 30 * time.Second
-	cfg.OnFlagged = func(e *FlowEvent) { got = append(got, *e) }
-	a := NewAccountant(testEnv(t), cfg)
+	a := NewAccountant(testEnv(t), cfg, FlaggedFunc(func(e *FlowEvent) { got = append(got, *e) }))
 	packets := []capture.Packet{
 		pkt(0, "10.0.0.1", "192.0.2.129", 6, 40000, 443, 60),
 		pkt(1, "192.0.2.129", "10.0.0.1", 6, 443, 40000, 1000),
@@ -335,9 +335,9 @@ func TestHandshakeAndTTL(t *testing.T) {
 	var rtts []time.Duration
 	var ttls []uint8
 	cfg := DefaultConfig()
-	cfg.OnHandshake = func(_ netip.Addr, _ *geo.Location, _ policy.Verdict, rtt time.Duration) { rtts = append(rtts, rtt) }
-	cfg.OnRemoteTTL = func(_ netip.Addr, _ *geo.Location, ttl uint8) { ttls = append(ttls, ttl) }
-	a := NewAccountant(testEnv(t), cfg)
+	a := NewAccountant(testEnv(t), cfg,
+		HandshakeFunc(func(_ *enrich.Facts, _ policy.Verdict, rtt time.Duration) { rtts = append(rtts, rtt) }),
+		TTLFunc(func(_ netip.Addr, _ *geo.Location, ttl uint8) { ttls = append(ttls, ttl) }))
 	syn := pkt(1, "10.0.0.1", "192.0.2.10", 6, 40000, 443, 60)
 	syn.TCPFlags = tcpSYN
 	synack := pkt(1, "192.0.2.10", "10.0.0.1", 6, 443, 40000, 60)

@@ -111,3 +111,16 @@ func BenchmarkManyFlows(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWorker is the packet path as run and analyze drive it: a frame
+// through Worker.Handle (decode, decode counts, AddAhead) on a known flow.
+func BenchmarkWorker(b *testing.B) {
+	w := NewWorker(NewAccountant(testEnv(b), DefaultConfig()), true)
+	frame := capture.Frame{Data: tcpFrame(b, "10.0.0.1", "192.0.2.10", 40000, 443), Link: capture.LinkEthernet, WireLen: 1054}
+	b.ReportAllocs()
+	for b.Loop() {
+		frame.Timestamp++
+		w.Handle(&frame)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
+}

@@ -4,14 +4,13 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
 )
 
 // Locator resolves a remote address; geo.Resolver implements it.
-type Locator interface {
-	Lookup(netip.Addr) *geo.Location
-}
+type Locator = enrich.Locator
 
 // Env is the state shared by every accountant and swapped at run time: the
 // policy (on reload) and the host's own addresses (when interfaces change).
@@ -21,6 +20,12 @@ type Env struct {
 	// LookupDocumentation makes the documentation ranges look like public
 	// addresses (for tests and labs); it must match the resolver's option.
 	LookupDocumentation bool
+	// Enrichers add to a new flow's facts after the built-in geo enricher
+	// (Geo), in order; Inspectors see its first packets (at most
+	// enrich.MaxInspectors of them). Both are set before the first
+	// accountant is made and never changed: every accountant shares them.
+	Enrichers  []enrich.Enricher
+	Inspectors []enrich.Inspector
 
 	policy atomic.Pointer[policy.Policy]
 	host   atomic.Pointer[[]netip.Prefix]

@@ -96,18 +96,22 @@ type Entry struct {
 	Bytes   [2]uint64 // IP bytes sent by A, by B
 	Packets [2]uint64 // packets sent by A, by B
 	next    int32
-	_       int32
-	synAt   int64     // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
-	side    [2]*Group // aggregate of each remote endpoint; nil for a local one
+	// inspect has a bit for each inspector not done with the flow yet: a
+	// flow they are all done with (or never had) costs this byte's test.
+	inspect   uint8
+	inspected uint8 // packets the inspectors have seen, up to enrich.MaxInspected
+	factsSide uint8 // the endpoint (0 = A, 1 = B) whose side the flow's Facts describe
+	_         uint8
+	synAt     int64     // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
+	side      [2]*Group // aggregate of each remote endpoint; nil for a local one
 
 	// The rest: flow start, moves, end, events.
-	First       int64 // Unix nanoseconds of the first packet
-	flaggedLoc  *geo.Location
-	verdict     policy.Verdict // of the flagged endpoint
+	First       int64          // Unix nanoseconds of the first packet
+	verdict     policy.Verdict // of the flagged endpoint, whose side the Facts then describe
 	emitted     int64          // Last at the previous periodic event, to skip idle flows
 	published   [2]uint64      // Bytes already added to the aggregates
 	publishedPk [2]uint64      // Packets already added to the aggregates
-	_           [32]byte       // to a whole number of cache lines
+	_           [40]byte       // to a whole number of cache lines
 }
 
 // table is a bounded flow table with least-recently-used eviction. Entries

@@ -300,7 +300,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, loc := range testLocations {
 			for _, a := range addrs {
-				v := p.Evaluate(a, &loc)
+				v := evaluate(p, a, &loc)
 				if v.Flagged() && !slices.Contains(p.Jurisdictions(), v.Jurisdiction) {
 					t.Fatalf("verdict %+v names an unknown jurisdiction", v)
 				}

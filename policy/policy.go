@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/geo"
 )
 
@@ -152,14 +153,18 @@ func Empty() *Policy {
 	return p
 }
 
-// Evaluate returns the verdict for a remote address and its location. The
-// first jurisdiction in file order that matches wins; within one, fields are
-// checked in the order country, registered country, ASN, AS organisation.
-// A match is suppressed when the address is in an exception's CIDR, its
-// ASN is an exception's, or it is in local_networks (which are never
-// remote). Special-purpose addresses (loc.Class other than geo.ClassPublic)
-// and a nil loc are never flagged. Evaluate does not allocate.
-func (p *Policy) Evaluate(addr netip.Addr, loc *geo.Location) Verdict {
+// Evaluate returns the verdict for a flow's facts: today its remote
+// address (f.Remote) and that address's location (f.Location); rules on the
+// other facts (tunnel, domain, device, process) are added here, without
+// touching the accountant. The first jurisdiction in file order that
+// matches wins; within one, fields are checked in the order country,
+// registered country, ASN, AS organisation. A match is suppressed when the
+// address is in an exception's CIDR, its ASN is an exception's, or it is in
+// local_networks (which are never remote). Special-purpose addresses
+// (Location.Class other than geo.ClassPublic) and a nil Location are never
+// flagged. Evaluate does not allocate and does not keep f.
+func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
+	loc := f.Location
 	if loc == nil || loc.Class != geo.ClassPublic || len(p.jurisdictions) == 0 {
 		return Verdict{}
 	}
@@ -185,7 +190,7 @@ func (p *Policy) Evaluate(addr netip.Addr, loc *geo.Location) Verdict {
 		}
 		// Exceptions are looked at only for a match: they are rare, and
 		// the common unflagged path stays a few bit tests.
-		addr = addr.Unmap()
+		addr := f.Remote.Addr().Unmap()
 		if reason, ok := p.exceptASN[loc.ASN]; ok {
 			return Verdict{Excepted: reason}
 		}

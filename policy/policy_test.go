@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/geo"
 )
 
@@ -37,6 +38,13 @@ local_networks: [198.51.100.0/24, 2001:db8:100::/48]
 // package reports for an unknown.
 func loc(country, registered string, asn uint32, org string) *geo.Location {
 	return &geo.Location{Class: geo.ClassPublic, Country: country, RegisteredCountry: registered, ASN: asn, ASOrg: org}
+}
+
+// evaluate judges an address with its location, as the accountant does
+// with the facts of a new flow.
+func evaluate(p *Policy, addr netip.Addr, loc *geo.Location) Verdict {
+	f := enrich.At(addr, loc)
+	return p.Evaluate(&f)
 }
 
 // testLocations is a spread of locations, also used by the fuzz test.
@@ -93,7 +101,7 @@ func TestEvaluate(t *testing.T) {
 			if tt.addr != "" {
 				addr = netip.MustParseAddr(tt.addr)
 			}
-			got := p.Evaluate(addr, tt.loc)
+			got := evaluate(p, addr, tt.loc)
 			if got != tt.want {
 				t.Errorf("Evaluate(%s, %+v) = %+v, want %+v", tt.addr, tt.loc, got, tt.want)
 			}
@@ -108,18 +116,18 @@ func TestEvaluateUnknownOrg(t *testing.T) {
 	// A match-anything expression must not flag an organisation the
 	// database did not know.
 	p := mustParse(t, "jurisdictions: [{name: any, as_orgs: ['.']}]")
-	if v := p.Evaluate(netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 64999, geo.Unknown)); v.Flagged() {
+	if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 64999, geo.Unknown)); v.Flagged() {
 		t.Errorf("unknown organisation flagged: %+v", v)
 	}
-	if v := p.Evaluate(netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 64999, "x")); v != (Verdict{"any", MatchedASOrg, ""}) {
+	if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 64999, "x")); v != (Verdict{"any", MatchedASOrg, ""}) {
 		t.Errorf("known organisation: %+v", v)
 	}
 }
 
 func TestEvaluateEmpty(t *testing.T) {
 	for _, l := range testLocations {
-		if v := Empty().Evaluate(netip.MustParseAddr("203.0.113.1"), &l); v != (Verdict{}) {
-			t.Errorf("Empty().Evaluate(%+v) = %+v", l, v)
+		if v := evaluate(Empty(), netip.MustParseAddr("203.0.113.1"), &l); v != (Verdict{}) {
+			t.Errorf("evaluate(Empty(), %+v) = %+v", l, v)
 		}
 	}
 }
@@ -131,7 +139,7 @@ func TestEvaluateConcurrent(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 1000 {
-				if v := p.Evaluate(netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 1, "Example Telecom")); v != want {
+				if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 1, "Example Telecom")); v != want {
 					t.Errorf("got %+v", v)
 					return
 				}
@@ -199,7 +207,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		{"excepted", loc("KP", "KP", 64500, "Other")},
 		{"special", &geo.Location{Class: geo.ClassPrivate}},
 	} {
-		if v := p.Evaluate(addr, bc.loc); v.Flagged() != (bc.name != "no-match" && bc.name != "special" && bc.name != "excepted") {
+		if v := evaluate(p, addr, bc.loc); v.Flagged() != (bc.name != "no-match" && bc.name != "special" && bc.name != "excepted") {
 			b.Fatalf("%s: unexpected verdict %+v", bc.name, v)
 		}
 		for _, cached := range []bool{true, false} {
@@ -213,7 +221,7 @@ func BenchmarkEvaluate(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					p.Evaluate(addr, bc.loc)
+					evaluate(p, addr, bc.loc)
 				}
 			})
 			p.orgs = orgs
@@ -225,7 +233,7 @@ func TestEvaluateAllocs(t *testing.T) {
 	p := mustParse(t, verdictPolicy)
 	addr := netip.MustParseAddr("192.0.2.10")
 	for _, l := range []*geo.Location{loc("DE", "DE", 1, "Example Telecom"), loc("RU", "RU", 1, "x"), loc("DE", "DE", 1, "nothing here")} {
-		if n := testing.AllocsPerRun(100, func() { p.Evaluate(addr, l) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { evaluate(p, addr, l) }); n != 0 {
 			t.Errorf("Evaluate(%+v) allocates %v times", l, n)
 		}
 	}
@@ -239,7 +247,7 @@ func TestOrgCacheBounded(t *testing.T) {
 		if i%100 == 0 {
 			org = fmt.Sprintf("Example Telecom %d", i)
 		}
-		v := p.Evaluate(addr, loc("BR", "BR", 1, org))
+		v := evaluate(p, addr, loc("BR", "BR", 1, org))
 		if want := i%100 == 0; v.Flagged() != want {
 			t.Fatalf("%s: flagged %v, want %v", org, v.Flagged(), want)
 		}
@@ -248,7 +256,7 @@ func TestOrgCacheBounded(t *testing.T) {
 		t.Errorf("org cache holds %d entries, more than %d", n, orgCacheSize)
 	}
 	// Cached answers stay right.
-	if v := p.Evaluate(addr, loc("BR", "BR", 1, "Example Telecom 4000")); v != (Verdict{"hosting", MatchedASOrg, ""}) {
+	if v := evaluate(p, addr, loc("BR", "BR", 1, "Example Telecom 4000")); v != (Verdict{"hosting", MatchedASOrg, ""}) {
 		t.Errorf("cached: %+v", v)
 	}
 }
@@ -267,7 +275,7 @@ func TestManyOrgJurisdictions(t *testing.T) {
 	}
 	for _, i := range []int{0, 63, 64, 69} {
 		want := Verdict{fmt.Sprintf("j%d", i), MatchedASOrg, ""}
-		if v := p.Evaluate(netip.MustParseAddr("203.0.113.1"), loc("BR", "BR", 1, fmt.Sprintf("Org %d", i))); v != want {
+		if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("BR", "BR", 1, fmt.Sprintf("Org %d", i))); v != want {
 			t.Errorf("Org %d: %+v, want %+v", i, v, want)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/jurismon/jurismon/latency"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,13 +114,13 @@ func TestNetnsPlausibility(t *testing.T) {
 		{"192.0.2.4/30", "JP", 64502}, {"2001:db8:2::/64", "JP", 64502}, // 0.1 ms from Frankfurt: impossible
 		{"198.51.100.0/30", "EG", 64505}, {"2001:db8:6::/64", "EG", 64505}, // 40 ms: possible
 	}
-	frankfurt := LatLon{50.11, 8.68}
+	frankfurt := latency.LatLon{Lat: 50.11, Lon: 8.68}
 	p := labProber(t, l, Options{
 		MaxTTL: 6, ProbeTimeout: time.Second, ProbesPerSec: 1000, Burst: 50,
-		Locator: testResolver(t, places), Judge: countryJudge(), Origin: Origin{Point: &frankfurt},
+		Locator: testResolver(t, places), Judge: countryJudge(), Origin: latency.Origin{Point: &frankfurt},
 	})
-	minJP, _ := MinRTT(frankfurt, "JP")
-	minEG, _ := MinRTT(frankfurt, "EG")
+	minJP, _ := latency.MinRTT(frankfurt, "JP")
+	minEG, _ := latency.MinRTT(frankfurt, "EG")
 	t.Logf("minimum RTT from Frankfurt: JP %v, EG %v", minJP, minEG)
 	for _, dst := range []string{"198.51.100.2", "2001:db8:6::2"} {
 		tr, err := p.TraceAddr(context.Background(), Target{Name: "far", Host: dst, Method: MethodICMP}, netip.MustParseAddr(dst))
@@ -142,7 +144,7 @@ func TestNetnsPlausibility(t *testing.T) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	if err := NewCollector(nil, p).Register(reg); err != nil {
+	if err := reg.Register(NewCollector(nil, p)); err != nil {
 		t.Fatal(err)
 	}
 	want := `# HELP jurismon_path_implausible_hops_total Hops whose RTT is below the physical minimum for the country the database claims.

@@ -1,35 +1,37 @@
 package probe
 
 import (
-	"github.com/jurismon/jurismon/geo"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jurismon/jurismon/exporter"
+	"github.com/jurismon/jurismon/geo"
 )
 
 var (
-	descHops = prometheus.NewDesc("jurismon_path_hops",
+	descHops = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "hops"),
 		"Hops to the destination of a configured target in its latest trace (the TTL of the last answering hop).",
 		[]string{"target"}, nil)
-	descRTT = prometheus.NewDesc("jurismon_path_rtt_seconds",
+	descRTT = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "rtt_seconds"),
 		"Round-trip time to the destination of a configured target in its latest trace, when it was reached.",
 		[]string{"target"}, nil)
-	descTransit = prometheus.NewDesc("jurismon_path_transit",
+	descTransit = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "transit"),
 		"Current paths that cross a country: 1 for a configured target; for target=\"auto\", the number of traffic-picked paths. Implausible hops are left out.",
 		[]string{"target", "country", "jurisdiction"}, nil)
-	descFlagged = prometheus.NewDesc("jurismon_path_flagged_transit",
+	descFlagged = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "flagged_transit"),
 		"Current paths that cross a flagged jurisdiction: 1 for a configured target; for target=\"auto\", the number of traffic-picked paths.",
 		[]string{"target", "jurisdiction"}, nil)
-	descChanges = prometheus.NewDesc("jurismon_path_changes_total",
+	descChanges = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "changes_total"),
 		"Changes of the sequence of responding ASNs on the path to a target.",
 		[]string{"target"}, nil)
-	descProbes = prometheus.NewDesc("jurismon_path_probes_total",
+	descProbes = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "probes_total"),
 		"Probes sent, by result: answered, timeout, error (the send failed).",
 		[]string{"result"}, nil)
-	descImplausible = prometheus.NewDesc("jurismon_path_implausible_hops_total",
+	descImplausible = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "implausible_hops_total"),
 		"Hops whose RTT is below the physical minimum for the country the database claims.",
 		[]string{"country"}, nil)
-	descDropped = prometheus.NewDesc("jurismon_path_trace_queue_dropped_total",
+	descDropped = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "trace_queue_dropped_total"),
 		"Traces not queued because the queue was full.", nil, nil)
-	descTraces = prometheus.NewDesc("jurismon_path_traces_total",
+	descTraces = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "traces_total"),
 		"Traces run by the scheduler, by result: done, failed.", []string{"result"}, nil)
 )
 
@@ -43,9 +45,6 @@ type Collector struct {
 
 // NewCollector returns the collector of s and p (either may be nil).
 func NewCollector(s *Scheduler, p *Prober) *Collector { return &Collector{s: s, p: p} }
-
-// Register registers the collector on reg (never the global registry).
-func (c *Collector) Register(reg prometheus.Registerer) error { return reg.Register(c) }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {

@@ -173,7 +173,7 @@ func TestNetnsScheduledPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	if err := NewCollector(s, p).Register(reg); err != nil {
+	if err := reg.Register(NewCollector(s, p)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

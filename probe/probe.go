@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/latency"
 )
 
 // Method is the kind of probe packet.
@@ -131,18 +132,18 @@ type Judge func(addr netip.Addr, loc *geo.Location) (jurisdiction string, flagge
 
 // Options configure a Prober. Zero values take the defaults.
 type Options struct {
-	MaxTTL        int           // highest TTL probed (default 30)
-	MaxSilent     int           // consecutive unanswered hops after which a trace stops (default 5)
-	Attempts      int           // probes per hop before it counts as silent (default 2, at most 8)
-	ProbeTimeout  time.Duration // wait for one reply (default 1s)
-	TraceTimeout  time.Duration // whole-trace limit (default 60s)
-	Concurrency   int           // traces at once (default 4)
-	ProbesPerSec  float64       // global probe rate (default 50)
-	Burst         int           // token bucket size (default 10)
-	Locator       Locator       // optional: hop locations
-	Judge         Judge         // optional: hop jurisdictions
-	Origin        Origin        // optional: agent location for the plausibility check
-	SourcePortMin uint16        // first local port of UDP and TCP traces (default 40000)
+	MaxTTL        int            // highest TTL probed (default 30)
+	MaxSilent     int            // consecutive unanswered hops after which a trace stops (default 5)
+	Attempts      int            // probes per hop before it counts as silent (default 2, at most 8)
+	ProbeTimeout  time.Duration  // wait for one reply (default 1s)
+	TraceTimeout  time.Duration  // whole-trace limit (default 60s)
+	Concurrency   int            // traces at once (default 4)
+	ProbesPerSec  float64        // global probe rate (default 50)
+	Burst         int            // token bucket size (default 10)
+	Locator       Locator        // optional: hop locations
+	Judge         Judge          // optional: hop jurisdictions
+	Origin        latency.Origin // optional: agent location for the plausibility check
+	SourcePortMin uint16         // first local port of UDP and TCP traces (default 40000)
 }
 
 func (o *Options) setDefaults() error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/latency"
 )
 
 // Tracer traces one destination; *Prober is the real one.
@@ -278,7 +279,7 @@ func (s *Scheduler) Observe(remote netip.Addr, bytes uint64) {
 	if !remote.IsValid() || geo.Classify(remote, s.opts.LookupDocumentation) != geo.ClassPublic {
 		return
 	}
-	p := prefixOf(remote)
+	p := latency.RoutePrefix(remote)
 	s.mu.Lock()
 	st, ok := s.prefixes[p]
 	if ok {
@@ -319,7 +320,7 @@ func (s *Scheduler) evictLocked() {
 // re-traced soon, within the same limits.
 func (s *Scheduler) Hint(remote netip.Addr) {
 	remote = remote.Unmap()
-	p := prefixOf(remote)
+	p := latency.RoutePrefix(remote)
 	s.mu.Lock()
 	var jobs []job
 	for _, ps := range s.paths {
@@ -339,15 +340,6 @@ func (s *Scheduler) Hint(remote netip.Addr) {
 	for _, j := range jobs {
 		s.enqueue(j)
 	}
-}
-
-func prefixOf(a netip.Addr) netip.Prefix {
-	bits := 48
-	if a.Is4() {
-		bits = 24
-	}
-	p, _ := a.Prefix(bits)
-	return p
 }
 
 // asPath is the sequence of ASNs of the answering hops, with repeats and

@@ -76,17 +76,15 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
 	acct := flow.NewAccountant(flow.NewEnv(res, pol, gf.lookupDoc), c.flows)
-
-	an := analysis{dec: capture.NewDecoder(), acct: acct}
-	an.dec.Decapsulate = c.decapsulate
+	w := flow.NewWorker(acct, c.decapsulate)
 	for _, name := range c.files {
-		if err := an.file(name, c.showProgress()); err != nil {
+		if err := analyzeFile(w, name, c.showProgress()); err != nil {
 			return err
 		}
 	}
-	acct.Flush()
+	w.Flush()
 
-	rep := report.Build(acct.Groups(), by, an.summary(c.files, acct, res))
+	rep := report.Build(acct.Groups(), by, summary(c.files, w, res))
 	if err := rep.Write(os.Stdout, c.format); err != nil {
 		return err
 	}
@@ -120,18 +118,11 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// analysis is the per-packet loop of analyze: read, decode, account.
-type analysis struct {
-	dec     *capture.Decoder
-	acct    *flow.Accountant
-	read    uint64
-	results [capture.NumResults]uint64
-}
-
 // progressMin is the file size from which a progress line is worth showing.
 const progressMin = 64 << 20
 
-func (an *analysis) file(name string, progress bool) error {
+// analyzeFile feeds every frame of a file to w.
+func analyzeFile(w *flow.Worker, name string, progress bool) error {
 	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		return err
@@ -142,7 +133,7 @@ func (an *analysis) file(name string, progress bool) error {
 	}
 	var (
 		f    capture.Frame
-		p    capture.Packet
+		read = w.Decodes.Frames() // of the files before
 		last = time.Now()
 	)
 	for {
@@ -152,30 +143,27 @@ func (an *analysis) file(name string, progress bool) error {
 			}
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		an.read++
-		r := an.dec.DecodeFrame(&f, &p)
-		an.results[r]++
-		if r == capture.Decoded {
-			an.acct.AddAhead(&p)
-		}
-		if progress && an.read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
+		read++
+		w.Handle(&f)
+		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
 			last = time.Now()
 			done, total := fs.Progress()
-			fmt.Fprintf(os.Stderr, "\r%s: %5.1f%% %d packets", name, 100*float64(done)/float64(max(total, 1)), an.read)
+			fmt.Fprintf(os.Stderr, "\r%s: %5.1f%% %d packets", name, 100*float64(done)/float64(max(total, 1)), read)
 		}
 	}
 	if progress {
-		fmt.Fprintf(os.Stderr, "\r%s: 100.0%% %d packets\n", name, an.read)
+		fmt.Fprintf(os.Stderr, "\r%s: 100.0%% %d packets\n", name, read)
 	}
 	return nil
 }
 
-func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Resolver) report.Summary {
+func summary(files []string, w *flow.Worker, res *geo.Resolver) report.Summary {
+	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
 		Files:          files,
-		PacketsRead:    an.read,
-		Decoded:        an.results[capture.Decoded],
-		NotIP:          an.results[capture.NotIP],
+		PacketsRead:    d.Frames(),
+		Decoded:        d.Load(capture.Decoded),
+		NotIP:          d.Load(capture.NotIP),
 		Malformed:      map[string]uint64{},
 		Directions:     map[string]report.Direction{},
 		UnknownLookups: acct.Stats.UnknownLookups.Load(),
@@ -184,8 +172,8 @@ func (an *analysis) summary(files []string, acct *flow.Accountant, res *geo.Reso
 		HostsUntracked: acct.Stats.HostsUntracked.Load(),
 	}
 	for r := range capture.NumResults {
-		if r.Malformed() && an.results[r] > 0 {
-			s.Malformed[r.String()] = an.results[r]
+		if n := d.Load(r); r.Malformed() && n > 0 {
+			s.Malformed[r.String()] = n
 		}
 	}
 	for d := range flow.NumDirections {

@@ -13,8 +13,10 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/latency"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
 )
@@ -89,14 +91,15 @@ func parseTarget(s string) (probe.Target, error) {
 type paths struct {
 	prober    *probe.Prober
 	scheduler *probe.Scheduler
-	passive   *probe.PassiveRTT
+	passive   *latency.PassiveRTT
+	auto      bool // trace destinations picked from the traffic
 }
 
 // startPaths builds the prober (opening its raw sockets now, while the
-// agent still has the privileges) and the passive signals, and wires them
-// into the flow accounting through cfg's hooks.
-func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resolver, lookupDoc bool, reg prometheus.Registerer, logger *slog.Logger, cfg *flow.Config) (*paths, error) {
-	origin, err := probe.ParseOrigin(f.location)
+// agent still has the privileges) and the passive signals; observers then
+// wires them into the flow accounting.
+func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resolver, lookupDoc bool, reg prometheus.Registerer, logger *slog.Logger) (*paths, error) {
+	origin, err := latency.ParseOrigin(f.location)
 	if f.location != "" && err != nil {
 		return nil, fmt.Errorf("--location: %w", err)
 	}
@@ -115,7 +118,8 @@ func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resol
 			ProbesPerSec: f.rate,
 			Locator:      res,
 			Judge: func(a netip.Addr, loc *geo.Location) (string, bool) {
-				v := env.Policy().Evaluate(a, loc)
+				f := enrich.At(a, loc)
+				v := env.Policy().Evaluate(&f)
 				return v.Jurisdiction, v.Flagged()
 			},
 			Origin: origin,
@@ -134,7 +138,7 @@ func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resol
 			p.prober.Close()
 			return nil, err
 		}
-		if err := probe.NewCollector(p.scheduler, p.prober).Register(reg); err != nil {
+		if err := reg.Register(probe.NewCollector(p.scheduler, p.prober)); err != nil {
 			return nil, err
 		}
 		go func() {
@@ -142,28 +146,47 @@ func startPaths(ctx context.Context, f *pathFlags, env *flow.Env, res *geo.Resol
 				logger.Error("route prober stopped", "err", err)
 			}
 		}()
-		if f.auto {
-			cfg.OnEnded = p.scheduler.Observe
-		}
+		p.auto = f.auto
 		logger.Info("tracing paths", "targets", len(targets), "auto", f.auto)
 	}
 	if f.passive {
-		opts := probe.PassiveOptions{Origin: origin}
+		opts := latency.PassiveOptions{Origin: origin}
 		if p.scheduler != nil {
 			opts.OnHopChange = p.scheduler.Hint
 		}
-		p.passive, err = probe.NewPassiveRTT(opts, reg)
-		if err != nil {
+		p.passive = latency.NewPassiveRTT(opts)
+		if err := reg.Register(p.passive.Collector()); err != nil {
 			return nil, err
-		}
-		cfg.OnHandshake = func(remote netip.Addr, loc *geo.Location, v policy.Verdict, rtt time.Duration) {
-			p.passive.ObserveHandshake(remote, loc.Country, v.Jurisdiction, rtt)
-		}
-		cfg.OnRemoteTTL = func(remote netip.Addr, loc *geo.Location, ttl uint8) {
-			p.passive.ObserveTTL(remote, loc.Country, ttl)
 		}
 	}
 	return p, nil
+}
+
+// observers returns what the flow accounting tells the paths: the ends of
+// flows (auto targets) and the passive RTT and TTL signals.
+func (p *paths) observers() []flow.Observer {
+	var obs []flow.Observer
+	if p == nil {
+		return nil
+	}
+	if p.auto {
+		obs = append(obs, flow.EndedFunc(p.scheduler.Observe))
+	}
+	if p.passive != nil {
+		obs = append(obs, passiveObserver{p.passive})
+	}
+	return obs
+}
+
+// passiveObserver feeds handshakes and remote TTLs to the passive signals.
+type passiveObserver struct{ rtt *latency.PassiveRTT }
+
+func (o passiveObserver) ObserveHandshake(f *enrich.Facts, v policy.Verdict, rtt time.Duration) {
+	o.rtt.ObserveHandshake(f.Remote.Addr(), f.Location.Country, v.Jurisdiction, rtt)
+}
+
+func (o passiveObserver) ObserveTTL(remote netip.Addr, loc *geo.Location, ttl uint8) {
+	o.rtt.ObserveTTL(remote, loc.Country, ttl)
 }
 
 func (p *paths) close() {

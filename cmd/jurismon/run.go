@@ -87,25 +87,21 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 
 // agent holds the running components; they start in order and stop in reverse.
 type agent struct {
-	logger   *slog.Logger
-	cmd      *runCommand
-	res      *geo.Resolver
-	env      *flow.Env
-	live     *capture.LiveCapture
-	accts    []*flow.Accountant
-	decoders []*exporter.DecodeCounts
-	decs     []*capture.Decoder // a Decoder is not safe for concurrent use: one per worker
-	events   *events.Log
-	paths    *paths
-	reg      *prometheus.Registry
+	logger  *slog.Logger
+	cmd     *runCommand
+	res     *geo.Resolver
+	env     *flow.Env
+	live    *capture.LiveCapture
+	workers []*flow.Worker // one per capture worker: each owns its decoder and accountant
+	events  *events.Log
+	paths   *paths
+	reg     *prometheus.Registry
 
 	runAs runAs
 
-	reloadMu     sync.Mutex
-	policySum    [32]byte
-	reloadOK     prometheus.Gauge
-	reloadFails  prometheus.Counter
-	reloadOKTime prometheus.Gauge
+	reloadMu  sync.Mutex
+	policySum [32]byte
+	reloads   *reloadMetrics
 }
 
 func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
@@ -150,12 +146,11 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			return err
 		}
 	}
-	cfg := c.flows
-	if a.paths, err = startPaths(ctx, &c.paths, a.env, a.res, gf.lookupDoc, a.reg, logger, &cfg); err != nil {
+	if a.paths, err = startPaths(ctx, &c.paths, a.env, a.res, gf.lookupDoc, a.reg, logger); err != nil {
 		return err
 	}
 	defer a.paths.close()
-	a.newAccountants(cfg)
+	a.newWorkers(c.flows)
 	a.registerMetrics(c)
 
 	// Components start in order: event writer, address watch, capture, HTTP.
@@ -216,8 +211,8 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	select {
 	case <-capErr:
 		// The workers have returned: the accountants are ours now.
-		for _, acct := range a.accts {
-			acct.Flush()
+		for _, w := range a.workers {
+			w.Flush()
 		}
 	case <-deadline.Done():
 		logger.Warn("capture did not stop in time; the flows still open are not reported")
@@ -235,42 +230,40 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	return runErr
 }
 
-// newAccountants makes one accountant and decode counter per capture worker:
-// each worker owns its own, so the packet path never contends.
-func (a *agent) newAccountants(cfg flow.Config) {
-	n := a.live.Workers()
+// newWorkers makes one pipeline per capture worker, each with its own
+// decoder and accountant, all telling the same observers.
+func (a *agent) newWorkers(cfg flow.Config) {
 	cfg.Grouping = flow.ByMetrics
 	cfg.PublishEvery = time.Second // a scrape is at most this stale
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
+	obs := a.paths.observers()
 	if a.events != nil {
-		cfg.OnFlagged = a.events.Observe
+		obs = append(obs, flow.FlaggedFunc(a.events.Observe))
 	}
-	a.accts = make([]*flow.Accountant, n)
-	a.decoders = make([]*exporter.DecodeCounts, n)
-	a.decs = make([]*capture.Decoder, n)
-	for i := range n {
-		a.accts[i] = flow.NewAccountant(a.env, cfg)
-		a.decoders[i] = new(exporter.DecodeCounts)
-		a.decs[i] = capture.NewDecoder()
-		a.decs[i].Decapsulate = a.cmd.decapsulate
+	a.workers = make([]*flow.Worker, a.live.Workers())
+	for i := range a.workers {
+		a.workers[i] = flow.NewWorker(flow.NewAccountant(a.env, cfg, obs...), a.cmd.decapsulate)
 	}
 }
 
-// handle is the packet path of a live worker. A nil frame means the
-// socket was idle for a poll interval: the accountant's clock still moves,
-// so flows on a quiet link end and flagged ones are reported.
-func (a *agent) handle(w int, f *capture.Frame) {
-	if f == nil {
-		a.accts[w].Tick(time.Now().UnixNano())
-		return
+// handle is the packet path of live worker w (see flow.Worker.Handle).
+func (a *agent) handle(w int, f *capture.Frame) { a.workers[w].Handle(f) }
+
+func (a *agent) accountants() []*flow.Accountant {
+	out := make([]*flow.Accountant, len(a.workers))
+	for i, w := range a.workers {
+		out[i] = w.Acct
 	}
-	var p capture.Packet
-	r := a.decs[w].DecodeFrame(f, &p)
-	a.decoders[w].Add(r)
-	if r == capture.Decoded {
-		a.accts[w].AddAhead(&p) // accounted a few packets later, cache misses overlapped
+	return out
+}
+
+func (a *agent) decodeCounts() []*flow.DecodeCounts {
+	out := make([]*flow.DecodeCounts, len(a.workers))
+	for i, w := range a.workers {
+		out[i] = &w.Decodes
 	}
+	return out
 }
 
 func (a *agent) registerMetrics(c *runCommand) {
@@ -279,29 +272,18 @@ func (a *agent) registerMetrics(c *runCommand) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		exporter.New(exporter.Sources{
-			Accountants: func() []*flow.Accountant { return a.accts },
-			Decoders:    func() []*exporter.DecodeCounts { return a.decoders },
-			Capture:     a.captureStats,
+			Accountants: a.accountants,
+			Decoders:    a.decodeCounts,
+			Capture:     a.live.Stats,
 			Geo:         a.res,
 		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
 	)
-	a.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_successful", Help: "Whether the last reload of the policy and databases succeeded."})
-	a.reloadOKTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "jurismon_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful reload."})
-	a.reloadFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "jurismon_config_reload_failures_total", Help: "Reloads refused because a policy or database file was bad (the last good state kept serving)."})
-	a.reg.MustRegister(a.reloadOK, a.reloadOKTime, a.reloadFails)
-	a.reloadOK.Set(1)
-	a.reloadOKTime.SetToCurrentTime()
+	a.reloads = newReloadMetrics()
+	a.reloads.succeeded() // the configuration the agent started with
+	a.reg.MustRegister(a.reloads)
 	if a.events != nil {
 		a.reg.MustRegister(a.events.Collector())
 	}
-}
-
-func (a *agent) captureStats() []exporter.InterfaceStats {
-	var out []exporter.InterfaceStats
-	for _, s := range a.live.Stats() {
-		out = append(out, exporter.InterfaceStats{Interface: s.Interface, Packets: s.Packets, KernelDrops: s.KernelDrops, Freezes: s.QueueFreezes, Up: s.Up, Restarts: s.Restarts})
-	}
-	return out
 }
 
 func (a *agent) routes(c *runCommand) http.Handler {
@@ -371,13 +353,11 @@ func (a *agent) reload() error {
 	defer a.reloadMu.Unlock()
 	err := a.reloadLocked()
 	if err != nil {
-		a.reloadOK.Set(0)
-		a.reloadFails.Inc()
+		a.reloads.failed()
 		a.logger.Error("reload failed; keeping the running configuration", "err", err)
 		return err
 	}
-	a.reloadOK.Set(1)
-	a.reloadOKTime.SetToCurrentTime()
+	a.reloads.succeeded()
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
 )
@@ -80,7 +81,8 @@ func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			}
 		}
 		if !r.Local {
-			v := pol.Evaluate(a, loc)
+			f := enrich.At(a, loc)
+			v := pol.Evaluate(&f)
 			r.Jurisdiction, r.Exception = v.Jurisdiction, v.Excepted
 			if v.Flagged() {
 				r.MatchedBy = v.MatchedBy.String()

@@ -20,7 +20,10 @@ import (
 	"github.com/jurismon/jurismon/geo"
 )
 
-const namespace = "jurismon"
+// Namespace is the first part of every jurismon metric name: each
+// component names its metrics with prometheus.BuildFQName(Namespace,
+// subsystem, name) in its own metrics.go.
+const Namespace = "jurismon"
 
 // ASNMode selects which traffic gets per-ASN series.
 type ASNMode string
@@ -35,31 +38,16 @@ const (
 // Other is the label value of folded ASN series.
 const Other = "other"
 
-// InterfaceStats is what a capture reports for one interface.
-type InterfaceStats struct {
-	Interface   string
-	Packets     uint64
-	KernelDrops uint64
-	QueueDrops  uint64
-	Freezes     uint64 // times the TPACKET_V3 ring froze because no block was free
-	Up          bool   // sockets are capturing on the interface
-	Restarts    uint64 // times capture came back after the interface went down or away
-}
-
 // Sources are the parts a Collector reads. Funcs may be nil.
 type Sources struct {
 	Accountants func() []*flow.Accountant
 	Decoders    func() []*DecodeCounts
-	Capture     func() []InterfaceStats
+	Capture     func() []capture.InterfaceStats
 	Geo         *geo.Resolver
 }
 
-// DecodeCounts counts decode results for one capture worker. The worker is
-// the only writer.
-type DecodeCounts [capture.NumResults]uint64Counter
-
-// Add counts one result.
-func (d *DecodeCounts) Add(r capture.Result) { d[r].inc() }
+// DecodeCounts counts decode results for one capture worker (flow.Worker's).
+type DecodeCounts = flow.DecodeCounts
 
 // Options tune the collector.
 type Options struct {
@@ -96,7 +84,7 @@ func New(src Sources, opts Options) *Collector {
 		opts.TopASN = 50
 	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(namespace+"_"+name, help, labels, nil)
+		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, labels, nil)
 	}
 	flagged := []string{"direction", "jurisdiction", "country", "asn", "as_org", "matched_by"}
 	return &Collector{
@@ -114,7 +102,7 @@ func New(src Sources, opts Options) *Collector {
 		conflicts:       d("location_conflicts_total", "Remote endpoints whose geolocated, registered and AS countries disagree, by pair.", "kind"),
 		unknown:         d("lookups_unknown_total", "Remote endpoints whose country or AS was not in the databases."),
 		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
-		captureDrops:    d("capture_drops_total", "Frames lost before accounting, by stage (kernel: the socket ring was full; queue: an internal queue was full).", "interface", "stage"),
+		captureDrops:    d("capture_drops_total", "Frames lost before accounting, by stage (kernel: the socket ring was full).", "interface", "stage"),
 		captureFreezes:  d("capture_ring_freezes_total", "Times the capture ring froze because no block was free (frames are dropped meanwhile).", "interface"),
 		captureUp:       d("capture_up", "Whether capture is running on the interface (0 while it is missing, down or being re-opened).", "interface"),
 		captureRestarts: d("capture_restarts_total", "Times capture came back on the interface after it went down or away.", "interface"),
@@ -267,8 +255,7 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 		for _, s := range c.src.Capture() {
 			ch <- prometheus.MustNewConstMetric(c.capturePackets, prometheus.CounterValue, float64(s.Packets), s.Interface)
 			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.KernelDrops), s.Interface, "kernel")
-			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.QueueDrops), s.Interface, "queue")
-			ch <- prometheus.MustNewConstMetric(c.captureFreezes, prometheus.CounterValue, float64(s.Freezes), s.Interface)
+			ch <- prometheus.MustNewConstMetric(c.captureFreezes, prometheus.CounterValue, float64(s.QueueFreezes), s.Interface)
 			up := 0.0
 			if s.Up {
 				up = 1
@@ -280,8 +267,8 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 	if c.src.Decoders != nil {
 		var sum [capture.NumResults]uint64
 		for _, d := range c.src.Decoders() {
-			for r := range d {
-				sum[r] += d[r].load()
+			for r := range capture.NumResults {
+				sum[r] += d.Load(r)
 			}
 		}
 		for r := range capture.NumResults {

@@ -1,4 +1,4 @@
-package probe
+package latency
 
 import (
 	"net/netip"
@@ -33,9 +33,7 @@ type PassiveOptions struct {
 type PassiveRTT struct {
 	opts PassiveOptions
 
-	rtt, flaggedRTT        *prometheus.HistogramVec
-	detours, implausible   *prometheus.CounterVec
-	hopChanges             *prometheus.CounterVec
+	metrics
 	byCountry, byJurisdict sync.Map // string → prometheus.Observer, cached children
 
 	mu       sync.Mutex
@@ -47,40 +45,18 @@ type hopState struct {
 	seen            uint8 // consecutive sightings of candidate
 }
 
-// NewPassiveRTT registers its metrics on reg (never the global registry).
-func NewPassiveRTT(opts PassiveOptions, reg prometheus.Registerer) (*PassiveRTT, error) {
+// NewPassiveRTT returns a PassiveRTT; register its Collector to export
+// what it measures.
+func NewPassiveRTT(opts PassiveOptions) *PassiveRTT {
 	if opts.MaxPrefixes <= 0 {
 		opts.MaxPrefixes = 16384
 	}
-	buckets := []float64{.001, .0025, .005, .01, .02, .04, .08, .16, .32, .64, 1.28, 2.56}
-	p := &PassiveRTT{
-		opts: opts,
-		rtt: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "jurismon_rtt_seconds", Help: "TCP handshake round-trip time (SYN to SYN-ACK) of flows the host opens, by remote country.",
-			Buckets: buckets,
-		}, []string{"country"}),
-		flaggedRTT: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "jurismon_flagged_rtt_seconds", Help: "TCP handshake round-trip time of flows to flagged jurisdictions.",
-			Buckets: buckets,
-		}, []string{"jurisdiction"}),
-		detours: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jurismon_rtt_detours_total", Help: "Handshakes whose RTT exceeds 2 × the physical minimum for the remote country + 50ms.",
-		}, []string{"country"}),
-		implausible: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jurismon_rtt_implausible_total", Help: "Handshakes whose RTT is below the physical minimum for the country the database claims.",
-		}, []string{"country"}),
-		hopChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jurismon_route_hopcount_changes_total", Help: "Changes of the hop count (from the TTL of arriving packets) of a remote prefix.",
-		}, []string{"country"}),
-		cur: map[netip.Prefix]*hopState{},
-		old: map[netip.Prefix]*hopState{},
+	return &PassiveRTT{
+		opts:    opts,
+		metrics: newPassiveMetrics(),
+		cur:     map[netip.Prefix]*hopState{},
+		old:     map[netip.Prefix]*hopState{},
 	}
-	for _, c := range []prometheus.Collector{p.rtt, p.flaggedRTT, p.detours, p.implausible, p.hopChanges} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
 }
 
 // ObserveHandshake records one SYN to SYN-ACK time. jurisdiction is empty
@@ -146,8 +122,11 @@ func (p *PassiveRTT) ObserveTTL(remote netip.Addr, country string, ttl uint8) {
 	if !remote.IsValid() || ttl == 0 {
 		return
 	}
+	if !HasCountry(country) {
+		country = "unknown" // before the first label below: labels stay bounded
+	}
 	hops := InitialTTL(ttl) - ttl
-	pfx := prefixOf(remote)
+	pfx := RoutePrefix(remote)
 	changed := false
 	p.mu.Lock()
 	st := p.cur[pfx]
@@ -180,12 +159,21 @@ func (p *PassiveRTT) ObserveTTL(remote netip.Addr, country string, ttl uint8) {
 	}
 	p.mu.Unlock()
 	if changed {
-		if !HasCountry(country) {
-			country = "unknown"
-		}
 		p.hopChanges.WithLabelValues(country).Inc()
 		if p.opts.OnHopChange != nil {
 			p.opts.OnHopChange(remote)
 		}
 	}
+}
+
+// RoutePrefix is the prefix that a remote address is assumed to share its
+// route with: its /24 (IPv4) or /48 (IPv6), the longest prefixes that are
+// routed between networks. Hop counts are kept, and paths traced, per prefix.
+func RoutePrefix(a netip.Addr) netip.Prefix {
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	p, _ := a.Prefix(bits)
+	return p
 }

@@ -1,4 +1,4 @@
-package probe
+package latency
 
 import (
 	"net/netip"
@@ -13,8 +13,8 @@ import (
 func TestPassiveHandshake(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	frankfurt := LatLon{50.11, 8.68}
-	p, err := NewPassiveRTT(PassiveOptions{Origin: Origin{Point: &frankfurt}}, reg)
-	if err != nil {
+	p := NewPassiveRTT(PassiveOptions{Origin: Origin{Point: &frankfurt}})
+	if err := reg.Register(p.Collector()); err != nil {
 		t.Fatal(err)
 	}
 	minUS, _ := MinRTT(frankfurt, "US")
@@ -58,8 +58,8 @@ jurismon_rtt_implausible_total{country="US"} 1
 func TestPassiveTTL(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var hinted []netip.Addr
-	p, err := NewPassiveRTT(PassiveOptions{MaxPrefixes: 4, OnHopChange: func(a netip.Addr) { hinted = append(hinted, a) }}, reg)
-	if err != nil {
+	p := NewPassiveRTT(PassiveOptions{MaxPrefixes: 4, OnHopChange: func(a netip.Addr) { hinted = append(hinted, a) }})
+	if err := reg.Register(p.Collector()); err != nil {
 		t.Fatal(err)
 	}
 	a := netip.MustParseAddr("198.51.100.10")

@@ -1,0 +1,108 @@
+package flow
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/jurismon/jurismon/enrich"
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/policy"
+)
+
+// An Observer is told what an accountant learns. It implements one or more
+// of FlaggedObserver, HandshakeObserver, TTLObserver and EndObserver;
+// NewAccountant sorts the observers it is given by those interfaces, once.
+// Observers run on the packet path's goroutine, of every accountant at
+// once: they must be quick, safe for concurrent use, and must not keep the
+// pointers they are passed.
+type Observer any
+
+// FlaggedObserver receives flagged flows when they end (Ended set) and, with
+// Config.EventInterval, periodically while they last.
+type FlaggedObserver interface {
+	ObserveFlagged(*FlowEvent)
+}
+
+// HandshakeObserver receives the SYN → SYN-ACK time of TCP connections that
+// a local host opened to a remote one (f's remote), with the verdict of the
+// policy in force.
+type HandshakeObserver interface {
+	ObserveHandshake(f *enrich.Facts, v policy.Verdict, rtt time.Duration)
+}
+
+// TTLObserver receives the TTL (or hop limit) of the first packet that each
+// flow receives from a remote endpoint.
+type TTLObserver interface {
+	ObserveTTL(remote netip.Addr, loc *geo.Location, ttl uint8)
+}
+
+// EndObserver receives each remote endpoint of a flow that ends, with the
+// bytes of the flow (for picking destinations to trace).
+type EndObserver interface {
+	ObserveEnded(remote netip.Addr, bytes uint64)
+}
+
+// observers are an accountant's observers by interface.
+type observers struct {
+	flagged   []FlaggedObserver
+	handshake []HandshakeObserver
+	ttl       []TTLObserver
+	ended     []EndObserver
+}
+
+// sortObservers files each observer under every interface it implements.
+// One that implements none is a wiring mistake, caught by the first test
+// that builds the accountant.
+func sortObservers(obs []Observer) observers {
+	var s observers
+	for _, o := range obs {
+		n := 0
+		if f, ok := o.(FlaggedObserver); ok {
+			s.flagged = append(s.flagged, f)
+			n++
+		}
+		if h, ok := o.(HandshakeObserver); ok {
+			s.handshake = append(s.handshake, h)
+			n++
+		}
+		if t, ok := o.(TTLObserver); ok {
+			s.ttl = append(s.ttl, t)
+			n++
+		}
+		if e, ok := o.(EndObserver); ok {
+			s.ended = append(s.ended, e)
+			n++
+		}
+		if n == 0 {
+			panic(fmt.Sprintf("flow: observer %T implements no observer interface", o))
+		}
+	}
+	return s
+}
+
+// FlaggedFunc adapts a function to a FlaggedObserver.
+type FlaggedFunc func(*FlowEvent)
+
+// ObserveFlagged calls f.
+func (f FlaggedFunc) ObserveFlagged(ev *FlowEvent) { f(ev) }
+
+// HandshakeFunc adapts a function to a HandshakeObserver.
+type HandshakeFunc func(f *enrich.Facts, v policy.Verdict, rtt time.Duration)
+
+// ObserveHandshake calls h.
+func (h HandshakeFunc) ObserveHandshake(f *enrich.Facts, v policy.Verdict, rtt time.Duration) {
+	h(f, v, rtt)
+}
+
+// TTLFunc adapts a function to a TTLObserver.
+type TTLFunc func(remote netip.Addr, loc *geo.Location, ttl uint8)
+
+// ObserveTTL calls t.
+func (t TTLFunc) ObserveTTL(remote netip.Addr, loc *geo.Location, ttl uint8) { t(remote, loc, ttl) }
+
+// EndedFunc adapts a function to an EndObserver.
+type EndedFunc func(remote netip.Addr, bytes uint64)
+
+// ObserveEnded calls e.
+func (e EndedFunc) ObserveEnded(remote netip.Addr, bytes uint64) { e(remote, bytes) }
