@@ -49,6 +49,9 @@ func TestSoak(t *testing.T) {
 	t.Run("bad files on reload", func(t *testing.T) { soakBadReload(t, s) })
 	t.Run("interface deleted and re-created", func(t *testing.T) { soakFlap(t, l, s, 5) })
 	loadgen := buildLoadgen(t)
+	t.Run("collision flood", func(t *testing.T) {
+		soakFlood(t, l, s, loadgen, time.Duration(scale(30, 5))*time.Second)
+	})
 	t.Run("scan of distinct addresses", func(t *testing.T) {
 		soakScan(t, l, s, loadgen, time.Duration(scale(60, 15))*time.Second)
 	})
@@ -65,6 +68,31 @@ func buildLoadgen(t *testing.T) string {
 		t.Fatalf("building jurismon-loadgen: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// soakFlood sends 50,000 UDP flows whose ports collide in the flow table's
+// old unkeyed hash at 100k packets/s: with a keyed hash the kernel drops
+// nothing, as with random ports.
+func soakFlood(t *testing.T, l *lab, s *soakAgent, loadgen string, d time.Duration) {
+	const rate, flows = 100000, 50000
+	kernel := `jurismon_capture_drops_total{interface="jma0",stage="kernel"}`
+	freezes := `jurismon_capture_ring_freezes_total{interface="jma0"}`
+	before := mustGet(t, s, "/metrics")
+	out, err := exec.Command("ip", "netns", "exec", l.b, loadgen, "-i", "jmb0", "-collide", strconv.Itoa(flows),
+		"-rate", strconv.Itoa(rate), "-duration", d.String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("loadgen: %v\n%s", err, out)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	after := mustGet(t, s, "/metrics")
+	drops := value(after, kernel) - value(before, kernel)
+	frz := value(after, freezes) - value(before, freezes)
+	sent := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(sent, '\n'); i >= 0 {
+		sent = sent[i+1:]
+	}
+	row(t, fmt.Sprintf("collision flood: %d colliding flows at %d packets/s for %s", flows, rate, d),
+		fmt.Sprintf("%.0f kernel drops, %.0f ring freezes (%s)", drops, frz, sent), "0 drops", drops == 0)
 }
 
 // rssCapMB is the documented peak RSS of the agent under the scan (README,
