@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -49,6 +50,7 @@ func TestSoak(t *testing.T) {
 	t.Run("bad files on reload", func(t *testing.T) { soakBadReload(t, s) })
 	t.Run("interface deleted and re-created", func(t *testing.T) { soakFlap(t, l, s, 5) })
 	loadgen := buildLoadgen(t)
+	t.Run("events file on a full tmpfs", func(t *testing.T) { soakFullDisk(t, l) })
 	t.Run("collision flood", func(t *testing.T) {
 		soakFlood(t, l, s, loadgen, time.Duration(scale(30, 5))*time.Second)
 	})
@@ -93,6 +95,73 @@ func soakFlood(t *testing.T, l *lab, s *soakAgent, loadgen string, d time.Durati
 	}
 	row(t, fmt.Sprintf("collision flood: %d colliding flows at %d packets/s for %s", flows, rate, d),
 		fmt.Sprintf("%.0f kernel drops, %.0f ring freezes (%s)", drops, frz, sent), "0 drops", drops == 0)
+}
+
+// soakFullDisk runs a second agent whose event file is on a small tmpfs,
+// fills it, sends flagged traffic, frees it and sends more: no line may be
+// broken, the drops are counted and writing resumes.
+func soakFullDisk(t *testing.T, l *lab) {
+	mnt := filepath.Join(agentDir(t), "tmpfs")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	to, _ := resolveRunAs("nobody")
+	run1(t, "mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=256k,mode=0755,uid=%d,gid=%d", to.uid, to.gid), "tmpfs", mnt)
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	s := startSoakAgentOn(t, l, "9747", filepath.Join(mnt, "events.jsonl"), "--events.interval", "1s", "--flow.idle-timeout", "2s")
+	l.sendTraffic()
+	time.Sleep(2500 * time.Millisecond)
+	filler := filepath.Join(mnt, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break // ENOSPC: full
+		}
+	}
+	// Fill the last partial block too.
+	for {
+		if _, err := f.Write(chunk[:1]); err != nil {
+			break
+		}
+	}
+	f.Close()
+	written := func() float64 { return value(mustGet(t, s, "/metrics"), "jurismon_events_written_total") }
+	dropped := func() float64 {
+		return value(mustGet(t, s, "/metrics"), `jurismon_events_dropped_total{reason="write_error"}`)
+	}
+	for range 3 {
+		l.sendTraffic()
+		time.Sleep(1200 * time.Millisecond)
+	}
+	lost := dropped()
+	os.Remove(filler)
+	before := written()
+	l.sendTraffic()
+	deadline := time.Now().Add(10 * time.Second)
+	for written() <= before && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	recovered := written() > before
+	data, err := os.ReadFile(s.events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := 0
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	for _, line := range lines {
+		if !json.Valid([]byte(line)) {
+			broken++
+		}
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		broken++
+	}
+	row(t, "events file on a full tmpfs", fmt.Sprintf("%d lines, %d broken, %.0f events dropped and counted, writing resumed: %v", len(lines), broken, lost, recovered),
+		"0 broken, drops counted, recovery", broken == 0 && lost > 0 && recovered)
 }
 
 // rssCapMB is the documented peak RSS of the agent under the scan (README,
@@ -146,7 +215,7 @@ func soakTerm(t *testing.T, l *lab, s *soakAgent, loadgen string, flows int) {
 			flagged += v
 		}
 	}
-	eventsFile := filepath.Join(s.dir, "events.jsonl")
+	eventsFile := s.events
 	before := countLines(t, eventsFile)
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -173,6 +242,7 @@ type soakAgent struct {
 	dir       string
 	countryDB string
 	policy    string
+	events    string
 	log       *syncLog
 }
 
@@ -191,6 +261,13 @@ func (s *syncLog) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b
 
 func startSoakAgent(t *testing.T, l *lab) *soakAgent {
 	t.Helper()
+	return startSoakAgentOn(t, l, agentPort, "")
+}
+
+// startSoakAgentOn starts an agent listening on port; eventsFile empty
+// means events.jsonl in its directory, with events only when flows end.
+func startSoakAgentOn(t *testing.T, l *lab, port, eventsFile string, extra ...string) *soakAgent {
+	t.Helper()
 	// The client side holds tens of thousands of sockets.
 	lim := unix.Rlimit{Cur: 65536, Max: 65536}
 	_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) // best effort: see the idle case
@@ -205,12 +282,16 @@ func startSoakAgent(t *testing.T, l *lab) *soakAgent {
 	if err := os.WriteFile(s.policy, []byte(labPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.base = "http://" + net.JoinHostPort(mgmtAgent, agentPort)
-	s.cmd = exec.Command("ip", "netns", "exec", l.a, binary, "run",
-		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
+	s.base = "http://" + net.JoinHostPort(mgmtAgent, port)
+	if eventsFile == "" {
+		eventsFile = filepath.Join(dir, "events.jsonl")
+		extra = append(extra, "--events.interval", "0s", "--flow.idle-timeout", "10m")
+	}
+	s.events = eventsFile
+	s.cmd = exec.Command("ip", append([]string{"netns", "exec", l.a, binary, "run",
+		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, port),
 		"--geoip.country", s.countryDB, "--geoip.asn", asnDB, "--geoip.lookup-documentation",
-		"--config", s.policy, "--events.file", filepath.Join(dir, "events.jsonl"), "--events.interval", "0s",
-		"--flow.idle-timeout", "10m", "--log.level", "info")
+		"--config", s.policy, "--events.file", eventsFile, "--log.level", "info"}, extra...)...)
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
