@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +203,62 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no series %s", name)
 	return 0
+}
+
+// TestRunMissingInterface runs the real agent on an interface that does not
+// exist: it keeps running and retrying, exports jurismon_capture_up 0 for
+// it, and /-/ready says which interface is down.
+func TestRunMissingInterface(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var stderr strings.Builder
+	cmd := exec.Command(binary, "run", "-i", "nosuch0", "--web.listen-address", addr)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", stderr.String())
+		}
+	}()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	var body string
+	for {
+		if resp, err := client.Get("http://" + addr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if strings.Contains(body, `jurismon_capture_up{interface="nosuch0"} 0`) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no jurismon_capture_up 0 for nosuch0; last scrape:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := client.Get("http://" + addr + "/-/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "nosuch0") {
+		t.Errorf("/-/ready: %d %q, want 503 naming nosuch0", resp.StatusCode, b)
+	}
+	time.Sleep(1500 * time.Millisecond) // a retry or two
+	if cmd.ProcessState != nil {
+		t.Fatalf("the agent exited: %v", cmd.ProcessState)
+	}
+	if !strings.Contains(stderr.String(), "capture stopped, retrying with backoff") {
+		t.Errorf("no outage warning in the log")
+	}
 }
