@@ -38,7 +38,9 @@ func TestSoak(t *testing.T) {
 		}
 		return long
 	}
-	l := newLab(t)
+	// Its own management link and addresses: other agent tests may run
+	// meanwhile (they use jmm0 and 203.0.113.0/30).
+	l := newLabWith(t, "jmsoak0", "203.0.113.5", "203.0.113.6")
 	s := startSoakAgent(t, l)
 
 	// 20,000 as in the issue, within this process's open-file limit
@@ -282,14 +284,14 @@ func startSoakAgentOn(t *testing.T, l *lab, port, eventsFile string, extra ...st
 	if err := os.WriteFile(s.policy, []byte(labPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.base = "http://" + net.JoinHostPort(mgmtAgent, port)
+	s.base = "http://" + net.JoinHostPort(l.agentIP, port)
 	if eventsFile == "" {
 		eventsFile = filepath.Join(dir, "events.jsonl")
 		extra = append(extra, "--events.interval", "0s", "--flow.idle-timeout", "10m")
 	}
 	s.events = eventsFile
 	s.cmd = exec.Command("ip", append([]string{"netns", "exec", l.a, binary, "run",
-		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, port),
+		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(l.agentIP, port),
 		"--geoip.country", s.countryDB, "--geoip.asn", asnDB, "--geoip.lookup-documentation",
 		"--config", s.policy, "--events.file", eventsFile, "--log.level", "info"}, extra...)...)
 	s.cmd.Stderr = s.log
@@ -365,12 +367,12 @@ func soakIdle(t *testing.T, s *soakAgent, n int) {
 	}()
 	d := net.Dialer{Timeout: 5 * time.Second}
 	for i := range n {
-		c, err := d.Dial("tcp", net.JoinHostPort(mgmtAgent, agentPort))
+		c, err := d.Dial("tcp", s.base[len("http://"):])
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 		if i%2 == 1 {
-			fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\n", mgmtAgent) // headers never finished
+			fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\n", s.base[len("http://"):]) // headers never finished
 		}
 		conns = append(conns, c)
 	}
