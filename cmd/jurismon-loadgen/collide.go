@@ -5,15 +5,20 @@ package main
 import (
 	"encoding/binary"
 	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // Flows for -collide: UDP from one flagged address to one remote address
-// whose ports are chosen so that every flow key has the same low 12 bits in
-// the unkeyed hash the flow table used before issue 10 (oldFlowHash). In that
-// table (linear probing from the hash's low bits) 50,000 such flows, in
-// 2^17 slots, pile up in 32 clusters of about 1,500 that every packet walks;
-// a keyed, per-process hash spreads them like random ports. Twelve bits keep
-// the search to a few seconds (one port pair in 4,096 matches).
+// whose ports are chosen so that every flow key has the same low bits
+// (-collide-bits) in the unkeyed hash the flow table used before issue 10
+// (oldFlowHash). That table probes linearly from the hash's low bits: 50,000
+// flows sharing 16 bits, in its 2^17 slots, pile up in two clusters of
+// 25,000 that every packet walks; with 14 bits, in eight of about 6,000. A
+// keyed, per-process hash spreads them like random ports. One port pair in
+// 2^bits matches, so the search takes about 50,000 * 2^bits hashes (spread
+// over the CPUs): seconds for 14 bits, a minute for 16.
 var (
 	collideSrc = netip.MustParseAddr("192.0.2.200") // Russia in the test database: flagged
 	collideDst = netip.MustParseAddr("198.51.100.7")
@@ -38,22 +43,33 @@ func oldFlowHash(a, b netip.Addr, portA, portB uint16, proto uint8) uint32 {
 	return uint32(h)
 }
 
-// collideMask is the hash bits the flows share.
-const collideMask = 1<<12 - 1
-
-// collidingFlows returns n distinct flows whose old hashes agree in the
-// bits of collideMask. The key's endpoint A is the lower address,
-// collideSrc, so the source port is the key's PortA.
-func collidingFlows(n int) []flow {
+// collidingFlows returns n distinct flows whose old hashes agree in their
+// low bits. The key's endpoint A is the lower address, collideSrc, so the
+// source port is the key's PortA. Source ports are split among the CPUs.
+func collidingFlows(n, bits int) []flow {
 	const udp = 17
-	target := oldFlowHash(collideSrc, collideDst, 1024, 1024, udp) & collideMask
-	out := make([]flow, 0, n)
-	for sp := 1024; sp < 65536 && len(out) < n; sp++ {
-		for dp := 1; dp < 65536 && len(out) < n; dp++ {
-			if oldFlowHash(collideSrc, collideDst, uint16(sp), uint16(dp), udp)&collideMask == target {
-				out = append(out, flow{src: collideSrc, dst: collideDst, proto: "udp", sport: uint16(sp), dport: uint16(dp)})
+	mask := uint32(1)<<bits - 1
+	target := oldFlowHash(collideSrc, collideDst, 1024, 1024, udp) & mask
+	workers := runtime.NumCPU()
+	found := make([][]flow, workers)
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for sp := 1024 + w; sp < 65536 && total.Load() < int64(n); sp += workers {
+				for dp := 1; dp < 65536; dp++ {
+					if oldFlowHash(collideSrc, collideDst, uint16(sp), uint16(dp), udp)&mask == target {
+						found[w] = append(found[w], flow{src: collideSrc, dst: collideDst, proto: "udp", sport: uint16(sp), dport: uint16(dp)})
+						total.Add(1)
+					}
+				}
 			}
-		}
+		})
 	}
-	return out
+	wg.Wait()
+	var out []flow
+	for _, f := range found {
+		out = append(out, f...)
+	}
+	return out[:min(n, len(out))]
 }

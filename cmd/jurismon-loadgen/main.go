@@ -59,6 +59,7 @@ type config struct {
 	workers  int
 	senders  int
 	collide  int
+	bits     int
 	// collideFlows are made once from collide, shared by the senders.
 	collideFlows []flow
 }
@@ -77,6 +78,7 @@ func run() int {
 	flag.IntVar(&cfg.workers, "workers", 1, "with -capture: sockets in the fanout group")
 	flag.IntVar(&cfg.senders, "senders", 1, "sending threads, each with its own socket and frames (1..64); -rate is shared among them")
 	flag.IntVar(&cfg.collide, "collide", 0, "send N UDP flows whose ports collide in the flow table's old unkeyed hash (a hash-flooding attack; replaces the mix)")
+	flag.IntVar(&cfg.bits, "collide-bits", 16, "with -collide: low hash bits the flows share (8..20; each more doubles the search)")
 	flag.Parse()
 	if cfg.capture {
 		if err := countFrames(cfg); err != nil {
@@ -90,9 +92,9 @@ func run() int {
 		return 2
 	}
 	if cfg.collide > 0 {
-		cfg.collideFlows = collidingFlows(cfg.collide)
+		cfg.collideFlows = collidingFlows(cfg.collide, cfg.bits)
 		cfg.flows = len(cfg.collideFlows)
-		fmt.Printf("%d flows colliding in the old flow hash\n", cfg.flows)
+		fmt.Printf("%d flows sharing %d bits of the old flow hash\n", cfg.flows, cfg.bits)
 	}
 	res, err := send(cfg)
 	if err != nil {
@@ -119,6 +121,8 @@ func validate(cfg config) error {
 		return fmt.Errorf("-batch %d: must be within 1..1024", cfg.batch)
 	case cfg.collide < 0 || cfg.collide > 60000:
 		return fmt.Errorf("-collide %d: must be within 0..60000", cfg.collide)
+	case cfg.collide > 0 && (cfg.bits < 8 || cfg.bits > 20):
+		return fmt.Errorf("-collide-bits %d: must be within 8..20", cfg.bits)
 	case cfg.senders < 1 || cfg.senders > 64:
 		return fmt.Errorf("-senders %d: must be within 1..64", cfg.senders)
 	case cfg.rate > 0 && cfg.rate < cfg.senders:
