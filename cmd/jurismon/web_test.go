@@ -205,10 +205,10 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-// TestRunMissingInterface runs the real agent on an interface that does not
+// TestRunMissingInterfaceIsDown runs the real agent on an interface that does not
 // exist: it keeps running and retrying, exports jurismon_capture_up 0 for
 // it, and /-/ready says which interface is down.
-func TestRunMissingInterface(t *testing.T) {
+func TestRunMissingInterfaceIsDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
