@@ -457,6 +457,24 @@ func agentDir(t *testing.T) string {
 	return dir
 }
 
+// giveToAgentUser hands the files in dir to the user the agent becomes.
+func giveToAgentUser(t *testing.T, dir string) {
+	t.Helper()
+	to, err := resolveRunAs("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := os.Chown(filepath.Join(dir, e.Name()), to.uid, to.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)

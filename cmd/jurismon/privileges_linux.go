@@ -195,8 +195,22 @@ func lastCap() (int, error) {
 // directory such as /tmp only the owner may). The directory must be
 // writable by that user for rotation to create the next file; it is
 // checked, and a warning says what to fix.
-func handOver(to runAs, eventsPath string, logger *slog.Logger) {
-	if !to.switchUser || eventsPath == "" || eventsPath == "-" {
+func handOver(to runAs, eventsPath string, reread []string, logger *slog.Logger) {
+	if !to.switchUser {
+		return
+	}
+	// Files re-read later (the policy, the databases, the web config and
+	// its certificates, which exporter-toolkit reads for every connection)
+	// must be readable by the user too.
+	for _, f := range reread {
+		if f == "" {
+			continue
+		}
+		if !accessibleBy(f, to, 0o4) {
+			logger.Warn("a file the agent re-reads is not readable by the --run-as user: reloads (or, for the web config, TLS connections) will fail", "file", f, "user", to.name)
+		}
+	}
+	if eventsPath == "" || eventsPath == "-" {
 		return
 	}
 	if err := os.Chown(eventsPath, to.uid, to.gid); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -206,13 +220,16 @@ func handOver(to runAs, eventsPath string, logger *slog.Logger) {
 	if dir == "" {
 		dir = "."
 	}
-	if !writableBy(dir, to) {
+	if !accessibleBy(dir, to, 0o3) {
 		logger.Warn("the event file's directory is not writable by the --run-as user: rotation will fail (chown it, or use --events.file in a directory it owns)", "dir", dir, "user", to.name)
 	}
 }
 
-func writableBy(dir string, to runAs) bool {
-	fi, err := os.Stat(dir)
+// accessibleBy reports whether to has the access bits want (0o4 read, 0o3
+// write and search) on path by its mode bits. The directories above are
+// not checked.
+func accessibleBy(path string, to runAs, want os.FileMode) bool {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return false
 	}
@@ -223,11 +240,11 @@ func writableBy(dir string, to runAs) bool {
 	m := fi.Mode().Perm()
 	switch {
 	case int(st.Uid) == to.uid:
-		return m&0o300 == 0o300
+		return m>>6&want == want
 	case containsGid(to.groups, int(st.Gid)) || int(st.Gid) == to.gid:
-		return m&0o030 == 0o030
+		return m>>3&want == want
 	}
-	return m&0o003 == 0o003
+	return m&want == want
 }
 
 func containsGid(gs []int, g int) bool {
@@ -251,7 +268,7 @@ func (a *agent) dropPrivilegesWhenStarted(ctx context.Context) {
 		}
 	}
 	to := a.runAs
-	handOver(to, a.cmd.events.Path, a.logger)
+	handOver(to, a.cmd.events.Path, []string{a.cmd.config, *a.cmd.web.WebConfigFile}, a.logger)
 	skipped, err := dropPrivileges(to, neededCaps(a.cmd.live.Promiscuous))
 	if err != nil {
 		a.logger.Error("could not drop privileges (a cgo build cannot; use the systemd unit's User= and capability settings)", "err", err)

@@ -249,19 +249,6 @@ type soakAgent struct {
 	log       *syncLog
 }
 
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func startSoakAgent(t *testing.T, l *lab) *soakAgent {
 	t.Helper()
 	return startSoakAgentOn(t, l, agentPort, "")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,7 +216,7 @@ func TestRunMissingInterfaceIsDown(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var stderr strings.Builder
+	var stderr syncLog
 	cmd := exec.Command(binary, "run", "-i", "nosuch0", "--web.listen-address", addr)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -262,3 +263,17 @@ func TestRunMissingInterfaceIsDown(t *testing.T) {
 		t.Errorf("no outage warning in the log")
 	}
 }
+
+// syncLog collects a child process's output while the test reads it.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
