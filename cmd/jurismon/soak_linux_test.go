@@ -174,6 +174,8 @@ const rssCapMB = 200
 
 func soakScan(t *testing.T, l *lab, s *soakAgent, loadgen string, d time.Duration) {
 	const rate = 50000
+	kernel := `jurismon_capture_drops_total{interface="jma0",stage="kernel"}`
+	dropsBefore := value(mustGet(t, s, "/metrics"), kernel)
 	out, err := exec.Command("ip", "netns", "exec", l.b, loadgen, "-i", "jmb0", "-scan", "-rate", strconv.Itoa(rate),
 		"-duration", d.String(), "-flows", "4096").CombinedOutput()
 	if err != nil {
@@ -193,7 +195,7 @@ func soakScan(t *testing.T, l *lab, s *soakAgent, loadgen string, d time.Duratio
 	}
 	hwm := procStatus(t, string(status))["VmHWM"] // "123456 kB"
 	kb, _ := strconv.Atoi(strings.Fields(hwm + " 0")[0])
-	drops := value(body, `jurismon_capture_drops_total{interface="jma0",stage="kernel"}`)
+	drops := value(body, kernel) - dropsBefore
 	// One frame in five is IPv6, each to a new address.
 	row(t, fmt.Sprintf("scan of about %d distinct addresses in %s", rate*int(d.Seconds())/5, d),
 		fmt.Sprintf("peak RSS %d MB, %d series, %.0f kernel drops (%s)", kb/1024, series, drops, strings.TrimSpace(string(out))),
