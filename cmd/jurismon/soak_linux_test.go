@@ -52,6 +52,7 @@ func TestSoak(t *testing.T) {
 	t.Run("bad files on reload", func(t *testing.T) { soakBadReload(t, s) })
 	t.Run("interface deleted and re-created", func(t *testing.T) { soakFlap(t, l, s, 5) })
 	loadgen := buildLoadgen(t)
+	t.Run("privileges after the switch", func(t *testing.T) { soakPrivileges(t, l) })
 	t.Run("events file on a full tmpfs", func(t *testing.T) { soakFullDisk(t, l) })
 	t.Run("collision flood", func(t *testing.T) {
 		soakFlood(t, l, s, loadgen, time.Duration(scale(30, 5))*time.Second, scale(16, 14))
@@ -98,6 +99,48 @@ func soakFlood(t *testing.T, l *lab, s *soakAgent, loadgen string, d time.Durati
 	}
 	row(t, fmt.Sprintf("collision flood: %d flows sharing %d bits of the old flow hash at %d packets/s for %s", flows, bits, rate, d),
 		fmt.Sprintf("%.0f kernel drops, %.0f ring freezes (%s)", drops, frz, sent), "0 drops", drops == 0)
+}
+
+// soakPrivileges runs an agent that rotates its event file every few
+// events and checks, once it has become nobody, its credentials in
+// /proc/PID/status and that rotation still works.
+func soakPrivileges(t *testing.T, l *lab) {
+	dir := agentDir(t)
+	s := startSoakAgentOn(t, l, "9748", filepath.Join(dir, "events.jsonl"),
+		"--events.interval", "1s", "--flow.idle-timeout", "2s", "--events.max-size", "1024", "--events.max-files", "2")
+	to, _ := resolveRunAs("nobody")
+	var st map[string]string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = procStatus(t, string(b))
+		if strings.HasPrefix(st["Uid"], strconv.Itoa(to.uid)) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	nr := fmt.Sprintf("%016x", uint64(1)<<unix.CAP_NET_RAW)
+	credsOK := st["Uid"] == strings.TrimSpace(strings.Repeat(strconv.Itoa(to.uid)+" ", 4)) && st["CapEff"] == nr && st["CapPrm"] == nr &&
+		st["CapBnd"] == nr && st["CapInh"] == "0000000000000000" && st["CapAmb"] == "0000000000000000" && st["NoNewPrivs"] == "1"
+	rotated := filepath.Join(dir, "events.jsonl.1")
+	for i := 0; i < 10; i++ {
+		if _, err := os.Stat(rotated); err == nil {
+			break
+		}
+		l.sendTraffic()
+		time.Sleep(1200 * time.Millisecond)
+	}
+	var owner string
+	if fi, err := os.Stat(filepath.Join(dir, "events.jsonl")); err == nil {
+		owner = strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid))
+	}
+	_, rerr := os.Stat(rotated)
+	row(t, "privileges once capture runs",
+		fmt.Sprintf("Uid %s, CapEff %s, CapBnd %s, NoNewPrivs %s; event file rotated: %v, new file owned by uid %s", st["Uid"], st["CapEff"], st["CapBnd"], st["NoNewPrivs"], rerr == nil, owner),
+		"nobody, CAP_NET_RAW only, rotation works", credsOK && rerr == nil && owner == strconv.Itoa(to.uid))
 }
 
 // soakFullDisk runs a second agent whose event file is on a small tmpfs,
