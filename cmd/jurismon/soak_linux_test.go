@@ -213,7 +213,7 @@ func soakFullDisk(t *testing.T, l *lab) {
 // rssCapMB is the documented peak RSS of the agent under the scan (README,
 // reliability): the flow table, the aggregates and the geo cache are
 // capped, so the figure does not grow with the number of addresses.
-const rssCapMB = 200
+const rssCapMB = 256
 
 func soakScan(t *testing.T, l *lab, s *soakAgent, loadgen string, d time.Duration) {
 	const rate = 50000
