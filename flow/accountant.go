@@ -305,6 +305,18 @@ func (a *Accountant) sweep(now int64) {
 	}
 }
 
+// The accountant has four verbs that sound alike and differ in what they
+// touch; each first does Drain:
+//
+//   - Drain accounts the packets AddAhead still holds (the flows' own
+//     counters); nothing else changes.
+//   - Tick moves the clock: flows idle past the timeout end, periodic
+//     events and the PublishEvery sweep come due.
+//   - Sync publishes every live flow's counts to the aggregates; no flow
+//     ends.
+//   - Flush ends every flow (publishing it and reporting the flagged ones),
+//     leaving the table empty: the end of the input.
+
 // Tick advances the accountant's clock to now (Unix nanoseconds) if it is
 // later: flows idle past the timeout end and periodic events are due. Add
 // calls it with each packet's time; a live capture also calls it when no
@@ -591,8 +603,9 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 	}
 }
 
-// Sync publishes every flow's counts to the aggregates now; the owner
-// calls it before reading them at a point of its choosing (tests, reports).
+// Sync publishes every flow's counts to the aggregates now, without ending
+// any; the owner calls it before reading them at a point of its choosing
+// (tests, reports).
 func (a *Accountant) Sync() {
 	a.Drain()
 	for i := a.table.head; i != none; i = a.table.at(i).next {
@@ -600,8 +613,9 @@ func (a *Accountant) Sync() {
 	}
 }
 
-// Flush ends every flow still in the table (at the end of a file, or on
-// shutdown), so that flagged flows are reported.
+// Flush ends every flow still in the table (at the end of the input, or on
+// shutdown), so that their counts are published and flagged flows are
+// reported.
 func (a *Accountant) Flush() {
 	a.Drain()
 	for a.table.tail != none {

@@ -65,7 +65,9 @@ func (a *Accountant) addOldest() {
 	a.add(&r.p, &r.k, r.srcIsA, r.h)
 }
 
-// Drain accounts every packet AddAhead holds.
+// Drain accounts every packet AddAhead holds, so that the flows' own
+// counters are complete; it publishes nothing (see Sync) and ends nothing
+// (see Tick and Flush).
 func (a *Accountant) Drain() {
 	for a.pipe.n > 0 {
 		a.addOldest()

@@ -142,7 +142,7 @@ type Options struct {
 	SourcePortMin uint16         // first local port of UDP and TCP traces (default 40000)
 }
 
-func (o *Options) setDefaults() error {
+func (o *Options) applyDefaults() error {
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -224,7 +224,7 @@ type probeStats struct {
 // NewProber opens the raw sockets (needs CAP_NET_RAW) in the network
 // namespace of the calling thread and starts the receive loops.
 func NewProber(opts Options) (*Prober, error) {
-	if err := opts.setDefaults(); err != nil {
+	if err := opts.applyDefaults(); err != nil {
 		return nil, err
 	}
 	socks, err := openSockets()
