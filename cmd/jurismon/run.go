@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -148,20 +147,16 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	// The host's own addresses are local (its neighbours are not): read
 	// them before the first packet, then follow changes.
-	setHostAddrs := func(ps []netip.Prefix) {
-		hosts := make([]netip.Prefix, 0, len(ps))
-		for _, p := range ps {
-			hosts = append(hosts, netip.PrefixFrom(p.Addr().Unmap(), p.Addr().Unmap().BitLen()))
-		}
-		a.env.SetHostNetworks(hosts)
-		logger.Debug("host addresses", "addresses", hosts)
+	setHostAddrs := func(addrs []netip.Addr) {
+		a.env.SetHostAddrs(addrs)
+		logger.Debug("host addresses", "addresses", addrs)
 	}
-	if ps, err := hostAddrs(); err != nil {
+	if addrs, err := flow.HostAddrs(); err != nil {
 		logger.Warn("cannot read the host's addresses; direction relies on the configured local networks", "err", err)
 	} else {
-		setHostAddrs(ps)
+		setHostAddrs(addrs)
 	}
-	go capture.WatchAddrs(ctx, c.addrEvery, setHostAddrs)
+	go flow.WatchHostAddrs(ctx, c.addrEvery, setHostAddrs)
 	go a.watchDatabases(ctx)
 
 	capErr := make(chan error, 1)
@@ -353,23 +348,6 @@ func (a *agent) reloadLocked() error {
 		return fmt.Errorf("geo databases: %w", err)
 	}
 	return nil
-}
-
-// hostAddrs returns the addresses of every interface.
-func hostAddrs() ([]netip.Prefix, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, err
-	}
-	var out []netip.Prefix
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
-			}
-		}
-	}
-	return out, nil
 }
 
 func (a *agent) signalReloads(ctx context.Context) {

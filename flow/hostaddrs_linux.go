@@ -1,4 +1,4 @@
-package capture
+package flow
 
 import (
 	"context"
@@ -10,15 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// WatchAddrs calls fn with the addresses of every interface of the host (as
-// prefixes: address and mask length) once at start and again whenever they
-// change, until ctx is done; it blocks, so run it in a goroutine. On Linux it
-// subscribes to the kernel's address and link notifications
+// WatchHostAddrs calls fn with the host's addresses (HostAddrs) once at
+// start and again whenever they change, until ctx is done: fn is
+// Env.SetHostAddrs, or a function that calls it. It blocks, so run it in a
+// goroutine. On Linux it subscribes to the kernel's address and link notifications
 // (RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK) and re-reads the
 // list when one arrives, so changes are seen at once; it also re-reads every
-// `every` (default 30s when zero or negative) in case a notification was lost
-// or the subscription could not be made. fn is never called concurrently.
-func WatchAddrs(ctx context.Context, every time.Duration, fn func([]netip.Prefix)) {
+// `every` (default 30s when zero or negative) in case a notification was
+// lost or the subscription could not be made. fn is never called
+// concurrently.
+func WatchHostAddrs(ctx context.Context, every time.Duration, fn func([]netip.Addr)) {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
@@ -70,5 +71,5 @@ func WatchAddrs(ctx context.Context, every time.Duration, fn func([]netip.Prefix
 			}()
 		}
 	}
-	watchAddrs(ctx.Done(), every, wake, fn)
+	watchHostAddrs(ctx.Done(), every, wake, fn)
 }
