@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 )
@@ -108,7 +110,7 @@ var reasonNames = [numReasons]string{"rate_limit", "queue_full", "write_error"}
 // number of goroutines; one goroutine runs Run.
 type Log struct {
 	opts  Options
-	limit *bucket
+	limit *rate.Limiter
 	queue chan pending
 	ring  ring
 
@@ -207,7 +209,7 @@ func (l *Log) Observe(e *flow.FlowEvent) {
 		return
 	}
 	now := l.opts.now()
-	if !l.limit.allow(now) {
+	if !l.limit.AllowN(now, 1) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}
