@@ -47,8 +47,12 @@ fuzz: ## Run every fuzz target for FUZZTIME.
 	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
-generate: ## Rebuild the test fixtures (go generate); the built-in database needs npm.
+generate: ## Regenerate every generated file: fixtures, test databases, the country table; BUILTIN=1 also the built-in database (needs npm).
 	$(GO) generate ./capture/... ./geo/
+	scripts/gen-countries.sh
+ifeq ($(BUILTIN),1)
+	$(GO) generate ./geo/builtin
+endif
 
 check-peers: ## Compare totals with tshark and pmacctd: make check-peers DB=dir CAPTURES="a.pcap b.pcap".
 	scripts/check-peers.sh $(DB) $(CAPTURES)
