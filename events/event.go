@@ -35,7 +35,7 @@ type Event struct {
 
 // FromFlow converts a flow event, copying everything out of it: the
 // accountant reuses *e after the callback returns. now is the report time.
-func FromFlow(e *flow.FlowEvent, now time.Time) Event {
+func FromFlow(e *flow.Event, now time.Time) Event {
 	ev := Event{
 		Time:         now.UTC(),
 		FirstSeen:    time.Unix(0, e.First).UTC(),

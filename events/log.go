@@ -189,7 +189,7 @@ func (l *Log) open() error {
 // does not allocate.
 type pending struct {
 	at  time.Time
-	ev  flow.FlowEvent
+	ev  flow.Event
 	loc geo.Location
 }
 
@@ -204,7 +204,7 @@ func (p *pending) event() Event {
 // event out of e and hands it to the writer without ever blocking, dropping
 // and counting it when the rate limit is exceeded or the queue is full.
 // Events observed after Close are ignored.
-func (l *Log) Observe(e *flow.FlowEvent) {
+func (l *Log) Observe(e *flow.Event) {
 	if l.closed.Load() {
 		return
 	}

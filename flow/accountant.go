@@ -59,9 +59,9 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// FlowEvent describes one flagged flow, from the point of view of its
+// Event describes one flagged flow, from the point of view of its
 // flagged remote endpoint ("to" is traffic sent to it).
-type FlowEvent struct {
+type Event struct {
 	First, Last   int64 // Unix nanoseconds
 	Local, Remote netip.AddrPort
 	Proto         uint8
@@ -139,7 +139,7 @@ type Accountant struct {
 	now       int64    // latest packet timestamp seen
 	lastSweep int64    // when counters were last published by sweep
 	lastEv    int64    // last periodic event sweep
-	event     FlowEvent
+	event     Event
 }
 
 // NewAccountant returns an accountant reading shared state from env and
@@ -583,7 +583,7 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 	ev := &a.event
 	f := a.factsAt(i)
 	remote := e.Key.Addr(r)
-	*ev = FlowEvent{
+	*ev = Event{
 		First: e.First, Last: e.Last,
 		Local:       netip.AddrPortFrom(e.Key.Addr(l), e.Key.Port(l)),
 		Remote:      netip.AddrPortFrom(remote, e.Key.Port(r)),

@@ -303,10 +303,10 @@ func TestIdleExact(t *testing.T) {
 }
 
 func TestFlaggedEvents(t *testing.T) {
-	var got []FlowEvent
+	var got []Event
 	cfg := DefaultConfig()
 	cfg.EventInterval = 30 * time.Second
-	a := NewAccountant(testEnv(t), cfg, FlaggedFunc(func(e *FlowEvent) { got = append(got, *e) }))
+	a := NewAccountant(testEnv(t), cfg, FlaggedFunc(func(e *Event) { got = append(got, *e) }))
 	packets := []capture.Packet{
 		pkt(0, "10.0.0.1", "192.0.2.129", 6, 40000, 443, 60),
 		pkt(1, "192.0.2.129", "10.0.0.1", 6, 443, 40000, 1000),

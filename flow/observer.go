@@ -21,7 +21,7 @@ type Observer any
 // FlaggedObserver receives flagged flows when they end (Ended set) and, with
 // Config.EventInterval, periodically while they last.
 type FlaggedObserver interface {
-	ObserveFlagged(*FlowEvent)
+	ObserveFlagged(*Event)
 }
 
 // HandshakeObserver receives the SYN → SYN-ACK time of TCP connections that
@@ -82,10 +82,10 @@ func sortObservers(obs []Observer) observers {
 }
 
 // FlaggedFunc adapts a function to a FlaggedObserver.
-type FlaggedFunc func(*FlowEvent)
+type FlaggedFunc func(*Event)
 
 // ObserveFlagged calls f.
-func (f FlaggedFunc) ObserveFlagged(ev *FlowEvent) { f(ev) }
+func (f FlaggedFunc) ObserveFlagged(ev *Event) { f(ev) }
 
 // HandshakeFunc adapts a function to a HandshakeObserver.
 type HandshakeFunc func(f *enrich.Facts, v policy.Verdict, rtt time.Duration)

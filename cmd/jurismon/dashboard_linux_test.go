@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/jurismon/jurismon/geo/geotest"
+	"github.com/jurismon/jurismon/internal/netnstest"
 )
 
 // The dashboard every query of which must return data.
@@ -233,17 +234,12 @@ func describe(rs []promResult) string {
 // waitQuery polls Prometheus until q returns data.
 func waitQuery(t *testing.T, addr, q string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		rs, err := promInstant(addr, q)
-		if err == nil && hasData(rs) {
-			return
+	netnstest.Eventually(t, timeout, func() error {
+		if rs, err := promInstant(addr, q); err != nil || !hasData(rs) {
+			return fmt.Errorf("Prometheus has no data for %s (last answer %+v, %v)", q, rs, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus has no data for %s after %v (last answer %+v, %v)", q, timeout, rs, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 var metricNameRE = regexp.MustCompile(`\bjurismon_\w+`)
@@ -383,7 +379,6 @@ func TestDashboardQueries(t *testing.T) {
 	}
 	l := newLab(t)
 	routerNet := strings.TrimSuffix(l.b, "b") + routerNS
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", routerNet).Run() })
 	// An address without a country, reached from a's DE address.
 	labCommands(t, [][]string{
 		{"ip", "-n", l.b, "addr", "add", peerUnknownV6 + "/64", "dev", "jmb0", "nodad"},
@@ -469,7 +464,7 @@ func TestDashboardQueries(t *testing.T) {
 	// A path change: peerRUv4 moves behind b, into namespace c, and b
 	// becomes a router that answers TTL-expired probes from a DE address.
 	// The trace to "lab" goes from [AS64501] to [AS64500 AS64501].
-	run1(t, "ip", "netns", "add", routerNet)
+	netnstest.Add(t, routerNet)
 	labCommands(t, [][]string{
 		{"ip", "link", "add", "jmdc0", "netns", l.b, "address", routerMACb, "type", "veth", "peer", "name", "jmdc1", "netns", routerNet, "address", routerMACc},
 		{"ip", "netns", "exec", l.b, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
