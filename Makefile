@@ -14,7 +14,8 @@ LDFLAGS   := -s -w \
 
 # Fuzz targets as package:function.
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
-	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase
+	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
+	./dns:FuzzMessage ./workload:FuzzParseCgroup
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
 
@@ -35,7 +36,7 @@ lint: ## gofmt, go vet and staticcheck, in both modules.
 	cd deploy && $(GO) vet ./... && staticcheck ./...
 
 bench: ## Benchmarks of the packet path (COUNT runs each, for benchstat).
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./capture ./flow ./geo ./policy
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./capture ./flow ./geo ./policy ./dns
 
 bench-analyze: ## Time analyze against tcpdump on a generated 1 GB pcap, one core.
 	scripts/bench-analyze.sh
