@@ -19,11 +19,12 @@ var (
 	ErrCorrupt       = errors.New("corrupt capture file")
 )
 
-// MaxCaptureLength is the largest captured length a record may carry. It is
-// libpcap's MAXIMUM_SNAPLEN: larger values only come from damaged files, and
-// trusting them would make the streaming reader allocate whatever a corrupt
-// length field says.
-const MaxCaptureLength = 256 << 10
+// MaxSnapLen is the one snap-length limit: libpcap's MAXIMUM_SNAPLEN
+// (262144). It bounds the captured length of a file's records (larger values
+// only come from damaged files, and trusting them would make the streaming
+// reader allocate whatever a corrupt length field says), a live capture's
+// --capture.snaplen, and the length a filter assumes when given none.
+const MaxSnapLen = 256 << 10
 
 // streamBufSize is the read buffer for large files, gzip and non-regular
 // inputs: big enough that refills (and the copy of a partial record they

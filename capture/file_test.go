@@ -823,7 +823,7 @@ func fileFuzzRead(t *testing.T, data []byte) {
 	}
 	fileCompareFrames(t, streamFrames, memFrames)
 	for _, f := range memFrames {
-		if len(f.data) > MaxCaptureLength {
+		if len(f.data) > MaxSnapLen {
 			t.Fatalf("frame of %d bytes", len(f.data))
 		}
 	}

@@ -90,8 +90,8 @@ func (o LiveOptions) withDefaults() (LiveOptions, error) {
 	if o.SnapLen == 0 {
 		o.SnapLen = DefaultSnapLen
 	}
-	if o.SnapLen < 64 || o.SnapLen > maxSnapLen {
-		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, maxSnapLen)
+	if o.SnapLen < 64 || o.SnapLen > MaxSnapLen {
+		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, MaxSnapLen)
 	}
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize

@@ -95,9 +95,9 @@ func (s *FileSource) nextPcap(f *Frame) error {
 		capLen = binary.LittleEndian.Uint32(h[8:])
 		wireLen = binary.LittleEndian.Uint32(h[12:])
 	}
-	if capLen > MaxCaptureLength {
+	if capLen > MaxSnapLen {
 		return fmt.Errorf("capture: %s: record at offset %d: captured length %d exceeds the limit of %d: %w",
-			s.name, in.offset(), capLen, MaxCaptureLength, ErrCorrupt)
+			s.name, in.offset(), capLen, MaxSnapLen, ErrCorrupt)
 	}
 	n := hl + int(capLen)
 	if in.end-in.pos < n {

@@ -132,8 +132,8 @@ func (s *FileSource) nextNg(f *Frame) error {
 			if capLen > blen-32 {
 				return s.badBlock("captured length %d exceeds block length %d", capLen, blen)
 			}
-			if capLen > MaxCaptureLength {
-				return s.badBlock("captured length %d exceeds the limit of %d", capLen, MaxCaptureLength)
+			if capLen > MaxSnapLen {
+				return s.badBlock("captured length %d exceeds the limit of %d", capLen, MaxSnapLen)
 			}
 			if ifid >= uint32(len(g.ifaces)) {
 				return s.badBlock("packet for interface %d, but the section describes %d", ifid, len(g.ifaces))
@@ -304,8 +304,8 @@ func (s *FileSource) readSPB(f *Frame, blen uint32) error {
 	if ifc.snaplen != 0 {
 		capLen = min(capLen, ifc.snaplen)
 	}
-	if capLen > MaxCaptureLength {
-		return s.badBlock("captured length %d exceeds the limit of %d", capLen, MaxCaptureLength)
+	if capLen > MaxSnapLen {
+		return s.badBlock("captured length %d exceeds the limit of %d", capLen, MaxSnapLen)
 	}
 	f.Data = b[12 : 12+capLen : 12+capLen]
 	f.Timestamp = g.lastTS
