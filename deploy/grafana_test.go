@@ -2,168 +2,31 @@ package deploy
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/jurismon/jurismon/internal/dashboard"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-type dsRef struct {
-	Type string `json:"type"`
-	UID  string `json:"uid"`
-}
+// The dashboard is read with internal/dashboard, which the lab test that
+// runs every panel against a real Prometheus shares.
+var (
+	loadDashboard    = dashboard.Load
+	flattenPanels    = dashboard.Flatten
+	ExpandVariables  = dashboard.ExpandVariables
+	ExampleVariables = dashboard.ExampleVariables
+)
 
-type gridPos struct {
-	H, W, X, Y int
-}
-
-type dashTarget struct {
-	RefID        string `json:"refId"`
-	Expr         string `json:"expr"`
-	Datasource   *dsRef `json:"datasource"`
-	LegendFormat string `json:"legendFormat"`
-}
-
-type dashPanel struct {
-	ID          int             `json:"id"`
-	Type        string          `json:"type"`
-	Title       string          `json:"title"`
-	Description string          `json:"description"`
-	Datasource  *dsRef          `json:"datasource"`
-	GridPos     gridPos         `json:"gridPos"`
-	Targets     []dashTarget    `json:"targets"`
-	Panels      []dashPanel     `json:"panels"`
-	Options     json.RawMessage `json:"options"`
-}
-
-type dashVariable struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Query      any    `json:"query"`
-	Datasource *dsRef `json:"datasource"`
-	Multi      bool   `json:"multi"`
-	IncludeAll bool   `json:"includeAll"`
-}
-
-type dashboardJSON struct {
-	UID           string      `json:"uid"`
-	Title         string      `json:"title"`
-	SchemaVersion int         `json:"schemaVersion"`
-	Panels        []dashPanel `json:"panels"`
-	Templating    struct {
-		List []dashVariable `json:"list"`
-	} `json:"templating"`
-}
-
-func loadDashboard(file string) (dashboardJSON, error) {
-	var d dashboardJSON
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return d, err
-	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		return d, fmt.Errorf("%s: %w", file, err)
-	}
-	return d, nil
-}
-
-// flattenPanels lists every panel, rows and the panels of collapsed rows
-// included, in dashboard order.
-func flattenPanels(ps []dashPanel) []dashPanel {
-	var out []dashPanel
-	for _, p := range ps {
-		out = append(out, p)
-		out = append(out, flattenPanels(p.Panels)...)
-	}
-	return out
-}
-
-// PanelQuery is one PromQL query of the dashboard, with its template
-// variables still in place ($instance, $__rate_interval, ...).
-type PanelQuery struct {
-	Panel string // panel title
-	RefID string
-	Expr  string
-}
-
-// DashboardQueries extracts every (panel title, query) pair of a dashboard
-// file. The end-to-end test that runs each panel's query against a
-// Prometheus that scraped a real agent reuses it, with ExpandVariables.
-func DashboardQueries(file string) ([]PanelQuery, error) {
-	d, err := loadDashboard(file)
+// DashboardQueries extracts every panel query of a dashboard file.
+func DashboardQueries(file string) ([]dashboard.Query, error) {
+	d, err := dashboard.Load(file)
 	if err != nil {
 		return nil, err
 	}
-	var out []PanelQuery
-	for _, p := range flattenPanels(d.Panels) {
-		for _, tg := range p.Targets {
-			out = append(out, PanelQuery{Panel: p.Title, RefID: tg.RefID, Expr: tg.Expr})
-		}
-	}
-	return out, nil
-}
-
-// ExampleVariables are values for the dashboard's variables that make
-// every query valid and match any host and jurisdiction; Grafana's own
-// $__ variables get durations.
-var ExampleVariables = map[string]string{
-	"datasource":      "prometheus",
-	"instance":        ".+",
-	"jurisdiction":    ".*",
-	"__rate_interval": "1m",
-	"__interval":      "15s",
-	"__range":         "1h",
-}
-
-var templateVar = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)`)
-
-// ExpandVariables replaces Grafana template variables ($x, ${x}, ${x:fmt},
-// [[x]]) with the values in vars, and fails on a variable it does not know,
-// as Grafana would leave it in the query and Prometheus would reject it.
-func ExpandVariables(expr string, vars map[string]string) (string, error) {
-	var missing []string
-	out := templateVar.ReplaceAllStringFunc(expr, func(m string) string {
-		sub := templateVar.FindStringSubmatch(m)
-		name := sub[1] + sub[2] + sub[3]
-		v, ok := vars[name]
-		if !ok {
-			missing = append(missing, name)
-			return m
-		}
-		return v
-	})
-	if len(missing) > 0 {
-		return "", fmt.Errorf("unknown template variables %v in %q", missing, expr)
-	}
-	return out, nil
-}
-
-func TestExpandVariables(t *testing.T) {
-	tests := []struct {
-		in, want, err string
-	}{
-		{in: `rate(x{instance=~"$instance"}[$__rate_interval])`, want: `rate(x{instance=~".+"}[1m])`},
-		{in: `x{instance=~"${instance}"} offset ${__range}`, want: `x{instance=~".+"} offset 1h`},
-		{in: `x{a=~"${jurisdiction:regex}"}`, want: `x{a=~".*"}`},
-		{in: `x{a=~"[[instance]]"}`, want: `x{a=~".+"}`},
-		{in: `x{a="$nosuch"}`, err: "unknown template variables [nosuch]"},
-	}
-	for _, tt := range tests {
-		got, err := ExpandVariables(tt.in, ExampleVariables)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("ExpandVariables(%q) error %v, want %q", tt.in, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("ExpandVariables(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
-		}
-	}
+	return d.Queries()
 }
 
 const datasourceUID = "${datasource}"
@@ -187,7 +50,7 @@ func TestDashboardStructure(t *testing.T) {
 		t.Error("dashboard needs a uid and a title")
 	}
 
-	vars := map[string]dashVariable{}
+	vars := map[string]dashboard.Variable{}
 	for _, v := range d.Templating.List {
 		vars[v.Name] = v
 	}
@@ -210,7 +73,7 @@ func TestDashboardStructure(t *testing.T) {
 
 	ids := map[int]string{}
 	var rows []string
-	var occupied []dashPanel
+	var occupied []dashboard.Panel
 	for _, p := range flattenPanels(d.Panels) {
 		if prev, dup := ids[p.ID]; dup {
 			t.Errorf("panel id %d used by %q and %q", p.ID, prev, p.Title)
@@ -221,7 +84,7 @@ func TestDashboardStructure(t *testing.T) {
 		}
 		g := p.GridPos
 		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.Y < 0 || g.X+g.W > 24 {
-			t.Errorf("panel %q: bad gridPos %+v", p.Title, g)
+			t.Errorf("panel %q: bad dashboard.GridPos %+v", p.Title, g)
 		}
 		for _, o := range occupied {
 			if overlap(o.GridPos, g) {
@@ -261,7 +124,7 @@ func TestDashboardStructure(t *testing.T) {
 	}
 }
 
-func overlap(a, b gridPos) bool {
+func overlap(a, b dashboard.GridPos) bool {
 	return a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H
 }
 
