@@ -170,31 +170,15 @@ func (a *Accountant) Add(p *capture.Packet) {
 	a.Drain()
 	var k Key
 	srcIsA := makeKey(p, &k)
-	a.add(p, &k, srcIsA, hashKey(&k))
+	a.add(p, &k, srcIsA, hashKey(&k), p.Timestamp, uint64(p.IPLen), 1, false)
 }
 
-// add is Add with the key and its hash already made.
-func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
-	i, e := a.entry(p, k, srcIsA, h, p.Timestamp)
-	src := 0
-	if !srcIsA {
-		src = 1
-	}
-	a.count(e, src, uint64(p.IPLen), 1)
-	if p.Proto == protoTCP {
-		a.handshake(i, e, p, src)
-	}
-	if e.remote[src] && e.Packets[src] == 1 && len(a.obs.ttl) > 0 {
-		a.remoteTTL(i, e, src, p.TTL)
-	}
-	if e.inspect != 0 {
-		a.inspect(i, e, p, src)
-	}
-}
-
-// entry returns the flow of k, started by p if it is new, with its last
-// time moved to last (p's time, or a flow record's end).
-func (a *Accountant) entry(p *capture.Packet, k *Key, srcIsA bool, h uint32, last int64) (int32, *Entry) {
+// add accounts what p's source sent to the flow of k (made from p, with its
+// hash h): one packet of p.IPLen bytes, or a flow record's counts (record
+// set, p made of its header fields), with last the flow's new last time.
+// Packets and records share this one function, not a helper each calls,
+// so that the packet path pays no extra call.
+func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32, last int64, bytes, packets uint64, record bool) {
 	ts := p.Timestamp
 	a.tick(ts)
 	i, ok := a.table.getHashed(k, h)
@@ -224,7 +208,23 @@ func (a *Accountant) entry(p *capture.Packet, k *Key, srcIsA bool, h uint32, las
 		a.table.touch(i)
 		e.moved = ts
 	}
-	return i, e
+	src := 0
+	if !srcIsA {
+		src = 1
+	}
+	a.count(e, src, bytes, packets)
+	if record {
+		return // no packet to time, read the TTL of or inspect
+	}
+	if p.Proto == protoTCP {
+		a.handshake(i, e, p, src)
+	}
+	if e.remote[src] && e.Packets[src] == 1 && len(a.obs.ttl) > 0 {
+		a.remoteTTL(i, e, src, p.TTL)
+	}
+	if e.inspect != 0 {
+		a.inspect(i, e, p, src)
+	}
 }
 
 // count adds what endpoint src of e sent.

@@ -62,7 +62,7 @@ func (a *Accountant) addOldest() {
 	r := &q.ring[q.head]
 	q.head = (q.head + 1) % depth
 	q.n--
-	a.add(&r.p, &r.k, r.srcIsA, r.h)
+	a.add(&r.p, &r.k, r.srcIsA, r.h, r.p.Timestamp, uint64(r.p.IPLen), 1, false)
 }
 
 // Drain accounts every packet AddAhead holds, so that the flows' own
