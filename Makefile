@@ -15,7 +15,8 @@ LDFLAGS   := -s -w \
 # Fuzz targets as package:function.
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
-	./dns:FuzzMessage ./workload:FuzzParseCgroup
+	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
+	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
 
