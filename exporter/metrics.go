@@ -176,7 +176,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		evicted += st.FlowsEvicted.Load()
 		expired += st.FlowsExpired.Load()
 		folded += a.Folded()
-		for _, g := range a.Groups() {
+		for _, g := range a.Aggregates() {
 			k := &g.Key
 			country := countryLabel(k)
 			for side := range 2 {
@@ -275,7 +275,7 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 	}
 }
 
-func directionOf(k *flow.GroupKey, side int) string {
+func directionOf(k *flow.AggregateKey, side int) string {
 	switch {
 	case k.Transit:
 		return flow.Transit.String()
@@ -288,7 +288,7 @@ func directionOf(k *flow.GroupKey, side int) string {
 
 // countryLabel is the ISO code, "unknown", or "special" for special-purpose
 // addresses, which have no country.
-func countryLabel(k *flow.GroupKey) string {
+func countryLabel(k *flow.AggregateKey) string {
 	if k.Class != geo.ClassPublic {
 		return "special"
 	}
@@ -298,7 +298,7 @@ func countryLabel(k *flow.GroupKey) string {
 	return k.Country
 }
 
-func asnLabels(k *flow.GroupKey) (asn, org string) {
+func asnLabels(k *flow.AggregateKey) (asn, org string) {
 	if k.Folded || k.Class != geo.ClassPublic {
 		return Other, Other
 	}

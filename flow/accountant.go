@@ -14,12 +14,12 @@ import (
 
 // Config sizes an Accountant. Zero values take the defaults.
 type Config struct {
-	Grouping    Grouping
-	IdleTimeout time.Duration // a flow with no packet for this long ends (default 60s)
-	MaxFlows    int           // flow table cap; the least recently used flow is evicted past it (default 262144)
-	MaxGroups   int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
-	MaxHosts    int           // distinct remote hosts tracked for host counts (default 1048576)
-	NoHosts     bool          // do not count distinct remote hosts (the live agent exports no host counts)
+	Grouping      Grouping
+	IdleTimeout   time.Duration // a flow with no packet for this long ends (default 60s)
+	MaxFlows      int           // flow table cap; the least recently used flow is evicted past it (default 262144)
+	MaxAggregates int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
+	MaxHosts      int           // distinct remote hosts tracked for host counts (default 1048576)
+	NoHosts       bool          // do not count distinct remote hosts (the live agent exports no host counts)
 
 	// PublishEvery, when positive, publishes the counts of active flows to
 	// the aggregates this often, for readers on other goroutines (the
@@ -35,11 +35,11 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Grouping:    ByLocation,
-		IdleTimeout: 60 * time.Second,
-		MaxFlows:    1 << 18,
-		MaxGroups:   1 << 16,
-		MaxHosts:    1 << 20,
+		Grouping:      ByLocation,
+		IdleTimeout:   60 * time.Second,
+		MaxFlows:      1 << 18,
+		MaxAggregates: 1 << 16,
+		MaxHosts:      1 << 20,
 	}
 }
 
@@ -51,8 +51,8 @@ func (c *Config) applyDefaults() {
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = d.MaxFlows
 	}
-	if c.MaxGroups <= 0 {
-		c.MaxGroups = d.MaxGroups
+	if c.MaxAggregates <= 0 {
+		c.MaxAggregates = d.MaxAggregates
 	}
 	if c.MaxHosts <= 0 {
 		c.MaxHosts = d.MaxHosts
@@ -134,7 +134,7 @@ type Accountant struct {
 	Totals       Totals
 	// internal aggregates local-to-local traffic, which has no remote
 	// endpoint but is still counted (never geo-resolved).
-	internal  *Group
+	internal  *Aggregate
 	pipe      pipeline // AddAhead's packets in flight
 	now       int64    // latest packet timestamp seen
 	lastSweep int64    // when counters were last published by sweep
@@ -150,14 +150,14 @@ func NewAccountant(env *Env, cfg Config, obs ...Observer) *Accountant {
 		panic(fmt.Sprintf("flow: %d inspectors, at most %d", len(env.Inspectors), enrich.MaxInspectors))
 	}
 	return &Accountant{
-		internal:     &Group{Key: GroupKey{Internal: true}},
+		internal:     &Aggregate{Key: AggregateKey{Internal: true}},
 		env:          env,
 		cfg:          cfg,
 		obs:          sortObservers(obs),
 		enrichers:    append([]enrich.Enricher{enrich.Geo{Locator: env.Geo}}, env.Enrichers...),
 		inspectors:   env.Inspectors,
 		table:        newTable(cfg.MaxFlows),
-		groups:       newGroups(cfg.MaxGroups),
+		groups:       newGroups(cfg.MaxAggregates),
 		idle:         int64(cfg.IdleTimeout),
 		every:        int64(cfg.EventInterval),
 		publishEvery: int64(cfg.PublishEvery),
@@ -486,8 +486,8 @@ func (a *Accountant) noteLocation(loc *geo.Location) {
 }
 
 // key builds the aggregate key of a remote endpoint under the grouping.
-func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Location, v policy.Verdict) GroupKey {
-	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy}
+func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Location, v policy.Verdict) AggregateKey {
+	k := AggregateKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy}
 	g := a.cfg.Grouping
 	if g.Has(FieldCountry) {
 		k.Country = loc.Country
@@ -510,7 +510,7 @@ func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Locati
 	return k
 }
 
-func (a *Accountant) countHost(addr netip.Addr, g *Group) {
+func (a *Accountant) countHost(addr netip.Addr, g *Aggregate) {
 	if a.cfg.NoHosts {
 		return
 	}
@@ -623,12 +623,12 @@ func (a *Accountant) Flush() {
 	}
 }
 
-// Groups returns the accountant's aggregates. Safe to call from any goroutine.
-func (a *Accountant) Groups() []*Group { return a.groups.snapshot() }
+// Aggregates returns the accountant's aggregates. Safe to call from any goroutine.
+func (a *Accountant) Aggregates() []*Aggregate { return a.groups.snapshot() }
 
 // Internal returns the aggregate of local-to-local traffic (counted as To).
 // Safe to call from any goroutine.
-func (a *Accountant) Internal() *Group { return a.internal }
+func (a *Accountant) Internal() *Aggregate { return a.internal }
 
 // Folded returns how many endpoints were folded into coarser aggregates.
 func (a *Accountant) Folded() uint64 { return a.groups.folded.Load() }

@@ -129,9 +129,9 @@ func TestInspectorRejudges(t *testing.T) {
 	if ev.BytesTo != 400 || ev.BytesFrom != 200 {
 		t.Errorf("event bytes to %d from %d, want 400 and 200", ev.BytesTo, ev.BytesFrom)
 	}
-	de := GroupKey{Class: geo.ClassPublic, Country: "DE"}
-	ru := GroupKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
-	got := map[GroupKey]groupWant{}
+	de := AggregateKey{Class: geo.ClassPublic, Country: "DE"}
+	ru := AggregateKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
+	got := map[AggregateKey]groupWant{}
 	for _, g := range groupsOf(a) {
 		g.key.ASN, g.key.ASOrg, g.key.RegisteredCountry = 0, "", ""
 		got[g.key] = g

@@ -17,7 +17,7 @@ type hostSet struct {
 	n     int
 }
 
-func hostHash(addr netip.Addr, g *Group) uint64 {
+func hostHash(addr netip.Addr, g *Aggregate) uint64 {
 	b := addr.As16()
 	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^
 		binary.LittleEndian.Uint64(b[8:])*0xc2b2ae3d27d4eb4f ^

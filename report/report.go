@@ -45,20 +45,20 @@ type Direction struct {
 
 // Summary says what was read and how much of it could be accounted.
 type Summary struct {
-	Files          []string             `json:"files"`
-	PacketsRead    uint64               `json:"packets_read"`
-	Decoded        uint64               `json:"packets_decoded"`
-	NotIP          uint64               `json:"packets_not_ip"`
-	Malformed      map[string]uint64    `json:"packets_malformed"`
-	Directions     map[string]Direction `json:"directions"`
-	UnknownLookups uint64               `json:"unknown_locations"`
-	FlaggedBytes   uint64               `json:"flagged_bytes"`
-	FlaggedFlows   uint64               `json:"flagged_flows"`
-	FlowsEvicted   uint64               `json:"flows_evicted"`
-	GroupsFolded   uint64               `json:"groups_folded"`
-	HostsUntracked uint64               `json:"remote_hosts_untracked"`
-	Grouping       string               `json:"grouping"`
-	Databases      []Database           `json:"databases"`
+	Files            []string             `json:"files"`
+	PacketsRead      uint64               `json:"packets_read"`
+	Decoded          uint64               `json:"packets_decoded"`
+	NotIP            uint64               `json:"packets_not_ip"`
+	Malformed        map[string]uint64    `json:"packets_malformed"`
+	Directions       map[string]Direction `json:"directions"`
+	UnknownLookups   uint64               `json:"unknown_locations"`
+	FlaggedBytes     uint64               `json:"flagged_bytes"`
+	FlaggedFlows     uint64               `json:"flagged_flows"`
+	FlowsEvicted     uint64               `json:"flows_evicted"`
+	AggregatesFolded uint64               `json:"groups_folded"`
+	HostsUntracked   uint64               `json:"remote_hosts_untracked"`
+	Grouping         string               `json:"grouping"`
+	Databases        []Database           `json:"databases"`
 }
 
 // Database names a geo database the report was made with.
@@ -81,7 +81,7 @@ func (r *Report) Flagged() bool {
 }
 
 // Build makes the rows from the accountant's groups, largest first.
-func Build(groups []*flow.Group, by flow.Grouping, s Summary) *Report {
+func Build(groups []*flow.Aggregate, by flow.Grouping, s Summary) *Report {
 	rep := &Report{Summary: s}
 	rep.Summary.Grouping = by.String()
 	for _, g := range groups {
@@ -112,7 +112,7 @@ func rowID(r *Row) string {
 	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction)
 }
 
-func makeRow(g *flow.Group, by flow.Grouping) Row {
+func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
 	k := &g.Key
 	r := Row{
 		AddressClass:      k.Class.String(),

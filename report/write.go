@@ -143,8 +143,8 @@ func (r *Report) writeSummary(w io.Writer) error {
 		fmt.Fprintf(&b, "%-8s %d bytes, %d packets, %d flows\n", d+":", v.Bytes, v.Packets, v.Flows)
 	}
 	fmt.Fprintf(&b, "unknown locations: %d, flagged: %d bytes in %d flows\n", s.UnknownLookups, s.FlaggedBytes, s.FlaggedFlows)
-	if s.FlowsEvicted > 0 || s.GroupsFolded > 0 || s.HostsUntracked > 0 {
-		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.GroupsFolded, s.HostsUntracked)
+	if s.FlowsEvicted > 0 || s.AggregatesFolded > 0 || s.HostsUntracked > 0 {
+		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.AggregatesFolded, s.HostsUntracked)
 	}
 	for _, d := range s.Databases {
 		fmt.Fprintf(&b, "%s database: %s, built %s, %s\n", d.Name, d.Type, d.BuildTime, d.Source)

@@ -44,7 +44,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("report.max-rows", "Aggregate (row) cap: past it, new aggregates fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
 }
@@ -84,7 +84,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	w.Flush()
 
-	rep := report.Build(acct.Groups(), by, summary(c.files, w, res))
+	rep := report.Build(acct.Aggregates(), by, summary(c.files, w, res))
 	if err := rep.Write(os.Stdout, c.format); err != nil {
 		return err
 	}
@@ -160,16 +160,16 @@ func analyzeFile(w *flow.Worker, name string, progress bool) error {
 func summary(files []string, w *flow.Worker, res *geo.Resolver) report.Summary {
 	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
-		Files:          files,
-		PacketsRead:    d.Frames(),
-		Decoded:        d.Load(capture.Decoded),
-		NotIP:          d.Load(capture.NotIP),
-		Malformed:      map[string]uint64{},
-		Directions:     map[string]report.Direction{},
-		UnknownLookups: acct.Stats.UnknownLookups.Load(),
-		FlowsEvicted:   acct.Stats.FlowsEvicted.Load(),
-		GroupsFolded:   acct.Folded(),
-		HostsUntracked: acct.Stats.HostsUntracked.Load(),
+		Files:            files,
+		PacketsRead:      d.Frames(),
+		Decoded:          d.Load(capture.Decoded),
+		NotIP:            d.Load(capture.NotIP),
+		Malformed:        map[string]uint64{},
+		Directions:       map[string]report.Direction{},
+		UnknownLookups:   acct.Stats.UnknownLookups.Load(),
+		FlowsEvicted:     acct.Stats.FlowsEvicted.Load(),
+		AggregatesFolded: acct.Folded(),
+		HostsUntracked:   acct.Stats.HostsUntracked.Load(),
 	}
 	for r := range capture.NumResults {
 		if n := d.Load(r); r.Malformed() && n > 0 {

@@ -68,7 +68,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("metrics.asn-top", "N for --metrics.asn=top.").Default("50").IntVar(&c.topASN)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap per worker: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.cmd.Flag("events.file", "Write flagged flows as JSON lines to this file (- for stdout, empty for none).").Envar("JURISMON_EVENTS_FILE").StringVar(&c.events.Path)
 	c.cmd.Flag("events.max-size", "Rotate the event file past this many bytes.").Default(fmt.Sprint(64 << 20)).Int64Var(&c.events.MaxSize)
 	c.cmd.Flag("events.max-files", "Rotated event files kept.").Default("5").IntVar(&c.events.MaxFiles)
