@@ -164,12 +164,6 @@ func (c *LiveCapture) Stats() []InterfaceStats {
 	return out
 }
 
-// errFatal marks open errors that retrying cannot fix (missing privileges).
-type errFatal struct{ err error }
-
-func (e errFatal) Error() string { return e.err.Error() }
-func (e errFatal) Unwrap() error { return e.err }
-
 // Run opens the sockets and calls handle for every frame, from one goroutine
 // per worker; worker is in [0, Workers()) and f.Data is valid only during
 // the call. When a socket has had no frame for PollTimeout, handle is called
@@ -205,37 +199,7 @@ func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)
 // it with backoff whenever it is missing, down or fails.
 func (c *LiveCapture) superviseInterface(ctx context.Context, li *liveIface, handle func(int, *Frame)) error {
 	log := c.opts.Logger.With("interface", li.name)
-	backoff := c.retryMin
-	failing := false
-	for ctx.Err() == nil {
-		began := time.Now()
-		err := c.captureInterface(ctx, li, handle, log)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var fatal errFatal
-		if errors.As(err, &fatal) {
-			return err
-		}
-		// A capture that ran for a while before failing starts the
-		// backoff again from the bottom.
-		if time.Since(began) > c.retryMax {
-			backoff = c.retryMin
-		}
-		if !failing {
-			log.Warn("capture stopped, retrying with backoff", "err", err, "retry_in", backoff)
-			failing = true
-		} else {
-			log.Debug("interface still unavailable", "err", err, "retry_in", backoff)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, c.retryMax)
-	}
-	return nil
+	return supervise(ctx, log, c.retryMin, c.retryMax, func() error { return c.captureInterface(ctx, li, handle, log) })
 }
 
 // errIfaceGone is returned by a worker when its interface went down or away.

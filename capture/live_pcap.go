@@ -102,32 +102,17 @@ func (c *LiveCapture) Stats() []InterfaceStats {
 func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)) error {
 	var wg sync.WaitGroup
 	for _, li := range c.ifaces {
-		wg.Go(func() { c.supervise(ctx, li, handle) })
+		wg.Go(func() { c.superviseInterface(ctx, li, handle) })
 	}
 	wg.Wait()
 	return nil
 }
 
-func (c *LiveCapture) supervise(ctx context.Context, li *pcapIface, handle func(int, *Frame)) {
+// superviseInterface captures on one interface until ctx is done,
+// reopening it with backoff whenever it fails (supervise).
+func (c *LiveCapture) superviseInterface(ctx context.Context, li *pcapIface, handle func(int, *Frame)) {
 	log := c.opts.Logger.With("interface", li.name)
-	backoff := c.retryMin
-	for ctx.Err() == nil {
-		began := time.Now()
-		err := c.capture(ctx, li, handle, log)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(began) > c.retryMax {
-			backoff = c.retryMin
-		}
-		log.Warn("capture stopped, retrying with backoff", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, c.retryMax)
-	}
+	_ = supervise(ctx, log, c.retryMin, c.retryMax, func() error { return c.capture(ctx, li, handle, log) })
 }
 
 // pcapLinkType maps libpcap DLT_ values to LINKTYPE_ values.
