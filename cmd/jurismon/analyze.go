@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
@@ -123,7 +124,7 @@ const progressMin = 64 << 20
 
 // analyzeFile feeds every frame of a file to w.
 func analyzeFile(w *flow.Worker, name string, progress bool) error {
-	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
+	fs, err := pcapfile.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		return err
 	}
