@@ -16,7 +16,7 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Fuzz targets as package:function.
-FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
+FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture/pcapfile:FuzzReadPcap ./capture/pcapfile:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
 	./probe:FuzzParseReply ./probe:FuzzPathsHandler ./events:FuzzHandlerQuery \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
@@ -58,8 +58,12 @@ fuzz: ## Run every fuzz target for FUZZTIME.
 		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) \
 		-fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; done
 
-generate: ## Rebuild the test fixtures (go generate); the built-in database needs npm.
+generate: ## Regenerate every generated file: fixtures, test databases, the country table; BUILTIN=1 also the built-in database (needs npm).
 	$(GO) generate ./capture/... ./geo/
+	scripts/gen-countries.sh
+ifeq ($(BUILTIN),1)
+	$(GO) generate ./geo/builtin
+endif
 
 check-peers: ## Compare totals with tshark and pmacctd: make check-peers DB=dir CAPTURES="a.pcap b.pcap".
 	scripts/check-peers.sh $(DB) $(CAPTURES)

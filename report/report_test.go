@@ -11,8 +11,8 @@ import (
 	"github.com/jurismon/jurismon/policy"
 )
 
-func group(k flow.GroupKey, to, from uint64) *flow.Group {
-	g := &flow.Group{Key: k}
+func group(k flow.AggregateKey, to, from uint64) *flow.Aggregate {
+	g := &flow.Aggregate{Key: k}
 	g.Bytes[flow.To].Store(to)
 	g.Bytes[flow.From].Store(from)
 	g.Packets[flow.To].Store(1)
@@ -24,10 +24,10 @@ func group(k flow.GroupKey, to, from uint64) *flow.Group {
 // TestBuild: rows are sorted by bytes, fields outside the grouping are "*",
 // special-purpose rows never show a location, and flagged totals add up.
 func TestBuild(t *testing.T) {
-	groups := []*flow.Group{
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "DE"}, 10, 5),
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 100, 0),
-		group(flow.GroupKey{Class: geo.ClassMulticast, Country: "ignored"}, 7, 0),
+	groups := []*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "DE"}, 10, 5),
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 100, 0),
+		group(flow.AggregateKey{Class: geo.ClassMulticast, Country: "ignored"}, 7, 0),
 	}
 	rep := Build(groups, flow.ByCountry, Summary{})
 	var got []string
@@ -51,7 +51,7 @@ func TestBuild(t *testing.T) {
 
 func TestWriteFormats(t *testing.T) {
 	remote := netip.MustParseAddr("192.0.2.1")
-	rep := Build([]*flow.Group{group(flow.GroupKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example, \"Carrier\"", Remote: remote}, 1, 2)}, flow.ByRemote, Summary{})
+	rep := Build([]*flow.Aggregate{group(flow.AggregateKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example, \"Carrier\"", Remote: remote}, 1, 2)}, flow.ByRemote, Summary{})
 	tests := []struct {
 		format string
 		want   string // a line or fragment the output must hold

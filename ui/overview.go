@@ -67,7 +67,7 @@ func (s *Sources) overview(now time.Time) *Overview {
 		d.Bytes += in.Bytes[flow.To].Load()
 		d.Packets += in.Packets[flow.To].Load()
 		d.Flows += in.Flows[flow.To].Load()
-		for _, g := range a.Groups() {
+		for _, g := range a.Aggregates() {
 			groups = append(groups, g)
 			for side := range 2 {
 				// The direction of each side of a group, as the metrics

@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/macvendor"
@@ -56,7 +57,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("report.max-rows", "Aggregate (row) cap: past it, new aggregates fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.vendors.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
@@ -102,7 +103,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
-	env.SetHostNetworks(local)
+	env.LocalNetworks = local
 	vendors, err := c.vendors.open(logger)
 	if err != nil {
 		return err
@@ -130,7 +131,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	if hosts != nil {
 		s.CaptureHost = hosts.hint(s)
 	}
-	rep := report.Build(acct.Groups(), by, s)
+	rep := report.Build(acct.Aggregates(), by, s)
 	rep.Top(c.top)
 	rep.Summary.FirstPacket, rep.Summary.LastPacket = an.span.times()
 	rep.Summary.Policy = policySummary(c.config, pol)
@@ -281,7 +282,7 @@ const progressMin = 64 << 20
 // everything before the cut is accounted, as tcpdump reads it, and the cut
 // is recorded for the summary.
 func (an *analysis) file(name string, progress bool) error {
-	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
+	fs, err := pcapfile.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			an.cut(name, 0, err)
@@ -352,16 +353,16 @@ func (an *analysis) summary(files []string, res *geo.Resolver) report.Summary {
 	w := an.w
 	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
-		Files:          files,
-		PacketsRead:    d.Frames(),
-		Decoded:        d.Load(capture.Decoded),
-		NotIP:          d.Load(capture.NotIP),
-		Malformed:      map[string]uint64{},
-		Directions:     map[string]report.Direction{},
-		UnknownLookups: acct.Stats.UnknownLookups.Load(),
-		FlowsEvicted:   acct.Stats.FlowsEvicted.Load(),
-		GroupsFolded:   acct.Folded(),
-		HostsUntracked: acct.Stats.HostsUntracked.Load(),
+		Files:            files,
+		PacketsRead:      d.Frames(),
+		Decoded:          d.Load(capture.Decoded),
+		NotIP:            d.Load(capture.NotIP),
+		Malformed:        map[string]uint64{},
+		Directions:       map[string]report.Direction{},
+		UnknownLookups:   acct.Stats.UnknownLookups.Load(),
+		FlowsEvicted:     acct.Stats.FlowsEvicted.Load(),
+		AggregatesFolded: acct.Folded(),
+		HostsUntracked:   acct.Stats.HostsUntracked.Load(),
 	}
 	for r := range capture.NumResults {
 		if n := d.Load(r); r.Malformed() && n > 0 {
@@ -418,7 +419,7 @@ func newHostCounter() *hostCounter {
 
 // ObserveEnded counts the remote endpoints of an ended flow: both of a
 // transit flow (flow.EndObserver).
-func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
+func (h *hostCounter) ObserveEnded(ev *flow.Event) {
 	h.count(ev.Remote.Addr())
 	if ev.Transit {
 		h.count(ev.Local.Addr())
