@@ -629,7 +629,6 @@ func TestRingGeometry(t *testing.T) {
 	}
 }
 
-
 // syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
 type syncBuffer struct {
 	mu sync.Mutex
