@@ -79,7 +79,7 @@ func TestRealCaptures(t *testing.T) {
 	}
 }
 
-func accountFile(t *testing.T, path string, src *Source, by flow.Grouping) []*flow.Group {
+func accountFile(t *testing.T, path string, src *Source, by flow.Grouping) []*flow.Aggregate {
 	t.Helper()
 	res, err := geo.NewResolver(geo.Options{SearchDirs: []string{}})
 	if err != nil {

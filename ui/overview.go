@@ -56,7 +56,7 @@ const MaxASNs = 20
 // capture workers and read here atomically, as the metrics are.
 func (s *Sources) overview(now time.Time) *Overview {
 	o := &Overview{Time: now.UTC(), Directions: map[string]report.Direction{}, FlaggedFlowsAPI: s.FlaggedFlows, PathsAPI: s.Paths != nil}
-	var groups []*flow.Group
+	var groups []*flow.Aggregate
 	dirs := map[string]*report.Direction{}
 	for d := range flow.NumDirections {
 		dirs[d.String()] = &report.Direction{}
