@@ -103,6 +103,7 @@ func run(args []string) int {
 
 	runCmd := newRunCommand(app)
 	analyze := newAnalyzeCommand(app)
+	collectCmd := newCollectCommand(app)
 	lookup := newLookupCommand(app)
 	versionCmd := app.Command("version", "Print the build and the geo databases' provenance.")
 	checkConfig := newCheckConfigCommand(app)
@@ -118,6 +119,8 @@ func run(args []string) int {
 	switch cmd {
 	case runCmd.cmd.FullCommand():
 		err = runCmd.run(logger, &gf)
+	case collectCmd.cmd.FullCommand():
+		err = collectCmd.run(logger, &gf)
 	case analyze.cmd.FullCommand():
 		err = analyze.run(logger, &gf)
 	case lookup.cmd.FullCommand():
