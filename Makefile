@@ -15,9 +15,10 @@ LDFLAGS   := -s -w \
 # Fuzz targets as package:function.
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
-	./dns:FuzzMessage ./workload:FuzzParseCgroup
+	./dns:FuzzMessage ./workload:FuzzParseCgroup \
+	./collect:FuzzDecode
 
-.PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
+.PHONY: help build test lint bench bench-analyze bench-live bench-collect fuzz generate check-peers clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -40,6 +41,9 @@ bench: ## Benchmarks of the packet path (COUNT runs each, for benchstat).
 
 bench-analyze: ## Time analyze against tcpdump on a generated 1 GB pcap, one core.
 	scripts/bench-analyze.sh
+
+bench-collect: ## Flow records per second on one core (decode, and decode + accounting), allocations, and drops over UDP.
+	$(GO) test -run '^$$' -bench 'Decode|Collect|UDP' -benchmem -cpu 1 -benchtime $(BENCHTIME) -count $(COUNT) ./collect
 
 bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth pair (root).
 	scripts/bench-live.sh

@@ -104,6 +104,11 @@ var metricLabels = map[string][]string{
 	"jurismon_rtt_seconds_sum":                              {"country", "jurisdiction"},
 	"jurismon_rtt_seconds_count":                            {"country", "jurisdiction"},
 	"jurismon_route_hopcount_changes_total":                 {"country"},
+	// jurismon collect (issue 15).
+	"jurismon_collector_last_datagram_timestamp_seconds": {"exporter"},
+	"jurismon_collector_errors_total":                    {"exporter", "reason"},
+	"jurismon_collector_received_datagrams_total":        {"worker"},
+	"jurismon_collector_dropped_datagrams_total":         {"worker"},
 }
 
 // ---------------------------------------------------------------------------

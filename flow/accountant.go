@@ -140,6 +140,7 @@ type Accountant struct {
 	lastSweep int64    // when counters were last published by sweep
 	lastEv    int64    // last periodic event sweep
 	event     FlowEvent
+	record    capture.Packet // AddRecord's packet: a local one would escape to the heap
 }
 
 // NewAccountant returns an accountant reading shared state from env and

@@ -28,15 +28,18 @@ func (a *Accountant) AddRecord(r *Record) {
 	a.Drain()
 	last := max(r.Last, r.First)
 	rate := uint64(max(r.SamplingRate, 1))
-	p := capture.Packet{
+	// The accountant's own packet: passed down by pointer to the enrichers,
+	// a local one would be allocated per record.
+	p := &a.record
+	*p = capture.Packet{
 		Timestamp: r.First,
 		Src:       r.Src.Addr().Unmap(), Dst: r.Dst.Addr().Unmap(),
 		SrcPort: r.Src.Port(), DstPort: r.Dst.Port(),
 		Proto: r.Proto,
 	}
 	var k Key
-	srcIsA := makeKey(&p, &k)
-	_, e := a.entry(&p, &k, srcIsA, hashKey(&k), last)
+	srcIsA := makeKey(p, &k)
+	_, e := a.entry(p, &k, srcIsA, hashKey(&k), last)
 	src := 0
 	if !srcIsA {
 		src = 1
