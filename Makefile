@@ -15,8 +15,8 @@ LDFLAGS   := -s -w \
 # Fuzz targets as package:function.
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
-	./dns:FuzzMessage ./workload:FuzzParseCgroup \
-	./collect:FuzzDecode
+	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
+	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./collect:FuzzDecode
 
 .PHONY: help build test lint bench bench-analyze bench-live bench-collect fuzz generate check-peers clean
 

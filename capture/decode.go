@@ -141,10 +141,11 @@ func (d *Decoder) DecodeFrame(f *Frame, p *Packet) Result {
 }
 
 // Decode fills p from one frame of the given link type. It never allocates,
-// never panics whatever data holds, and keeps no reference to data: the
-// addresses are copied into netip.Addr values. It sets every field of p but
-// Timestamp and WireLen, which it leaves as they were (DecodeFrame sets
-// them). p is meaningful only when the result is Decoded.
+// never panics whatever data holds, and keeps no reference to data but
+// p.Payload, which aliases it: the addresses are copied into netip.Addr
+// values. It sets every field of p but Timestamp and WireLen, which it
+// leaves as they were (DecodeFrame sets them). p is meaningful only when the
+// result is Decoded.
 //
 // Bytes. p.IPLen is the IP packet's length as its header states it: the
 // IPv4 total length, or the IPv6 payload length plus 40. This is what
@@ -169,7 +170,8 @@ func (d *Decoder) DecodeFrame(f *Frame, p *Packet) Result {
 //
 // Tunnels. With Decapsulate set, p describes the innermost IP packet that
 // decodes (up to MaxTunnels deep): its addresses, ports, TTL and IPLen (the
-// inner header's length field), with p.Tunnels counting the tunnels removed.
+// inner header's length field), with p.Tunnels counting the tunnels removed,
+// p.Encap naming the outermost and p.OuterSrc and p.OuterDst its endpoints.
 // When an inner packet is malformed or is not IP (an ARP frame inside
 // VXLAN, say), the packet around it is reported instead, as Decoded with the
 // tunnels removed so far: the bytes are on the wire between the tunnel
@@ -237,6 +239,15 @@ func (d *Decoder) loopback(link LinkType, data []byte, p *Packet) Result {
 func (d *Decoder) ethernet(data []byte, off int, p *Packet) Result {
 	if len(data) < off+14 {
 		return TruncatedLink
+	}
+	if p.Tunnels == 0 {
+		if !p.HasMAC { // the first Ethernet header, not a pseudowire's inside MPLS
+			p.DstMAC, p.SrcMAC = [6]byte(data[off:off+6]), [6]byte(data[off+6:off+12])
+			p.HasMAC = true
+		}
+	} else {
+		p.InnerDstMAC, p.InnerSrcMAC = [6]byte(data[off:off+6]), [6]byte(data[off+6:off+12])
+		p.HasInnerMAC = true
 	}
 	t := binary.BigEndian.Uint16(data[off+12:])
 	off += 14
@@ -360,7 +371,7 @@ func (d *Decoder) ipv4(data []byte, off int, p *Packet) Result {
 	if frag&0x1fff != 0 {
 		return Decoded // a later fragment: no transport header
 	}
-	return d.transport(b[ihl:], cut, p)
+	return d.transport(b[ihl:], total-ihl, cut, p)
 }
 
 // ipv6 decodes an IPv6 header at data[off:], its extension headers and its
@@ -415,7 +426,7 @@ func (d *Decoder) ipv6(data []byte, off int, p *Packet) Result {
 			size = 8
 		default:
 			p.Proto = next
-			return d.transport(b[o:], cut, p)
+			return d.transport(b[o:], total-o, cut, p)
 		}
 		if n == MaxExtensionHeaders {
 			return TooManyHeaders
@@ -429,22 +440,37 @@ func (d *Decoder) ipv6(data []byte, off int, p *Packet) Result {
 }
 
 // transport reads ports and TCP flags from the transport header in b, which
-// ends where the IP packet ends, or where the capture does when cut is set;
-// then removes the tunnel headers it finds.
-func (d *Decoder) transport(b []byte, cut bool, p *Packet) Result {
+// ends where the IP packet ends, or where the capture does when cut is set,
+// and points p.Payload past that header, with p.PayloadLen from wire, the
+// IP payload's length as the IP header states it; then removes the tunnel
+// headers it finds.
+func (d *Decoder) transport(b []byte, wire int, cut bool, p *Packet) Result {
 	need := 4 // ports
+	hdr := 0  // the header's length, where the payload starts; 0: unknown
 	switch p.Proto {
 	case protoTCP:
 		need = 20
+		if len(b) > 12 && b[12]>>4 >= 5 { // a data offset below 5 words leaves no payload to trust
+			hdr = int(b[12]>>4) * 4
+		}
 	case protoUDP:
-		need = 8
-	case protoSCTP, protoDCCP, protoUDPLite:
+		need, hdr = 8, 8
+	case protoUDPLite:
+		hdr = 8
+	case protoSCTP:
+		hdr = 12 // the common header; chunks follow
+	case protoDCCP:
+		if len(b) > 4 && b[4] >= 3 {
+			hdr = int(b[4]) * 4
+		}
 	case protoIPIP, protoIPv6, protoGRE:
+		p.Payload, p.PayloadLen = b, uint32(max(wire, 0))
 		if d.Decapsulate && !p.Fragment && p.Tunnels < MaxTunnels {
 			d.tunnel(b, p)
 		}
 		return Decoded
 	default:
+		p.Payload, p.PayloadLen = b, uint32(max(wire, 0))
 		return Decoded // ICMP, ICMPv6, ESP, ...: counted by protocol number alone
 	}
 	if len(b) < need && !cut {
@@ -457,6 +483,9 @@ func (d *Decoder) transport(b []byte, cut bool, p *Packet) Result {
 	if p.Proto == protoTCP && len(b) >= 14 {
 		p.TCPFlags = b[13]
 	}
+	if hdr > 0 && len(b) >= hdr {
+		p.Payload, p.PayloadLen = b[hdr:], uint32(max(wire-hdr, 0))
+	}
 	if p.Proto == protoUDP && len(b) >= 8 && d.Decapsulate && !p.Fragment && p.Tunnels < MaxTunnels &&
 		(p.DstPort == portVXLAN || p.DstPort == portGENEVE) {
 		d.tunnel(b, p)
@@ -466,12 +495,28 @@ func (d *Decoder) transport(b []byte, cut bool, p *Packet) Result {
 
 // tunnel decodes the packet inside the tunnel payload b (which starts with
 // the UDP or GRE header, or the inner IP header) into p. If the inner
-// packet does not decode, p is put back as it was.
+// packet does not decode, p is put back as it was. The link-layer
+// addresses and the outermost tunnel stay as they were found.
 func (d *Decoder) tunnel(b []byte, p *Packet) {
 	outer := *p
-	*p = Packet{Timestamp: outer.Timestamp, WireLen: outer.WireLen, Tunnels: outer.Tunnels + 1}
+	*p = Packet{Timestamp: outer.Timestamp, WireLen: outer.WireLen, Tunnels: outer.Tunnels + 1,
+		SrcMAC: outer.SrcMAC, DstMAC: outer.DstMAC, HasMAC: outer.HasMAC,
+		InnerSrcMAC: outer.InnerSrcMAC, InnerDstMAC: outer.InnerDstMAC, HasInnerMAC: outer.HasInnerMAC,
+		Encap: outer.Encap, OuterSrc: outer.OuterSrc, OuterDst: outer.OuterDst}
+	if outer.Tunnels == 0 {
+		p.OuterSrc, p.OuterDst = outer.Src, outer.Dst
+	}
 	if d.inner(b, outer.Proto, outer.DstPort, p) != Decoded {
 		*p = outer
+	}
+}
+
+// setEncap records e as the kind of the tunnel being removed, if it is the
+// outermost one. It is called before the inner headers are decoded, so
+// that the deeper tunnels find it set.
+func (p *Packet) setEncap(e Encap) {
+	if p.Tunnels == 1 {
+		p.Encap = e
 	}
 }
 
@@ -479,8 +524,10 @@ func (d *Decoder) tunnel(b []byte, p *Packet) {
 func (d *Decoder) inner(b []byte, proto uint8, port uint16, p *Packet) Result {
 	switch proto {
 	case protoIPIP:
+		p.setEncap(EncapIPIP)
 		return d.ipv4(b, 0, p)
 	case protoIPv6:
+		p.setEncap(EncapIPIP)
 		return d.ipv6(b, 0, p)
 	case protoGRE:
 		return d.gre(b, p)
@@ -488,10 +535,12 @@ func (d *Decoder) inner(b []byte, proto uint8, port uint16, p *Packet) Result {
 	// UDP: skip the 8-byte UDP header.
 	b = b[8:]
 	if port == portVXLAN {
+		p.setEncap(EncapVXLAN)
 		// VXLAN: flags, reserved, VNI, reserved (8 bytes), then Ethernet.
 		return d.ethernet(b, 8, p)
 	}
 	// GENEVE: version, options length in words, flags, protocol, VNI.
+	p.setEncap(EncapGENEVE)
 	if len(b) < 8 || b[0]>>6 != 0 {
 		return TruncatedLink
 	}
@@ -527,6 +576,11 @@ func (d *Decoder) gre(b []byte, p *Packet) Result {
 	seq := flags&0x10 != 0
 	if seq {
 		off += 4
+	}
+	if t == etherERSPAN2 || t == etherERSPAN3 {
+		p.setEncap(EncapERSPAN)
+	} else {
+		p.setEncap(EncapGRE)
 	}
 	switch t {
 	case etherTEB:

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -38,7 +39,7 @@ func FuzzDecode(f *testing.F) {
 		if q.Tunnels != 0 {
 			t.Fatalf("Tunnels=%d without decapsulation", q.Tunnels)
 		}
-		if p.Tunnels == 0 && p != q {
+		if p.Tunnels == 0 && !reflect.DeepEqual(p, q) {
 			t.Fatalf("no tunnel removed, yet packets differ:\n%+v\n%+v", p, q)
 		}
 		for _, pk := range []Packet{p, q} {
@@ -47,6 +48,12 @@ func FuzzDecode(f *testing.F) {
 			}
 			if pk.IPLen < 20 || pk.Src.Is6() && pk.IPLen < 40 {
 				t.Fatalf("IPLen %d for %v", pk.IPLen, pk.Src)
+			}
+			if len(pk.Payload) > 0 && !aliases(pk.Payload, data) || len(pk.Payload) > int(pk.IPLen) {
+				t.Fatalf("payload of %d bytes outside the %d-byte frame or beyond IPLen %d", len(pk.Payload), len(data), pk.IPLen)
+			}
+			if int(pk.PayloadLen) < len(pk.Payload) || pk.PayloadLen > pk.IPLen {
+				t.Fatalf("payload length %d for %d captured bytes, IPLen %d", pk.PayloadLen, len(pk.Payload), pk.IPLen)
 			}
 		}
 		if q.IPLen > uint32(len(data)) && q.IPLen > 65535+40 {

@@ -1043,7 +1043,10 @@ func TestDockerfile(t *testing.T) {
 	if !ok || json.Unmarshal([]byte(hcCmd), &hcArgs) != nil {
 		t.Fatalf("HEALTHCHECK %q: want the exec form CMD [\"...\"] (distroless has no shell)", hc)
 	}
-	if !slices.Equal(hcArgs[:min(2, len(hcArgs))], []string{"/usr/bin/jurismon", "healthcheck"}) || !strings.Contains(hc, "/-/healthy") {
+	// Without --url, healthcheck checks http://127.0.0.1:9746/-/healthy
+	// (https when the web configuration enables TLS).
+	if i := slices.Index(hcArgs, "--url"); !slices.Equal(hcArgs[:min(2, len(hcArgs))], []string{"/usr/bin/jurismon", "healthcheck"}) ||
+		i >= 0 && (i+1 >= len(hcArgs) || !strings.HasSuffix(hcArgs[i+1], "/-/healthy")) {
 		t.Errorf("HEALTHCHECK %q: want jurismon healthcheck on /-/healthy", hcArgs)
 	}
 	var entry []string

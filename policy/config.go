@@ -57,6 +57,7 @@ func Load(path string) (*Policy, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	p.tunnels.resolveProviders(path)
 	return p, nil
 }
 
@@ -108,6 +109,7 @@ type policyFile struct {
 	Jurisdictions []jurisdictionFile `yaml:"jurisdictions"`
 	Exceptions    []exceptionFile    `yaml:"exceptions"`
 	LocalNetworks yaml.Node          `yaml:"local_networks"`
+	Tunnels       tunnelsFile        `yaml:"tunnels"`
 
 	compiled *Policy
 }
@@ -215,6 +217,12 @@ func (f *policyFile) UnmarshalYAML(unmarshal func(any) error) error {
 			}
 			firstASN[e.asn] = e.line
 			p.exceptASN[e.asn] = e.reason
+		}
+	}
+	p.tunnels = f.Tunnels.compiled
+	for i, name := range f.Tunnels.names {
+		if first, ok := firstName[name]; ok {
+			ps.add(f.Tunnels.lines[i], "tunnels: jurisdiction %q is already a jurisdiction (line %d): names must differ, they are metric label values", name, first)
 		}
 	}
 	for _, n := range list(&f.LocalNetworks, "local_networks", &ps) {
@@ -325,30 +333,37 @@ func regexpProblem(err error) string {
 
 // UnmarshalYAML decodes one exception and checks it.
 func (e *exceptionFile) UnmarshalYAML(unmarshal func(any) error) error {
+	return e.decode(unmarshal, (*plainException)(e), "exception")
+}
+
+// decode decodes a CIDR-or-ASN entry with a reason (an exception, or an
+// allowed tunnel endpoint: what names it in messages) through its plain
+// twin, and checks it.
+func (e *exceptionFile) decode(unmarshal func(any) error, plain any, what string) error {
 	var at nodeAt
 	_ = unmarshal(&at)
 	*e = exceptionFile{line: at.n.Line}
-	if err := unmarshal((*plainException)(e)); err != nil {
+	if err := unmarshal(plain); err != nil {
 		return err
 	}
 	var ps problems
 	hasCIDR, hasASN := !absent(&e.CIDR), !absent(&e.ASN)
 	switch {
 	case hasCIDR && hasASN:
-		ps.add(e.line, "exception has both cidr and asn: write one exception for each")
+		ps.add(e.line, "%s has both cidr and asn: write one %s for each", what, what)
 	case hasCIDR:
-		e.prefix, _ = parsePrefix(resolve(&e.CIDR), "exception: cidr", &ps)
+		e.prefix, _ = parsePrefix(resolve(&e.CIDR), what+": cidr", &ps)
 	case hasASN:
-		e.asn, _ = parseASN(resolve(&e.ASN), "exception: asn", &ps)
+		e.asn, _ = parseASN(resolve(&e.ASN), what+": asn", &ps)
 	default:
-		ps.add(e.line, "exception has neither cidr nor asn")
+		ps.add(e.line, "%s has neither cidr nor asn", what)
 	}
 	reason, ok := scalar(&e.Reason)
 	switch {
 	case !ok && !absent(&e.Reason):
-		ps.add(resolve(&e.Reason).Line, "exception: reason must be a string, not %s", kind(&e.Reason))
+		ps.add(resolve(&e.Reason).Line, "%s: reason must be a string, not %s", what, kind(&e.Reason))
 	case strings.TrimSpace(reason) == "":
-		ps.add(e.line, "exception needs a reason: say why this traffic is allowed")
+		ps.add(e.line, "%s needs a reason: say why this traffic is allowed", what)
 	}
 	e.reason = reason
 	e.valid = len(ps) == 0
@@ -543,7 +558,10 @@ var parts = map[string]struct {
 	name, want string
 	fields     []string
 }{
-	"policy.plainPolicy":        {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks)", yamlFields(plainPolicy{})},
+	"policy.plainPolicy":        {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks, tunnels)", yamlFields(plainPolicy{})},
+	"policy.plainTunnels":       {"in tunnels", "tunnels must be a mapping (of allowed, flag_unlisted, jurisdictions, providers)", yamlFields(plainTunnels{})},
+	"policy.plainAllowed":       {"in an allowed tunnel endpoint", "each allowed tunnel endpoint must be a mapping", yamlFields(plainAllowed{})},
+	"[]policy.allowedFile":      {"", "tunnels: allowed must be a list", nil},
 	"policy.plainJurisdiction":  {"in a jurisdiction", "each jurisdiction must be a mapping", yamlFields(plainJurisdiction{})},
 	"policy.plainException":     {"in an exception", "each exception must be a mapping", yamlFields(plainException{})},
 	"[]policy.jurisdictionFile": {"", "jurisdictions must be a list", nil},

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jurismon/jurismon/enrich"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the current messages (review the diff)")
@@ -282,6 +284,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	}
+	f.Add([]byte(tunnelPolicy))
 	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::1"), {}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data)
@@ -306,6 +309,12 @@ func FuzzParse(f *testing.F) {
 				}
 				if v.Flagged() != (v.MatchedBy != MatchedNone) {
 					t.Fatalf("verdict %+v: flagged and MatchedBy disagree", v)
+				}
+				ft := enrich.At(a, &loc)
+				ft.Tunnel.Protocol = "wireguard"
+				if tv := p.EvaluateTunnel(&ft); tv.Jurisdiction != "" && !slices.Contains(p.TunnelJurisdictions(), tv.Jurisdiction) ||
+					tv.Flagged() && tv.Allowed != "" {
+					t.Fatalf("tunnel verdict %+v", tv)
 				}
 			}
 		}

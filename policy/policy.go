@@ -71,6 +71,7 @@ type Policy struct {
 	local         []netip.Prefix
 	sum           [32]byte
 	orgs          *orgCache // nil when no jurisdiction has as_orgs, or more than 64 do
+	tunnels       tunnelRules
 }
 
 type jurisdiction struct {

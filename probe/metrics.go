@@ -26,6 +26,9 @@ var (
 	descProbes = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "probes_total"),
 		"Probes sent, by result: answered, timeout, error (the send failed).",
 		[]string{"result"}, nil)
+	descCaptured = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "probe_captured_packets_total"),
+		"Packets of the agent's own probes and of their replies that the capture saw; they are left out of the traffic metrics and events.",
+		nil, nil)
 	descImplausible = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "path", "implausible_hops_total"),
 		"Hops whose RTT is below the physical minimum for the country the database claims.",
 		[]string{"country"}, nil)
@@ -48,7 +51,7 @@ func NewCollector(s *Scheduler, p *Prober) *Collector { return &Collector{s: s, 
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHops, descRTT, descTransit, descFlagged, descChanges, descProbes, descImplausible, descDropped, descTraces} {
+	for _, d := range []*prometheus.Desc{descHops, descRTT, descTransit, descFlagged, descChanges, descProbes, descCaptured, descImplausible, descDropped, descTraces} {
 		ch <- d
 	}
 }
@@ -61,6 +64,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(c.p.stats.answered.Load()), "answered")
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(c.p.stats.timeout.Load()), "timeout")
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.CounterValue, float64(c.p.stats.sendErr.Load()), "error")
+		ch <- prometheus.MustNewConstMetric(descCaptured, prometheus.CounterValue, float64(c.p.stats.captured.Load()))
 		c.p.implMu.Lock()
 		for country, n := range c.p.implausibl {
 			ch <- prometheus.MustNewConstMetric(descImplausible, prometheus.CounterValue, float64(n), country)

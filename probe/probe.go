@@ -92,9 +92,9 @@ type Hop struct {
 	Flagged      bool          `json:"flagged,omitempty"`
 	// Implausible is set when RTT is below the physical minimum between the
 	// agent and the hop's claimed country: the location cannot be right.
-	Implausible bool   `json:"implausible,omitempty"`
-	MinRTT      string `json:"min_rtt,omitempty"` // that minimum, where known
-	Reply       string `json:"reply,omitempty"`   // time-exceeded, unreachable, echo-reply, tcp
+	Implausible bool          `json:"implausible,omitempty"`
+	MinRTT      time.Duration `json:"min_rtt_ns,omitempty"` // that minimum, where known
+	Reply       string        `json:"reply,omitempty"`      // time-exceeded, unreachable, echo-reply, tcp
 }
 
 // Trace is the result of tracing one target.
@@ -200,8 +200,11 @@ type Prober struct {
 
 	mu      sync.Mutex
 	waiting map[probeKey]chan received
-	flows   map[flowKey]bool // flows of traces in progress
-	nextID  uint16
+	// flows are the keys of traces in progress (zero time) and of traces
+	// that ended, until the time their late replies may still arrive.
+	flows  map[flowKey]time.Time
+	own    atomic.Pointer[ownSet] // snapshot of flows for Owns
+	nextID uint16
 
 	stats      probeStats
 	implMu     sync.Mutex
@@ -223,6 +226,7 @@ type received struct {
 
 type probeStats struct {
 	answered, timeout, sendErr atomic.Uint64
+	captured                   atomic.Uint64 // packets Owns recognised on the capture path
 }
 
 // NewProber opens the raw sockets (needs CAP_NET_RAW) in the network
@@ -241,7 +245,7 @@ func NewProber(opts Options) (*Prober, error) {
 		limiter:    newBucket(opts.ProbesPerSec, opts.Burst),
 		sem:        make(chan struct{}, opts.Concurrency),
 		waiting:    map[probeKey]chan received{},
-		flows:      map[flowKey]bool{},
+		flows:      map[flowKey]time.Time{},
 		implausibl: map[string]uint64{},
 		stop:       make(chan struct{}),
 	}
@@ -417,6 +421,7 @@ loop:
 func (p *Prober) claimFlow(f *flow) func() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.sweepFlows(time.Now())
 	for {
 		p.nextID++
 		if f.method == MethodICMP {
@@ -424,15 +429,28 @@ func (p *Prober) claimFlow(f *flow) func() {
 		} else {
 			f.srcPort = p.opts.SourcePortMin + p.nextID%portSpan
 		}
-		if k := f.key(); !p.flows[k] {
-			p.flows[k] = true
+		if k := f.key(); !p.claimed(k) {
+			p.flows[k] = time.Time{}
+			p.publishOwn()
 			return func() {
 				p.mu.Lock()
-				delete(p.flows, k)
+				p.flows[k] = time.Now().Add(ownLinger) // Owns still recognises late replies
 				p.mu.Unlock()
+				time.AfterFunc(ownLinger+time.Second, func() {
+					p.mu.Lock()
+					p.sweepFlows(time.Now())
+					p.mu.Unlock()
+				})
 			}
 		}
 	}
+}
+
+// claimed reports whether a trace in progress or lingering holds k; p.mu
+// must be held.
+func (p *Prober) claimed(k flowKey) bool {
+	_, ok := p.flows[k]
+	return ok
 }
 
 type answer struct {
@@ -510,7 +528,7 @@ func (p *Prober) annotate(tr *Trace) {
 			continue
 		}
 		if min, ok := p.opts.Origin.MinRTT(h.Location.Country); ok {
-			h.MinRTT = min.String()
+			h.MinRTT = min
 			if h.RTT < min {
 				h.Implausible = true
 				p.implMu.Lock()

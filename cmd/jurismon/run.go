@@ -53,6 +53,9 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c := &runCommand{flows: flow.DefaultConfig()}
 	c.cmd = app.Command("run", "Capture live traffic and serve Prometheus metrics (the default command).").Default()
 	c.web = kingpinflag.AddFlags(c.cmd, ":9746")
+	// The same variable configures healthcheck, so that a container's
+	// HEALTHCHECK follows the agent's TLS and basic auth.
+	c.cmd.GetFlag("web.config.file").Envar("JURISMON_WEB_CONFIG_FILE")
 	c.cmd.Flag("interface", "Interface to capture on; repeat for several; \"any\" for all. Default: every up, non-loopback interface.").Short('i').StringsVar(&c.live.Interfaces)
 	c.cmd.Flag("capture.workers", "Sockets per interface, joined in a fanout group hashed by flow.").Default("1").IntVar(&c.live.Workers)
 	c.cmd.Flag("capture.snaplen", "Bytes kept of each frame: headers only, never payload.").Default(fmt.Sprint(capture.DefaultSnapLen)).IntVar(&c.live.SnapLen)
@@ -67,7 +70,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap per worker: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
 	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
-	c.cmd.Flag("events.file", "Write flagged flows as JSON lines to this file (- for stdout, empty for none).").StringVar(&c.events.Path)
+	c.cmd.Flag("events.file", "Write flagged flows as JSON lines to this file (- for stdout, empty for none).").Envar("JURISMON_EVENTS_FILE").StringVar(&c.events.Path)
 	c.cmd.Flag("events.max-size", "Rotate the event file past this many bytes.").Default(fmt.Sprint(64 << 20)).Int64Var(&c.events.MaxSize)
 	c.cmd.Flag("events.max-files", "Rotated event files kept.").Default("5").IntVar(&c.events.MaxFiles)
 	c.cmd.Flag("events.rate", "Event lines written per second at most (bursts of 10x).").Default("100").Float64Var(&c.events.RatePerSecond)
@@ -122,6 +125,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
 
 	c.live.Logger = logger
+	warnMissingInterfaces(logger, c.live.Interfaces)
 	if a.live, err = capture.NewLive(c.live); err != nil {
 		return err
 	}
@@ -171,7 +175,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	go a.signalReloads(ctx)
 	go a.dropPrivilegesWhenStarted(ctx)
 
-	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(logger)}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- web.ListenAndServe(srv, c.web, logger) }()
 	logger.Info("jurismon started", "version", version.Info(), "interfaces", a.live.Interfaces(), "workers", a.live.Workers())
@@ -229,6 +233,10 @@ func (a *agent) newWorkers(cfg flow.Config) {
 	a.workers = make([]*flow.Worker, a.live.Workers())
 	for i := range a.workers {
 		a.workers[i] = flow.NewWorker(flow.NewAccountant(a.env, cfg, obs...), a.cmd.decapsulate)
+		if a.paths.prober != nil {
+			// The agent's own probes and their replies: jurismon_path_probe_* only.
+			a.workers[i].Exclude = a.paths.prober.Owns
+		}
 	}
 }
 
@@ -296,23 +304,28 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		}
 		fmt.Fprintln(w, "Reloaded")
 	})
+	// The landing page links exactly what is served.
+	links := []web.LandingLinks{{Address: "/metrics", Text: "Metrics"}}
 	if a.events != nil {
 		mux.Handle("/api/v1/flagged-flows", a.events.Handler())
+		links = append(links, web.LandingLinks{Address: "/api/v1/flagged-flows", Text: "Flagged flows", Description: "the most recent flagged flows, as JSON"})
 	}
-	if a.paths.scheduler != nil {
-		mux.Handle("/api/v1/paths", probe.PathsHandler(a.paths.scheduler))
+	var sched *probe.Scheduler
+	if a.paths != nil {
+		sched = a.paths.scheduler
 	}
+	mux.Handle("/api/v1/paths", probe.PathsHandler(sched)) // {"paths": []} without --probe.target or --probe.auto
+	links = append(links,
+		web.LandingLinks{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, as JSON (with --probe.target or --probe.auto)"},
+		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
+		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
+	)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "jurismon",
 		Description: "Where this host's traffic goes, in whose jurisdiction",
 		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics"},
-			{Address: "/api/v1/flagged-flows", Text: "Flagged flows", Description: "the most recent flagged flows, as JSON"},
-			{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, with --probe.target or --probe.auto"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-		},
+		Links:       links,
+		Profiling:   "false", // no /debug/pprof is served
 	})
 	if err != nil {
 		a.logger.Error("landing page", "err", err)

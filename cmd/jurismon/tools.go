@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"os"
 	"time"
@@ -56,7 +54,7 @@ func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	for _, s := range c.addrs {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return fmt.Errorf("%q is not an IP address", s)
+			return usageError{fmt.Errorf("%q is not an IP address", s)}
 		}
 		addrs = append(addrs, a.Unmap())
 	}
@@ -157,38 +155,5 @@ func (c *checkConfigCommand) run() error {
 		return err
 	}
 	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks\n", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
-	return nil
-}
-
-// healthcheck is for container HEALTHCHECKs where no curl is available.
-type healthcheckCommand struct {
-	cmd     *kingpin.CmdClause
-	url     string
-	timeout time.Duration
-}
-
-func newHealthcheckCommand(app *kingpin.Application) *healthcheckCommand {
-	c := &healthcheckCommand{}
-	c.cmd = app.Command("healthcheck", "Exit 0 when the agent at --url answers 200 (for container health checks).")
-	c.cmd.Flag("url", "Health endpoint.").Default("http://127.0.0.1:9746/-/healthy").StringVar(&c.url)
-	c.cmd.Flag("timeout", "Give up after this long.").Default("5s").DurationVar(&c.timeout)
-	return c
-}
-
-func (c *healthcheckCommand) run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", c.url, resp.Status)
-	}
 	return nil
 }
