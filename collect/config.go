@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/jurismon/jurismon/flow"
 )
 
 // Config is the collector's small YAML file: the sampling defaults and,
@@ -44,6 +46,28 @@ type ExporterConfig struct {
 	Name         string                     `yaml:"name"`          // the exporter label (default: the address)
 	SamplingRate uint32                     `yaml:"sampling_rate"` // 0: what the exporter says
 	Interfaces   map[uint32]InterfaceConfig `yaml:"interfaces"`
+
+	hasExternal bool
+}
+
+// sides tells which endpoints of a record that entered on interface in and
+// left on out are remote, from the interfaces' roles.
+func (e *ExporterConfig) sides(in, out uint32) flow.Sides {
+	if e == nil || !e.hasExternal {
+		return flow.SidesFromNetworks
+	}
+	extIn, extOut := e.Interfaces[in].Role == RoleExternal, e.Interfaces[out].Role == RoleExternal
+	switch {
+	case extIn && extOut:
+		return flow.BothRemote
+	case extIn:
+		return flow.SrcRemote
+	case extOut:
+		return flow.DstRemote
+	}
+	// Between two inner interfaces: local to local, or a remote address
+	// behind an inner router; the local networks tell.
+	return flow.SidesFromNetworks
 }
 
 // InterfaceConfig names an interface and gives its role.
@@ -107,6 +131,7 @@ func (c *Config) init() error {
 			if ifc.Role != "" && ifc.Role != RoleExternal {
 				return fmt.Errorf("exporter %s interface %d: unknown role %q (want %q or none)", e.Address, idx, ifc.Role, RoleExternal)
 			}
+			e.hasExternal = e.hasExternal || ifc.Role == RoleExternal
 		}
 		c.byAddr[e.Address] = e
 	}

@@ -162,6 +162,7 @@ func (d *Decoder) emit(e *exporterState, first, last int64, announced uint64) {
 		First: first, Last: last,
 		Src: netip.AddrPortFrom(v.src, v.srcPort), Dst: netip.AddrPortFrom(v.dst, v.dstPort),
 		Proto: v.proto, Bytes: v.bytes, Packets: v.packets, SamplingRate: rate,
+		Sides: e.cfg.sides(v.in, v.out),
 	}
 	d.out.HandleRecord(&d.rec)
 	bytes, packets := v.bytes*uint64(rate), v.packets*uint64(rate)

@@ -23,6 +23,7 @@ var (
 	exporterB = netip.MustParseAddr("2001:db8::1")
 	local     = netip.MustParseAddr("10.0.0.1")
 	remoteRU  = netip.MustParseAddr("192.0.2.129")
+	remote4   = netip.MustParseAddr("198.51.100.7")
 	remote6   = netip.MustParseAddr("2001:db8:2::1")
 	local6    = netip.MustParseAddr("fd00::1")
 )
@@ -137,6 +138,15 @@ func TestDecode(t *testing.T) {
 			},
 			want: []flow.Record{{First: bootNs + 10*sec, Last: bootNs + 12*sec, Src: netip.AddrPortFrom(local, 40000), Dst: netip.AddrPortFrom(remoteRU, 443),
 				Proto: 6, Bytes: 1500, Packets: 3, SamplingRate: 4}},
+		},
+		{
+			name: "interface roles: entered on an external interface, the source is remote",
+			cfg: &Config{Exporters: []ExporterConfig{{Address: exporterA, Interfaces: map[uint32]InterfaceConfig{
+				2: {Name: "transit1", Role: RoleExternal}, 1: {Name: "lan"}}}}},
+			from:      exporterA,
+			datagrams: [][]byte{v5(100_000, secs, 0x4000|100, func() testRecord { r := rec; r.src, r.dst = remoteRU, remote4; return r }())},
+			want: []flow.Record{{First: bootNs + 10*sec, Last: bootNs + 12*sec, Src: netip.AddrPortFrom(remoteRU, 40000), Dst: netip.AddrPortFrom(remote4, 443),
+				Proto: 6, Bytes: 1500, Packets: 3, SamplingRate: 100, Sides: flow.SrcRemote}},
 		},
 		{
 			name: "an absurd rate is counted and the default used",
