@@ -42,8 +42,9 @@ bench: ## Benchmarks of the packet path (COUNT runs each, for benchstat).
 bench-analyze: ## Time analyze against tcpdump on a generated 1 GB pcap, one core.
 	scripts/bench-analyze.sh
 
-bench-collect: ## Flow records per second on one core (decode, and decode + accounting), allocations, and drops over UDP.
+bench-collect: ## Flow records per second on one core, allocations, drops over UDP; then jurismon collect and nfacctd on one stream.
 	$(GO) test -run '^$$' -bench 'Decode|Collect|UDP' -benchmem -cpu 1 -benchtime $(BENCHTIME) -count $(COUNT) ./collect
+	scripts/bench-collect.sh
 
 bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth pair (root).
 	scripts/bench-live.sh
