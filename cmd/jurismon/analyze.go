@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/collect"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
@@ -28,6 +29,7 @@ type analyzeCommand struct {
 	decapsulate   bool
 	progress      string
 	cpuProfile    string
+	flowRecords   bool
 	flows         flow.Config
 }
 
@@ -40,6 +42,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("format", "Output format: table, json, csv.").Default("table").EnumVar(&c.format, report.Formats...)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("flow-records", "The files hold exported flow datagrams (NetFlow v5/v9, IPFIX, sFlow over UDP): account their records, not the packets.").BoolVar(&c.flowRecords)
 	c.cmd.Flag("progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.").Default("auto").EnumVar(&c.progress, "auto", "always", "never")
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
@@ -77,8 +80,12 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	c.flows.Grouping = by
 	acct := flow.NewAccountant(flow.NewEnv(res, pol, gf.lookupDoc), c.flows)
 	w := flow.NewWorker(acct, c.decapsulate)
+	var rec *collect.Decoder
+	if c.flowRecords {
+		rec = collect.NewDecoder(nil, w)
+	}
 	for _, name := range c.files {
-		if err := analyzeFile(w, name, c.showProgress()); err != nil {
+		if err := analyzeFile(w, rec, name, c.showProgress()); err != nil {
 			return err
 		}
 	}
@@ -122,7 +129,8 @@ func startCPUProfile(path string) (func(), error) {
 const progressMin = 64 << 20
 
 // analyzeFile feeds every frame of a file to w.
-func analyzeFile(w *flow.Worker, name string, progress bool) error {
+// With rec, the frames are flow datagrams whose records are accounted.
+func analyzeFile(w *flow.Worker, rec *collect.Decoder, name string, progress bool) error {
 	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		return err
@@ -144,7 +152,11 @@ func analyzeFile(w *flow.Worker, name string, progress bool) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		read++
-		w.Handle(&f)
+		if rec != nil {
+			rec.Frame(&f)
+		} else {
+			w.Handle(&f)
+		}
 		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
 			last = time.Now()
 			done, total := fs.Progress()

@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/jurismon/jurismon/geo/geotest"
 )
@@ -79,10 +81,11 @@ func scrapeURL(t *testing.T, url string) map[string]float64 {
 type totals map[string][2]float64
 
 // analyzeTotals runs jurismon analyze on a capture, by country or asn.
-func analyzeTotals(t *testing.T, capFile, pol, by string) totals {
+func analyzeTotals(t *testing.T, capFile, pol, by string, extra ...string) totals {
 	t.Helper()
-	out, errOut, code := jurismon(t, "analyze", "--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile,
-		"--geoip.lookup-documentation", "--config", pol, "--format", "json", "--by", by, capFile)
+	args := append([]string{"analyze", "--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile,
+		"--geoip.lookup-documentation", "--config", pol, "--format", "json", "--by", by}, extra...)
+	out, errOut, code := jurismon(t, append(args, capFile)...)
 	if code != 0 {
 		t.Fatalf("analyze: exit %d: %s", code, errOut)
 	}
@@ -412,6 +415,87 @@ func TestCollectPmacct(t *testing.T) {
 			pmacctd(t, dir, capFile, tt.plugin, tt.version, port)
 			m := waitRecords(t, metrics, tt.records)
 			compareTotals(t, m, capFile, pol, tt.plugin+tt.version)
+		})
+	}
+}
+
+// recordDatagrams receives UDP datagrams on a loopback port and writes
+// each as an Ethernet/IPv4/UDP frame to a pcap, as tcpdump on the
+// collector's port would. stop closes the file once the sender is done.
+func recordDatagrams(t *testing.T, path string) (port int, stop func()) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+			ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: from.IP, DstIP: net.IPv4(127, 0, 0, 1)}
+			udp := &layers.UDP{SrcPort: layers.UDPPort(from.Port), DstPort: layers.UDPPort(conn.LocalAddr().(*net.UDPAddr).Port)}
+			_ = udp.SetNetworkLayerForChecksum(ip)
+			sb := gopacket.NewSerializeBuffer()
+			if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(buf[:n])); err != nil {
+				t.Error(err)
+				return
+			}
+			data := sb.Bytes()
+			if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Now(), CaptureLength: len(data), Length: len(data)}, data); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	return conn.LocalAddr().(*net.UDPAddr).Port, func() {
+		time.Sleep(200 * time.Millisecond) // the last datagrams in flight
+		conn.Close()
+		<-done
+		f.Close()
+	}
+}
+
+// analyze --flow-records of a capture of softflowd's export gives the
+// totals of analyze of the traffic itself.
+func TestAnalyzeFlowRecords(t *testing.T) {
+	traffic := exportedTraffic(false)
+	for _, version := range []string{"5", "9", "10"} {
+		t.Run("v"+version, func(t *testing.T) {
+			if version == "5" {
+				traffic = exportedTraffic(true)
+			}
+			dir := t.TempDir()
+			capFile := filepath.Join(dir, "capture.pcap")
+			writeCapture(t, capFile, traffic)
+			pol := filepath.Join(dir, "policy.yml")
+			if err := os.WriteFile(pol, []byte(testPolicy), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			exported := filepath.Join(dir, "exported.pcap")
+			port, stop := recordDatagrams(t, exported)
+			softflowd(t, dir, capFile, len(traffic)+2, version, port)
+			stop()
+			for _, by := range []string{"country", "asn"} {
+				want := analyzeTotals(t, capFile, pol, by)
+				got := analyzeTotals(t, exported, pol, by, "--flow-records")
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("per-%s totals of analyze --flow-records of softflowd -v %s's export = %v, of the traffic %v", by, version, got, want)
+				}
+			}
 		})
 	}
 }
