@@ -304,6 +304,13 @@ func (d *Decoder) sets(e *exporterState, h *header, b []byte) {
 // templateSet decodes a template or options template set with goflow2
 // and stores its templates.
 func (d *Decoder) templateSet(e *exporterState, h *header, id uint16, body []byte) {
+	if !templatesFit(id, body) {
+		// goflow2 sizes a template's field slice from its field count
+		// before reading the fields: a count the set cannot hold would
+		// make it allocate up to 786 kB for nothing.
+		e.c.count(Malformed)
+		return
+	}
 	d.buf.Reset()
 	d.buf.Write(body)
 	var tmpls []any
@@ -347,6 +354,50 @@ func (d *Decoder) templateSet(e *exporterState, h *header, id uint16, body []byt
 			d.tmpl.changed.Store(true)
 		}
 	}
+}
+
+// templatesFit reports whether every template record of a set claims no
+// more fields than the set's bytes hold: 4 bytes a field, 8 with an IPFIX
+// enterprise number.
+func templatesFit(id uint16, b []byte) bool {
+	for len(b) >= 4 {
+		var fields int
+		head := 4
+		switch id {
+		case 0, 2: // template ID, field count
+			fields = int(binary.BigEndian.Uint16(b[2:]))
+		case 1: // NetFlow v9 options: template ID, scope length, option length (bytes)
+			if len(b) < 6 {
+				return false
+			}
+			head = 6
+			fields = (int(binary.BigEndian.Uint16(b[2:])) + int(binary.BigEndian.Uint16(b[4:]))) / 4
+		case 3: // IPFIX options: template ID, field count, scope field count
+			if len(b) < 6 {
+				return false
+			}
+			head = 6
+			fields = int(binary.BigEndian.Uint16(b[2:]))
+		}
+		if head+4*fields > len(b) {
+			return false
+		}
+		at := head
+		for range fields {
+			if at+4 > len(b) {
+				return false
+			}
+			if id >= 2 && b[at]&0x80 != 0 {
+				at += 4 // enterprise number
+			}
+			at += 4
+		}
+		if at > len(b) {
+			return false
+		}
+		b = b[at:]
+	}
+	return true
 }
 
 func templateID(t any) uint16 {

@@ -335,3 +335,26 @@ jurismon_collector_received_datagrams_total{worker="0"} 2
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+func TestTemplatesFit(t *testing.T) {
+	pen := be16(be16(nil, 300), 1)                               // template 300, one field
+	pen = append(be16(be16(pen, 0x8000|1), 4), 0, 0, 0x71, 0x79) // enterprise field, PEN 29049
+	tests := []struct {
+		name string
+		id   uint16
+		body []byte
+		want bool
+	}{
+		{"v9 template", 0, templateSet(0, 256, v4Template(false, false))[4:], true},
+		{"ipfix template with an enterprise field", 2, pen, true},
+		{"a count the set cannot hold", 0, []byte{1, 0, 0xff, 0xff, 0, 8, 0, 4}, false},
+		{"ipfix enterprise field cut", 2, pen[:len(pen)-2], false},
+		{"v9 options lengths past the set", 1, []byte{1, 44, 0, 4, 0xff, 0xf0, 0, 1, 0, 4}, false},
+		{"v9 options", 1, func() []byte { tm, _ := v9SamplerOptions(300, 7, 1); return tm[4:] }(), true},
+	}
+	for _, tt := range tests {
+		if got := templatesFit(tt.id, tt.body); got != tt.want {
+			t.Errorf("%s: templatesFit = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
