@@ -164,7 +164,7 @@ func startCollector(t *testing.T, dir, pol string, extra ...string) (port int, m
 	args := append([]string{"collect", "--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile,
 		"--geoip.lookup-documentation", "--config", pol, "--metrics.asn", "top",
 		"--collector.listen", fmt.Sprintf("127.0.0.1:%d", port), "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", web),
-		"--collector.state-file", filepath.Join(dir, "templates.json"), "--events.recent", "0"}, extra...)
+		"--collector.state-file", filepath.Join(dir, "templates.json"), "--flow.idle-timeout", "1s"}, extra...)
 	cmd := exec.Command(binary, args...)
 	logf, err := os.Create(filepath.Join(dir, "collect.log"))
 	if err != nil {
@@ -328,6 +328,7 @@ func TestCollectSoftflowd(t *testing.T) {
 			softflowd(t, dir, capFile, len(tt.traffic)+2, tt.version, port) // + the ARP and the cut frame
 			m := waitRecords(t, metrics, tt.records)
 			compareTotals(t, m, capFile, pol, "softflowd -v "+tt.version)
+			checkFlaggedAPI(t, strings.TrimSuffix(metrics, "/metrics")+"/api/v1/flagged-flows", tt.version != "5")
 		})
 	}
 }
@@ -497,5 +498,38 @@ func TestAnalyzeFlowRecords(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkFlaggedAPI: the flows to the flagged jurisdictions, from records,
+// are in the flagged-flow API as from captured packets (RU by country, AS
+// 64503 by ASN; the IPv6 RU flow with v6).
+func checkFlaggedAPI(t *testing.T, url string, v6 bool) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Events []struct {
+			Remote       string `json:"remote"`
+			Jurisdiction string `json:"jurisdiction"`
+			BytesTo      uint64 `json:"bytes_to"`
+		} `json:"events"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range body.Events {
+		got[e.Remote] = e.Jurisdiction
+	}
+	want := map[string]string{"192.0.2.129": "sanctioned", "192.0.2.130": "sanctioned", "203.0.113.9": "transit-carrier"}
+	if v6 {
+		want["2001:db8:2::1"] = "sanctioned"
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("flagged flows = %v, want %v", got, want)
 	}
 }
