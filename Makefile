@@ -16,7 +16,8 @@ LDFLAGS   := -s -w \
 FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
-	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./collect:FuzzDecode
+	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse \
+	./collect:FuzzDecode
 
 .PHONY: help build test lint bench bench-analyze bench-live bench-collect fuzz generate check-peers clean
 

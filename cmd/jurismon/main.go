@@ -159,6 +159,7 @@ type cli struct {
 	collect     *collectCommand
 	lookup      *lookupCommand
 	versionCmd  *kingpin.CmdClause
+	versionVF   vendorFlags
 	checkConfig *checkConfigCommand
 	health      *healthcheckCommand
 }
@@ -181,7 +182,8 @@ func newCLI(manPage bool) *cli {
 	c.analyze = newAnalyzeCommand(c.app)
 	c.collect = newCollectCommand(c.app)
 	c.lookup = newLookupCommand(c.app)
-	c.versionCmd = c.app.Command("version", "Print the build and the geo databases' provenance.")
+	c.versionCmd = c.app.Command("version", "Print the build, the geo databases' provenance and the IEEE MAC registry files in use.")
+	c.versionVF.register(c.versionCmd, false)
 	c.checkConfig = newCheckConfigCommand(c.app)
 	c.health = newHealthcheckCommand(c.app)
 	return c
@@ -211,7 +213,7 @@ func run(args []string) int {
 	case c.lookup.cmd.FullCommand():
 		err = c.lookup.run(logger, &c.gf)
 	case c.versionCmd.FullCommand():
-		err = printVersion(os.Stdout, logger, &c.gf)
+		err = printVersion(os.Stdout, logger, &c.gf, &c.versionVF)
 	case c.checkConfig.cmd.FullCommand():
 		err = c.checkConfig.run()
 	case c.health.cmd.FullCommand():

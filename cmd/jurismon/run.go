@@ -28,6 +28,7 @@ import (
 	"github.com/jurismon/jurismon/exporter"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
 )
@@ -47,6 +48,7 @@ type runCommand struct {
 	addrEvery   time.Duration
 	paths       pathFlags
 	cpuProfile  string
+	vendors     vendorFlags
 }
 
 func newRunCommand(app *kingpin.Application) *runCommand {
@@ -78,6 +80,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
+	c.vendors.register(c.cmd, true)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
@@ -93,6 +96,8 @@ type agent struct {
 	workers []*flow.Worker // one per capture worker: each owns its decoder and accountant
 	events  *events.Log
 	paths   *paths
+	vendors *macvendor.Source
+	devices *macvendor.Inventory
 	reg     *prometheus.Registry
 
 	reloadMu  sync.Mutex
@@ -123,6 +128,11 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	defer a.res.Close()
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
+	if a.vendors, err = c.vendors.open(logger); err != nil {
+		return err
+	}
+	a.env.Enrichers = append(a.env.Enrichers, macvendor.Enricher{Source: a.vendors})
+	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{Policy: a.env.Policy, MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
 
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)
@@ -226,7 +236,7 @@ func (a *agent) newWorkers(cfg flow.Config) {
 	cfg.PublishEvery = time.Second // a scrape is at most this stale
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
-	obs := a.paths.observers()
+	obs := append(a.paths.observers(), a.devices)
 	if a.events != nil {
 		obs = append(obs, flow.FlaggedFunc(a.events.Observe))
 	}
@@ -271,6 +281,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 			Geo:         a.res,
 		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
 	)
+	a.reg.MustRegister(a.vendors, a.devices.Collector())
 	a.reloads = newReloadMetrics()
 	a.reloads.succeeded() // the configuration the agent started with
 	a.reg.MustRegister(a.reloads)
@@ -315,8 +326,10 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		sched = a.paths.scheduler
 	}
 	mux.Handle("/api/v1/paths", probe.PathsHandler(sched)) // {"paths": []} without --probe.target or --probe.auto
+	mux.Handle("/api/v1/devices", a.devices.Handler())
 	links = append(links,
 		web.LandingLinks{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, as JSON (with --probe.target or --probe.auto)"},
+		web.LandingLinks{Address: "/api/v1/devices", Text: "Devices", Description: "the local devices seen, with their vendors and where they talk to, as JSON"},
 		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
 		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
 	)
@@ -364,6 +377,11 @@ func (a *agent) reloadLocked() error {
 	}
 	if err := a.res.Reload(); err != nil {
 		return fmt.Errorf("geo databases: %w", err)
+	}
+	// Without ieee-data installed there is nothing to reload, and that is
+	// not a failure; a registry that was there and is now broken is.
+	if err := a.vendors.Reload(); err != nil && !(errors.Is(err, macvendor.ErrNoRegistry) && a.vendors.Registry().Len() == 0) {
+		return fmt.Errorf("IEEE MAC registry: %w", err)
 	}
 	return nil
 }

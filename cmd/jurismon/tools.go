@@ -122,7 +122,7 @@ func printLookup(w io.Writer, r *lookupResult) {
 }
 
 // printVersion prints the build and each geo database's provenance.
-func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags) error {
+func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags, vf *vendorFlags) error {
 	fmt.Fprintln(w, version.Print("jurismon"))
 	res, err := gf.open(logger)
 	if err != nil {
@@ -133,6 +133,18 @@ func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags) error {
 	for _, db := range res.Databases() {
 		fmt.Fprintf(w, "%s database: %s, built %s (%d days ago), source: %s\n",
 			db.Name, db.Type, db.BuildTime.UTC().Format(time.DateOnly), int(db.Age(now).Hours()/24), db.Source)
+	}
+	src, err := vf.open(logger)
+	if err != nil {
+		return err
+	}
+	files := src.Registry().Files()
+	if len(files) == 0 {
+		fmt.Fprintf(w, "MAC vendor registry: none in %s (install Debian's ieee-data, or pass --vendors.registry-dir)\n", src.Dir())
+	}
+	for _, f := range files {
+		fmt.Fprintf(w, "MAC vendor registry: %s %s, %d assignments, modified %s\n",
+			f.Registry, f.Path, f.Entries, f.ModTime.UTC().Format(time.DateOnly))
 	}
 	return nil
 }
@@ -154,6 +166,10 @@ func (c *checkConfigCommand) run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks\n", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
+	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
+	if r := p.VendorRules(); len(r) > 0 {
+		fmt.Printf(", %d vendors rules (%v)", len(r), r)
+	}
+	fmt.Println()
 	return nil
 }
