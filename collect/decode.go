@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/netsampler/goflow2/v2/decoders/netflow"
 	"github.com/netsampler/goflow2/v2/decoders/sflow"
@@ -49,12 +50,15 @@ const (
 	SamplingAbsurd
 	// NoAddress records: without source and destination addresses of one family.
 	NoAddress
+	// ClockSkew records: dated after their arrival (the exporter's clock is
+	// ahead), accounted as if they had just ended.
+	ClockSkew
 	// NumReasons is the number of reasons.
 	NumReasons
 )
 
 var reasonNames = [NumReasons]string{"malformed", "unknown_version", "template_missing", "template_refused",
-	"exporter_refused", "sampling_unknown", "sampling_absurd", "no_address"}
+	"exporter_refused", "sampling_unknown", "sampling_absurd", "no_address", "clock_skew"}
 
 func (r Reason) String() string {
 	if r < NumReasons {
@@ -72,6 +76,7 @@ type Decoder struct {
 	stats *workerStats
 
 	cache map[netip.Addr]*exporterState // this worker's exporters
+	now   int64                         // the datagram's arrival
 	rec   flow.Record
 	vals  values
 	pkt   capture.Packet
@@ -121,6 +126,7 @@ const otherLabel = "other"
 func (d *Decoder) Decode(from netip.Addr, data []byte, now int64) {
 	e := d.exporter(from.Unmap())
 	c := e.c
+	d.now = now
 	c.datagrams.Store(c.datagrams.Load() + 1)
 	c.last.Store(now)
 	if e.tmpl == nil {
@@ -157,6 +163,12 @@ func (d *Decoder) emit(e *exporterState, first, last int64, announced uint64) {
 		c.count(NoAddress)
 		return
 	}
+	if last > d.now+maxAhead {
+		// A record from the future would move the worker's clock ahead and
+		// end every other exporter's flows: it ends now instead.
+		c.count(ClockSkew)
+		first, last = d.now-min(last-first, int64(time.Hour)), d.now
+	}
 	rate := d.rate(e, announced)
 	d.rec = flow.Record{
 		First: first, Last: last,
@@ -180,6 +192,10 @@ func (d *Decoder) emit(e *exporterState, first, last int64, announced uint64) {
 		i.packets[1].Store(i.packets[1].Load() + packets)
 	}
 }
+
+// maxAhead is how far past its arrival a record may end: the exporter's
+// clock and the collector's are rarely exactly in step.
+const maxAhead = int64(10 * time.Second)
 
 // rate picks the sampling rate of a record: the configured override, else
 // the exporter's (when believable), else the default.

@@ -149,6 +149,15 @@ func TestDecode(t *testing.T) {
 				Proto: 6, Bytes: 1500, Packets: 3, SamplingRate: 100, Sides: flow.SrcRemote}},
 		},
 		{
+			name: "a record from the future ends at its arrival",
+			from: exporterA,
+			// uptime 100 s at secs, the record ends at uptime 10000 s: 9900 s after now-100 s
+			datagrams: [][]byte{v5(100_000, secs, 0x4000|1, func() testRecord { r := rec; r.firstMs, r.lastMs = 9_999_000, 10_000_000; return r }())},
+			want: []flow.Record{{First: now - sec, Last: now, Src: netip.AddrPortFrom(local, 40000), Dst: netip.AddrPortFrom(remoteRU, 443),
+				Proto: 6, Bytes: 1500, Packets: 3, SamplingRate: 1}},
+			reasons: map[string]uint64{"clock_skew": 1},
+		},
+		{
 			name: "an absurd rate is counted and the default used",
 			cfg:  &Config{MaxSamplingRate: 10000},
 			from: exporterA,
@@ -303,6 +312,7 @@ func TestMetrics(t *testing.T) {
 jurismon_collector_bytes_total{exporter="edge1"} 2000
 # HELP jurismon_collector_errors_total Datagrams, sets or records not (fully) accounted, or accounted with the default sampling rate, by reason.
 # TYPE jurismon_collector_errors_total counter
+jurismon_collector_errors_total{exporter="edge1",reason="clock_skew"} 0
 jurismon_collector_errors_total{exporter="edge1",reason="exporter_refused"} 0
 jurismon_collector_errors_total{exporter="edge1",reason="malformed"} 0
 jurismon_collector_errors_total{exporter="edge1",reason="no_address"} 0
