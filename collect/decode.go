@@ -515,13 +515,20 @@ func (d *Decoder) sflow5(e *exporterState, b []byte, now int64) {
 		default:
 			continue // counters and drops
 		}
+		described := false
 		for _, r := range recs {
 			if !d.sampled(r.Data) {
 				continue
 			}
 			d.vals.in, d.vals.out = in, out
 			d.emit(e, now, now, uint64(rate))
+			described = true
 			break // one packet per sample, whichever record describes it first
+		}
+		if !described {
+			// No record of the sample gives an IP packet's addresses (a
+			// non-IP frame, or a header cut inside the IP header).
+			e.c.count(NoAddress)
 		}
 	}
 }

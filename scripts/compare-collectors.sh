@@ -2,7 +2,8 @@
 # Per-country totals of capture files three ways, with the same country
 # database: jurismon analyze of the capture; pmacctd's nfprobe (NetFlow v9)
 # exporting the capture to jurismon collect; the same export to pmacct's
-# nfacctd. Usage: scripts/compare-collectors.sh CAPTURE...
+# nfacctd. EXPORT=sfprobe uses pmacctd's sFlow probe (every packet
+# sampled) and sfacctd instead. Usage: [EXPORT=sfprobe] scripts/compare-collectors.sh CAPTURE...
 # Needs pmacct (pmacctd, nfacctd), curl and python3; sends only to
 # 127.0.0.1. Addresses that jurismon never looks up (private, loopback,
 # documentation...) are left out of nfacctd's totals.
@@ -14,14 +15,28 @@ go build -o "$work/jurismon" ./cmd/jurismon
 db=geo/builtin/country.mmdb
 asn=geo/builtin/asn.mmdb
 
-export_to() { # capture port: pmacctd nfprobe v9 of the capture to 127.0.0.1:port
-	cat >"$work/pm.conf" <<CONF
+probe=${EXPORT:-nfprobe}
+daemon=nfacctd
+[ "$probe" = sfprobe ] && daemon=sfacctd
+export_to() { # capture port: pmacctd's probe of the capture to 127.0.0.1:port
+	if [ "$probe" = sfprobe ]; then
+		cat >"$work/pm.conf" <<CONF
+daemonize: false
+pcap_savefile: $1
+plugins: sfprobe[p]
+sfprobe_receiver[p]: 127.0.0.1:$2
+sfprobe_agentip[p]: 127.0.0.1
+sampling_rate[p]: 1
+CONF
+	else
+		cat >"$work/pm.conf" <<CONF
 daemonize: false
 pcap_savefile: $1
 plugins: nfprobe[p]
 nfprobe_receiver[p]: 127.0.0.1:$2
 nfprobe_version[p]: 9
 CONF
+	fi
 	pmacctd -f "$work/pm.conf" >"$work/pm.log" 2>&1 || grep -q "no more plugins active" "$work/pm.log"
 }
 
@@ -37,12 +52,12 @@ for cap in "$@"; do
 	sleep 3 # idle ticks end the flows; a publication
 	curl -s http://127.0.0.1:39922/metrics >"$work/metrics.txt"
 	kill "$col"; wait "$col" || true
-	# 3. nfacctd
+	# 3. nfacctd or sfacctd
 	rm -f "$work/nf.csv"
 	cat >"$work/nf.conf" <<CONF
 daemonize: false
-nfacctd_ip: 127.0.0.1
-nfacctd_port: 39923
+${daemon}_ip: 127.0.0.1
+${daemon}_port: 39923
 plugins: print
 aggregate: src_host, dst_host, src_host_country, dst_host_country
 geoipv2_file: $PWD/$db
@@ -51,7 +66,8 @@ print_output_file: $work/nf.csv
 print_refresh_time: 1
 nfacctd_time_new: true
 CONF
-	nfacctd -f "$work/nf.conf" >"$work/nf.log" 2>&1 &
+	[ "$daemon" = sfacctd ] && sed -i '/nfacctd_time_new/d' "$work/nf.conf"
+	"$daemon" -f "$work/nf.conf" >"$work/nf.log" 2>&1 &
 	nf=$!
 	sleep 1
 	export_to "$cap" 39923
@@ -81,7 +97,7 @@ try:
 except FileNotFoundError:
     pass
 print(f"== {cap}")
-print(f"{'country':8} {'analyze':>12} {'collect':>12} {'nfacctd':>12}")
+print(f"{'country':8} {'analyze':>12} {'collect':>12} {'pmacct':>12}")
 for c in sorted(set(a) | set(j) | set(n), key=lambda c: -a[c]):
     print(f"{c:8} {a[c]:12.0f} {j[c]:12.0f} {n[c]:12.0f}")
 print(f"{'total':8} {sum(a.values()):12.0f} {sum(j.values()):12.0f} {sum(n.values()):12.0f}")
