@@ -516,6 +516,16 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 			// vendors rules bound how many there are.
 			k.Vendor = f.Device.Vendor
 		}
+	} else {
+		k.Excepted = v.Excepted
+		if g.Has(FieldRegistered) {
+			k.Embedded = loc.Embedded
+		}
+	}
+	if g == ByDevice {
+		// One row per device (and verdict): its traffic with public and
+		// special-purpose addresses together.
+		k.Class = geo.ClassPublic
 	}
 	if g == ByDevice && f.Device.HasMAC {
 		k.MAC, k.HasMAC = f.Device.MAC, true

@@ -21,10 +21,11 @@ import (
 
 // Exit codes. Scripts rely on them: keep them stable.
 const (
-	exitOK      = 0
-	exitError   = 1
-	exitUsage   = 2
-	exitFlagged = 3 // analyze --fail-on-flagged saw flagged traffic
+	exitOK        = 0
+	exitError     = 1
+	exitUsage     = 2
+	exitFlagged   = 3 // analyze --fail-on-flagged saw flagged traffic
+	exitTruncated = 4 // analyze read a capture file cut short (the report covers what comes before the cut)
 )
 
 // errFlagged makes analyze exit with exitFlagged.
@@ -224,6 +225,8 @@ func run(args []string) int {
 		return exitOK
 	case errors.Is(err, errFlagged):
 		return exitFlagged
+	case errors.Is(err, errTruncated): // said in the summary and logged
+		return exitTruncated
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(os.Stderr, "jurismon: %v (see jurismon --help)\n", err)
 		return exitUsage

@@ -43,6 +43,9 @@ type lookupResult struct {
 	ASN               uint32 `json:"asn,omitempty"`
 	ASOrg             string `json:"as_org,omitempty"`
 	Network           string `json:"network,omitempty"`
+	Embedded          string `json:"embedded,omitempty"`         // nat64, 6to4 or teredo: located by the IPv4 address it embeds
+	EmbeddedAddress   string `json:"embedded_address,omitempty"` // that IPv4 address
+	TeredoServer      string `json:"teredo_server,omitempty"`
 	Local             bool   `json:"local"`
 	Jurisdiction      string `json:"jurisdiction,omitempty"`
 	MatchedBy         string `json:"matched_by,omitempty"`
@@ -77,6 +80,13 @@ func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			if loc.Network.IsValid() {
 				r.Network = loc.Network.String()
 			}
+			if loc.Embedded != geo.EmbedNone {
+				_, v4 := geo.Embedded(a)
+				r.Embedded, r.EmbeddedAddress = loc.Embedded.String(), v4.String()
+				if srv, ok := geo.TeredoServer(a); ok {
+					r.TeredoServer = srv.String()
+				}
+			}
 		}
 		if !r.Local {
 			f := enrich.At(a, loc)
@@ -108,6 +118,12 @@ func printLookup(w io.Writer, r *lookupResult) {
 			asn = fmt.Sprintf("AS%d", r.ASN)
 		}
 		fmt.Fprintf(w, "  asn:                %s %s\n  network:            %s\n", asn, r.ASOrg, r.Network)
+		if r.Embedded != "" {
+			fmt.Fprintf(w, "  embedded:           %s, located by %s\n", r.Embedded, r.EmbeddedAddress)
+			if r.TeredoServer != "" {
+				fmt.Fprintf(w, "  teredo server:      %s\n", r.TeredoServer)
+			}
+		}
 	}
 	switch {
 	case r.Local:
