@@ -112,6 +112,8 @@ var metricLabels = map[string][]string{
 	"jurismon_collector_errors_total":                    {"exporter", "reason"},
 	"jurismon_collector_received_datagrams_total":        {"worker"},
 	"jurismon_collector_dropped_datagrams_total":         {"worker"},
+	"jurismon_collector_bytes_total":                     {"exporter"},
+	"jurismon_collector_interface_bytes_total":           {"exporter", "interface", "direction"},
 }
 
 // ---------------------------------------------------------------------------
@@ -711,7 +713,7 @@ const datasourceUID = "${datasource}"
 // them.
 var wantRows = []string{
 	"Overview", "World map", "Flagged traffic", "Top ASNs and organisations",
-	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors",
+	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors", "Routers",
 }
 
 func TestDashboardStructure(t *testing.T) {
