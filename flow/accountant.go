@@ -173,7 +173,7 @@ func (a *Accountant) Add(p *capture.Packet) {
 	a.Drain()
 	var k Key
 	srcIsA := makeKey(p, &k)
-	a.add(p, &k, srcIsA, hashKey(&k))
+	a.add(p, &k, srcIsA, a.table.hash(&k))
 }
 
 // add is Add with the key and its hash already made.
@@ -538,7 +538,7 @@ func (a *Accountant) countHost(addr netip.Addr, g *Group) {
 	if a.cfg.NoHosts {
 		return
 	}
-	h := hostHash(addr, g)
+	h := a.hosts.hash(addr, g)
 	if a.hosts.has(h) {
 		return
 	}
@@ -546,7 +546,10 @@ func (a *Accountant) countHost(addr netip.Addr, g *Group) {
 		a.Stats.HostsUntracked.Add(1)
 		return
 	}
-	a.hosts.add(h)
+	if _, ok := a.hosts.add(h); !ok {
+		a.Stats.HostsUntracked.Add(1)
+		return
+	}
 	g.Hosts.Store(g.Hosts.Load() + 1)
 }
 

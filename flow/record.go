@@ -59,7 +59,7 @@ func (a *Accountant) AddRecord(r *Record) {
 	var k Key
 	srcIsA := makeKey(p, &k)
 	a.sides = r.Sides
-	_, e := a.entry(p, &k, srcIsA, hashKey(&k), last)
+	_, e := a.entry(p, &k, srcIsA, a.table.hash(&k), last)
 	a.sides = SidesFromNetworks
 	src := 0
 	if !srcIsA {
