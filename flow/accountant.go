@@ -141,6 +141,8 @@ type Accountant struct {
 	lastSweep int64    // when counters were last published by sweep
 	lastEv    int64    // last periodic event sweep
 	event     Event
+	record    capture.Packet // AddRecord's packet: a local one would escape to the heap
+	sides     Sides          // the record's, while AddRecord starts its flow
 }
 
 // NewAccountant returns an accountant reading shared state from env and
@@ -407,6 +409,11 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	}
 	for j := range 2 {
 		e.remote[j] = !a.env.IsLocal(addrs[j].Addr())
+	}
+	if a.sides != SidesFromNetworks {
+		// A record whose exporter knows which side is outside.
+		e.remote[src] = a.sides == SrcRemote || a.sides == BothRemote
+		e.remote[1-src] = a.sides == DstRemote || a.sides == BothRemote
 	}
 	transit := e.remote[0] && e.remote[1]
 	pol := a.env.Policy()
