@@ -5,6 +5,7 @@
 package events
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -35,6 +36,13 @@ type Event struct {
 	Jurisdiction      string    `json:"jurisdiction"`
 	MatchedBy         string    `json:"matched_by"` // country, registered_country, asn or as_org
 	Ended             bool      `json:"ended"`      // false for a periodic report of a live flow
+	// The local device, where the capture shows its MAC (see README,
+	// "Devices and vendors"); empty otherwise.
+	LocalMAC        string `json:"local_mac,omitempty"`
+	Vendor          string `json:"vendor,omitempty"`            // the registrant of the MAC's prefix
+	VendorCountry   string `json:"vendor_country,omitempty"`    // the registrant's country
+	VendorRule      string `json:"vendor_rule,omitempty"`       // the vendors rule that flagged the device
+	VendorMatchedBy string `json:"vendor_matched_by,omitempty"` // vendor or vendor_country
 }
 
 // FromFlow converts a flow event, copying everything out of it: the
@@ -64,6 +72,14 @@ func FromFlow(e *flow.FlowEvent, now time.Time) Event {
 		ev.RegisteredCountry = loc.RegisteredCountry
 		ev.ASN = loc.ASN
 		ev.ASOrg = loc.ASOrg
+	}
+	if f := e.Facts; f != nil && f.Device.HasMAC {
+		ev.LocalMAC = net.HardwareAddr(f.Device.MAC[:]).String()
+		ev.Vendor, ev.VendorCountry = f.Device.Vendor, f.Device.VendorCountry
+	}
+	ev.VendorRule = e.Verdict.Device
+	if e.Verdict.Device != "" {
+		ev.VendorMatchedBy = e.Verdict.DeviceMatchedBy.String()
 	}
 	return ev
 }

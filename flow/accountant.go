@@ -65,6 +65,7 @@ type FlowEvent struct {
 	First, Last   int64 // Unix nanoseconds
 	Local, Remote netip.AddrPort
 	Proto         uint8
+	Transit       bool // Local is a remote endpoint too (a transit flow)
 	BytesTo       uint64
 	BytesFrom     uint64
 	PacketsTo     uint64
@@ -398,7 +399,8 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	transit := e.remote[0] && e.remote[1]
 	pol := a.env.Policy()
 	f := a.newFacts(i)
-	kept := false // f holds a remote endpoint's facts
+	kept := false            // f holds a remote endpoint's facts
+	var keptV policy.Verdict // and this is its verdict
 	for j := range 2 {
 		if !e.remote[j] {
 			continue
@@ -409,7 +411,7 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		if kept {
 			fj = &a.scratch
 		}
-		*fj = enrich.Facts{Local: addrs[1-j], Remote: addrs[j], Proto: p.Proto}
+		*fj = enrich.Facts{Local: addrs[1-j], Remote: addrs[j], Proto: p.Proto, Transit: transit}
 		for _, en := range a.enrichers {
 			en.Enrich(fj, p)
 		}
@@ -417,10 +419,10 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		v := pol.Evaluate(fj)
 		a.noteLocation(loc)
 		if !kept {
-			kept, e.factsSide = true, uint8(j)
+			kept, e.factsSide, keptV = true, uint8(j), v
 		}
-		if v.Flagged() && e.flagged < 0 {
-			e.flagged, e.verdict = int8(j), v
+		if v.Any() && e.flagged < 0 {
+			e.flagged, e.verdict, keptV = int8(j), v, v
 			if fj != f {
 				*f, e.factsSide = *fj, uint8(j)
 			}
@@ -429,7 +431,7 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		if !transit {
 			local = addrs[1-j].Addr()
 		}
-		g := a.groups.get(a.key(addrs[j].Addr(), local, transit, loc, v))
+		g := a.groups.get(a.key(fj, local, transit, v))
 		e.side[j] = g
 		first := To
 		if j == src {
@@ -443,6 +445,11 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	} else if len(a.inspectors) > 0 {
 		e.inspect = uint8(1<<len(a.inspectors) - 1)
 		clear(a.statesAt(i))
+	}
+	if kept {
+		for _, o := range a.obs.started {
+			o.ObserveStarted(f, keptV, e.First)
+		}
 	}
 	dir := a.direction(e, src)
 	a.Totals.Flows[dir]++
@@ -473,9 +480,12 @@ func (a *Accountant) noteLocation(loc *geo.Location) {
 	}
 }
 
-// key builds the aggregate key of a remote endpoint under the grouping.
-func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Location, v policy.Verdict) GroupKey {
-	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy}
+// key builds the aggregate key of a remote endpoint, from its facts and
+// verdict, under the grouping. local is the flow's local address, invalid
+// for a transit flow.
+func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v policy.Verdict) GroupKey {
+	loc, remote := f.Location, f.Remote.Addr()
+	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy, DeviceRule: v.Device}
 	g := a.cfg.Grouping
 	if g.Has(FieldCountry) {
 		k.Country = loc.Country
@@ -494,6 +504,15 @@ func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Locati
 	}
 	if g == ByMetrics {
 		k.Transit = transit
+		if v.DeviceFlagged() {
+			// Flagged devices' bytes are exported per vendor: the
+			// vendors rules bound how many there are.
+			k.Vendor = f.Device.Vendor
+		}
+	}
+	if g == ByDevice && f.Device.HasMAC {
+		k.MAC, k.HasMAC = f.Device.MAC, true
+		k.Vendor, k.VendorCountry, k.DevicePrivate = f.Device.Vendor, f.Device.VendorCountry, f.Device.Private
 	}
 	return k
 }
@@ -532,11 +551,14 @@ func (a *Accountant) end(i int32, evicted bool) {
 	if e.flagged >= 0 {
 		a.emit(i, e, true)
 	}
-	for _, o := range a.obs.ended {
-		for j := range 2 {
-			if e.remote[j] {
-				o.ObserveEnded(e.Key.Addr(j), e.Bytes[0]+e.Bytes[1])
-			}
+	if len(a.obs.ended) > 0 && (e.remote[0] || e.remote[1]) {
+		side := int(e.factsSide)
+		if e.flagged >= 0 {
+			side = int(e.flagged)
+		}
+		ev := a.fill(i, e, side, true)
+		for _, o := range a.obs.ended {
+			o.ObserveEnded(ev)
 		}
 	}
 	if evicted {
@@ -566,16 +588,25 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 	if len(a.obs.flagged) == 0 {
 		return
 	}
-	r := int(e.flagged)
+	ev := a.fill(i, e, int(e.flagged), ended)
+	e.emitted = e.Last
+	for _, o := range a.obs.flagged {
+		o.ObserveFlagged(ev)
+	}
+}
+
+// fill describes flow i from the side of its remote endpoint r in the
+// accountant's one reused event.
+func (a *Accountant) fill(i int32, e *Entry, r int, ended bool) *FlowEvent {
 	l := 1 - r
 	ev := &a.event
 	f := a.factsAt(i)
-	remote := e.Key.Addr(r)
 	*ev = FlowEvent{
 		First: e.First, Last: e.Last,
 		Local:       netip.AddrPortFrom(e.Key.Addr(l), e.Key.Port(l)),
-		Remote:      netip.AddrPortFrom(remote, e.Key.Port(r)),
+		Remote:      netip.AddrPortFrom(e.Key.Addr(r), e.Key.Port(r)),
 		Proto:       e.Key.Proto,
+		Transit:     e.remote[l],
 		BytesTo:     e.Bytes[l],
 		BytesFrom:   e.Bytes[r],
 		PacketsTo:   e.Packets[l],
@@ -585,10 +616,7 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 		Verdict:     e.verdict,
 		Ended:       ended,
 	}
-	e.emitted = e.Last
-	for _, o := range a.obs.flagged {
-		o.ObserveFlagged(ev)
-	}
+	return ev
 }
 
 // Sync publishes every flow's counts to the aggregates now; the owner

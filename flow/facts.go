@@ -69,8 +69,8 @@ func (a *Accountant) inspect(i int32, e *Entry, p *capture.Packet, src int) {
 func (a *Accountant) rejudge(e *Entry, f *enrich.Facts) {
 	j := int(e.factsSide)
 	v := a.env.Policy().Evaluate(f)
-	if g := e.side[j]; g != nil && g.Key.Jurisdiction == v.Jurisdiction && g.Key.MatchedBy == v.MatchedBy {
-		if v.Flagged() && e.flagged == int8(j) {
+	if g := e.side[j]; g != nil && g.Key.Jurisdiction == v.Jurisdiction && g.Key.MatchedBy == v.MatchedBy && g.Key.DeviceRule == v.Device {
+		if v.Any() && e.flagged == int8(j) {
 			e.verdict = v
 		}
 		return
@@ -82,11 +82,11 @@ func (a *Accountant) rejudge(e *Entry, f *enrich.Facts) {
 		local = e.Key.Addr(1 - j)
 	}
 	remote := e.Key.Addr(j)
-	g := a.groups.get(a.key(remote, local, transit, f.Location, v))
+	g := a.groups.get(a.key(f, local, transit, v))
 	e.side[j] = g
 	a.countHost(remote, g)
 	// A flagged flow's facts are its flagged endpoint's: e.flagged is -1 or j.
-	if v.Flagged() {
+	if v.Any() {
 		e.flagged, e.verdict = int8(j), v
 	} else {
 		e.flagged, e.verdict = -1, v

@@ -25,8 +25,12 @@ const (
 	// ByLocalRemote keys by local and remote address.
 	ByLocalRemote
 	// ByMetrics keys by what the exporter's metrics need: transit or not,
-	// location and verdict. Folding drops the ASN first.
+	// location and verdict, and the vendor of a flagged local device.
+	// Folding drops the ASN first.
 	ByMetrics
+	// ByDevice keys by the local device (MAC, vendor, vendor country) and
+	// the verdict.
+	ByDevice
 )
 
 var groupingNames = map[string]Grouping{
@@ -35,6 +39,7 @@ var groupingNames = map[string]Grouping{
 	"asn":          ByASN,
 	"remote":       ByRemote,
 	"local-remote": ByLocalRemote,
+	"device":       ByDevice,
 }
 
 // ParseGrouping parses a --by value.
@@ -64,7 +69,12 @@ func (g Grouping) Has(f KeyField) bool {
 	case ByASN:
 		return f == FieldASN
 	case ByRemote:
-		return f != FieldLocal
+		return f != FieldLocal && f != FieldDevice
+	case ByDevice:
+		return f == FieldDevice
+	}
+	if f == FieldDevice {
+		return false
 	}
 	return true
 }
@@ -79,6 +89,7 @@ const (
 	FieldASN
 	FieldRemote
 	FieldLocal
+	FieldDevice // MAC, vendor and vendor country of the local device
 )
 
 // GroupKey is the key of one aggregate. Fields outside the grouping are zero.
@@ -95,6 +106,19 @@ type GroupKey struct {
 	MatchedBy         policy.Field
 	Remote            netip.Addr
 	Local             netip.Addr
+	// DeviceRule is the vendors rule that flagged the local device, in
+	// every grouping (it is part of the verdict).
+	DeviceRule string
+	// Vendor is the local device's maker under ByDevice, and under
+	// ByMetrics when the device is flagged.
+	Vendor string
+	// MAC, VendorCountry and DevicePrivate (a locally administered MAC)
+	// describe the local device under ByDevice; HasMAC is false for
+	// traffic whose local device is not known.
+	MAC           [6]byte
+	HasMAC        bool
+	DevicePrivate bool
+	VendorCountry string
 }
 
 // Counter indexes of a Group's byte and packet pairs: traffic sent to the
@@ -141,8 +165,9 @@ func newGroups(max int) *groups {
 
 // get returns the group of k, creating it while there is room; past the
 // cap, k is folded into a coarser key (the remote and local addresses and
-// the AS dropped) so that the set stays bounded whatever the traffic. The
-// coarse keys form a closed set (countries × verdicts).
+// the AS and the device dropped) so that the set stays bounded whatever the
+// traffic. The coarse keys form a closed set (countries × verdicts, the
+// vendors rule included).
 func (s *groups) get(k GroupKey) *Group {
 	if g, ok := s.byKey[k]; ok {
 		return g
@@ -150,7 +175,7 @@ func (s *groups) get(k GroupKey) *Group {
 	if len(s.list) >= s.max {
 		s.folded.Add(1)
 		k = GroupKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
-			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy}
+			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy, DeviceRule: k.DeviceRule}
 		if g, ok := s.byKey[k]; ok {
 			return g
 		}

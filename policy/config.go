@@ -110,6 +110,7 @@ type policyFile struct {
 	Exceptions    []exceptionFile    `yaml:"exceptions"`
 	LocalNetworks yaml.Node          `yaml:"local_networks"`
 	Tunnels       tunnelsFile        `yaml:"tunnels"`
+	Vendors       []vendorFile       `yaml:"vendors"`
 
 	compiled *Policy
 }
@@ -183,6 +184,7 @@ func (f *policyFile) UnmarshalYAML(unmarshal func(any) error) error {
 	// The decoder drops null list items without a word: find them.
 	nullItems(at.n, "jurisdictions", "jurisdiction", &ps)
 	nullItems(at.n, "exceptions", "exception", &ps)
+	nullItems(at.n, "vendors", "vendors rule", &ps)
 	p := &Policy{exceptASN: map[uint32]string{}}
 	firstName := map[string]int{}
 	for i := range f.Jurisdictions {
@@ -223,6 +225,20 @@ func (f *policyFile) UnmarshalYAML(unmarshal func(any) error) error {
 	for i, name := range f.Tunnels.names {
 		if first, ok := firstName[name]; ok {
 			ps.add(f.Tunnels.lines[i], "tunnels: jurisdiction %q is already a jurisdiction (line %d): names must differ, they are metric label values", name, first)
+		}
+	}
+	firstVendor := map[string]int{}
+	for i := range f.Vendors {
+		r := &f.Vendors[i]
+		if r.named {
+			if first, ok := firstVendor[r.compiled.name]; ok {
+				ps.add(r.line, "vendors rule %q is defined twice (first at line %d)", r.compiled.name, first)
+				continue
+			}
+			firstVendor[r.compiled.name] = r.line
+		}
+		if r.valid {
+			p.vendors = append(p.vendors, r.compiled)
 		}
 	}
 	for _, n := range list(&f.LocalNetworks, "local_networks", &ps) {
@@ -558,14 +574,18 @@ var parts = map[string]struct {
 	name, want string
 	fields     []string
 }{
-	"policy.plainPolicy":        {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks, tunnels)", yamlFields(plainPolicy{})},
-	"policy.plainTunnels":       {"in tunnels", "tunnels must be a mapping (of allowed, flag_unlisted, jurisdictions, providers)", yamlFields(plainTunnels{})},
-	"policy.plainAllowed":       {"in an allowed tunnel endpoint", "each allowed tunnel endpoint must be a mapping", yamlFields(plainAllowed{})},
-	"[]policy.allowedFile":      {"", "tunnels: allowed must be a list", nil},
-	"policy.plainJurisdiction":  {"in a jurisdiction", "each jurisdiction must be a mapping", yamlFields(plainJurisdiction{})},
-	"policy.plainException":     {"in an exception", "each exception must be a mapping", yamlFields(plainException{})},
-	"[]policy.jurisdictionFile": {"", "jurisdictions must be a list", nil},
-	"[]policy.exceptionFile":    {"", "exceptions must be a list", nil},
+	"policy.plainPolicy":           {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks, tunnels, vendors)", yamlFields(plainPolicy{})},
+	"policy.plainTunnels":          {"in tunnels", "tunnels must be a mapping (of allowed, flag_unlisted, jurisdictions, providers)", yamlFields(plainTunnels{})},
+	"policy.plainAllowed":          {"in an allowed tunnel endpoint", "each allowed tunnel endpoint must be a mapping", yamlFields(plainAllowed{})},
+	"[]policy.allowedFile":         {"", "tunnels: allowed must be a list", nil},
+	"policy.plainJurisdiction":     {"in a jurisdiction", "each jurisdiction must be a mapping", yamlFields(plainJurisdiction{})},
+	"policy.plainException":        {"in an exception", "each exception must be a mapping", yamlFields(plainException{})},
+	"[]policy.vendorFile":          {"", "vendors must be a list", nil},
+	"[]policy.vendorExceptionFile": {"", "a vendors rule's exceptions must be a list", nil},
+	"[]policy.jurisdictionFile":    {"", "jurisdictions must be a list", nil},
+	"[]policy.exceptionFile":       {"", "exceptions must be a list", nil},
+	"policy.plainVendor":           {"in a vendors rule", "each vendors rule must be a mapping", yamlFields(plainVendor{})},
+	"policy.plainVendorException":  {"in a vendors exception", "each vendors exception must be a mapping", yamlFields(plainVendorException{})},
 }
 
 func yamlFields(v any) []string {

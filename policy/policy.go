@@ -44,6 +44,10 @@ func (f Field) String() string {
 		return "asn"
 	case MatchedASOrg:
 		return "as_org"
+	case MatchedVendor:
+		return "vendor"
+	case MatchedVendorCountry:
+		return "vendor_country"
 	}
 	return ""
 }
@@ -58,10 +62,28 @@ type Verdict struct {
 	// Excepted is the reason of the exception that suppressed a match (the
 	// address is then not flagged and Jurisdiction is ""), else "".
 	Excepted string
+
+	// Device is the name of the first vendors rule, in file order, that
+	// flagged the flow's local device (by its maker), or "".
+	Device string
+	// DeviceMatchedBy is MatchedVendor or MatchedVendorCountry when Device
+	// is set.
+	DeviceMatchedBy Field
+	// DeviceExcepted is the reason of the device exception that suppressed
+	// a vendors rule, else "".
+	DeviceExcepted string
 }
 
-// Flagged reports whether the address belongs to a jurisdiction.
+// Flagged reports whether the remote address belongs to a jurisdiction.
 func (v Verdict) Flagged() bool { return v.Jurisdiction != "" }
+
+// DeviceFlagged reports whether the local device's maker is flagged.
+func (v Verdict) DeviceFlagged() bool { return v.Device != "" }
+
+// Any reports whether either side of the flow is flagged: the remote's
+// jurisdiction or the local device's maker. Flows for which it holds are
+// reported as flagged flows.
+func (v Verdict) Any() bool { return v.Jurisdiction != "" || v.Device != "" }
 
 // Policy is a parsed policy file.
 type Policy struct {
@@ -69,6 +91,7 @@ type Policy struct {
 	exceptCIDR    []exception
 	exceptASN     map[uint32]string
 	local         []netip.Prefix
+	vendors       []vendorRule
 	sum           [32]byte
 	orgs          *orgCache // nil when no jurisdiction has as_orgs, or more than 64 do
 	tunnels       tunnelRules
@@ -165,6 +188,13 @@ func Empty() *Policy {
 // (Location.Class other than geo.ClassPublic) and a nil Location are never
 // flagged. Evaluate does not allocate and does not keep f.
 func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
+	v := p.evaluateRemote(f)
+	p.evaluateDevice(&f.Device, &v)
+	return v
+}
+
+// evaluateRemote judges the remote endpoint by its location.
+func (p *Policy) evaluateRemote(f *enrich.Facts) Verdict {
 	loc := f.Location
 	if loc == nil || loc.Class != geo.ClassPublic || len(p.jurisdictions) == 0 {
 		return Verdict{}
