@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 )
 
@@ -43,6 +44,24 @@ type Event struct {
 	VendorCountry   string `json:"vendor_country,omitempty"`    // the registrant's country
 	VendorRule      string `json:"vendor_rule,omitempty"`       // the vendors rule that flagged the device
 	VendorMatchedBy string `json:"vendor_matched_by,omitempty"` // vendor or vendor_country
+	// The remote's name, from the DNS answers seen on the wire (README,
+	// "Passive DNS"): the queried name, and the CNAME targets that led
+	// from it to the address. Absent when no answer was seen.
+	Domain     string   `json:"domain,omitempty"`
+	CNAMEChain []string `json:"cname_chain,omitempty"`
+	// The local process that owns the flow's socket, and its container
+	// and pod (README, "Processes and containers"), where the agent could
+	// tell (--attribution.processes). UID is absent, not 0, when unknown.
+	Process          string `json:"process,omitempty"` // the command name (comm)
+	PID              int32  `json:"pid,omitempty"`
+	UID              *int32 `json:"uid,omitempty"`
+	User             string `json:"user,omitempty"`
+	Exe              string `json:"exe,omitempty"`
+	Container        string `json:"container,omitempty"`
+	ContainerRuntime string `json:"container_runtime,omitempty"`
+	Pod              string `json:"pod,omitempty"`
+	Namespace        string `json:"namespace,omitempty"`
+	Workload         string `json:"workload,omitempty"`
 }
 
 // FromFlow converts a flow event, copying everything out of it: the
@@ -77,6 +96,9 @@ func FromFlow(e *flow.FlowEvent, now time.Time) Event {
 		ev.LocalMAC = net.HardwareAddr(f.Device.MAC[:]).String()
 		ev.Vendor, ev.VendorCountry = f.Device.Vendor, f.Device.VendorCountry
 	}
+	if f := e.Facts; f != nil {
+		fillFacts(&ev, f)
+	}
 	ev.VendorRule = e.Verdict.Device
 	if e.Verdict.Device != "" {
 		ev.VendorMatchedBy = e.Verdict.DeviceMatchedBy.String()
@@ -106,4 +128,24 @@ func ProtocolName(p uint8) string {
 		return "icmpv6"
 	}
 	return strconv.Itoa(int(p))
+}
+
+// fillFacts copies the flow's name and owner into ev. The strings are
+// immutable and the chain is never modified where it is kept (the DNS
+// cache replaces a chain rather than writing into it), so sharing them is
+// enough; the chain is copied anyway, since the event outlives the flow.
+func fillFacts(ev *Event, f *enrich.Facts) {
+	if d := &f.Domain; d.Name != "" {
+		ev.Domain = d.Name
+		if len(d.CNAMEChain) > 0 {
+			ev.CNAMEChain = append([]string(nil), d.CNAMEChain...)
+		}
+	}
+	if pr := &f.Process; pr.PID != 0 {
+		ev.Process, ev.PID, ev.User, ev.Exe = pr.Comm, pr.PID, pr.User, pr.Exe
+		uid := pr.UID
+		ev.UID = &uid
+	}
+	ev.Container, ev.ContainerRuntime = f.Process.Container, f.Process.Runtime
+	ev.Pod, ev.Namespace, ev.Workload = f.Process.Pod, f.Process.Namespace, f.Process.Workload
 }

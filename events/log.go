@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 )
@@ -186,14 +187,18 @@ func (l *Log) open() error {
 // event, and formatting addresses is left to the writer so that Observe
 // does not allocate.
 type pending struct {
-	at  time.Time
-	ev  flow.FlowEvent
-	loc geo.Location
+	at    time.Time
+	ev    flow.FlowEvent
+	loc   geo.Location
+	facts enrich.Facts
 }
 
 func (p *pending) event() Event {
 	if p.ev.Location != nil {
 		p.ev.Location = &p.loc
+	}
+	if p.ev.Facts != nil {
+		p.ev.Facts = &p.facts
 	}
 	return FromFlow(&p.ev, p.at)
 }
@@ -214,6 +219,9 @@ func (l *Log) Observe(e *flow.FlowEvent) {
 	p := pending{at: now, ev: *e}
 	if e.Location != nil {
 		p.loc = *e.Location
+	}
+	if e.Facts != nil {
+		p.facts = *e.Facts // the accountant's, reused by its next flow
 	}
 	select {
 	case l.queue <- p:

@@ -24,12 +24,34 @@ type Worker struct {
 	// probes this way. Values, not a *capture.Packet, so that the packet
 	// does not escape to the heap through the indirect call.
 	Exclude func(proto uint8, src, dst netip.Addr, sport, dport uint16, frame []byte) bool
+	// DNS, when set, is shown every decoded TCP or UDP packet from port
+	// 53, payload included, when it is decoded: before the packet waits in
+	// AddAhead's pipeline (where its payload, a view of a frame the source
+	// reuses, is no longer valid) and before any later packet's flow is
+	// enriched, so that a flow which starts after an answer finds its
+	// name. Unlike an Inspector it sees every packet of the flow, however
+	// long it lasts (a resolver's upstream). Other packets cost the port
+	// test. One tap per worker: it is called on the worker's goroutine.
+	DNS PacketTap
+
+	dnsPacket capture.Packet // the tapped packet, so that the decoder's stays on the stack
 
 	// The results themselves are plain counters: an atomic store per
 	// frame (an implicitly locked exchange on amd64) cost analyze 3%.
 	counts      [capture.NumResults]uint64
 	publishedAt int64 // frame time of the last publication
 }
+
+// PacketTap reads packets as they are decoded (see Worker.DNS). It must not
+// keep p or its payload.
+type PacketTap interface {
+	Tap(p *capture.Packet)
+}
+
+const (
+	dnsPort  = 53
+	protoUDP = 17
+)
 
 // publishEvery is how often, in frame time, the decode counts are published.
 const publishEvery = int64(time.Second)
@@ -58,6 +80,10 @@ func (w *Worker) Handle(f *capture.Frame) {
 	if d := f.Timestamp - w.publishedAt; d >= publishEvery || d < 0 {
 		w.publishedAt = f.Timestamp
 		w.publish()
+	}
+	if r == capture.Decoded && p.SrcPort == dnsPort && w.DNS != nil && (p.Proto == protoTCP || p.Proto == protoUDP) {
+		w.dnsPacket = p
+		w.DNS.Tap(&w.dnsPacket)
 	}
 	if r == capture.Decoded && (w.Exclude == nil || !w.Exclude(p.Proto, p.Src, p.Dst, p.SrcPort, p.DstPort, f.Data)) {
 		w.Acct.AddAhead(&p)

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
@@ -35,6 +36,13 @@ type Row struct {
 	Jurisdiction      string  `json:"jurisdiction"` // "" when not flagged
 	MatchedBy         string  `json:"matched_by"`   // "" when not flagged
 	Folded            bool    `json:"folded,omitempty"`
+	// Domain is the remote's name under --by remote and local-remote (the
+	// name its DNS answer was for), its registrable domain under --by
+	// domain; absent when no answer named it, or under other groupings.
+	Domain string `json:"domain,omitempty"`
+	// CNAMEChain is the CNAME targets from Domain to the address (--by
+	// remote and local-remote), absent when there were none.
+	CNAMEChain []string `json:"cname_chain,omitempty"`
 }
 
 // Bytes is the row's traffic in both directions.
@@ -113,7 +121,8 @@ func rowID(r *Row) string {
 	if r.ASN != nil {
 		asn = fmt.Sprint(*r.ASN)
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction)
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction,
+		r.Domain, strings.Join(r.CNAMEChain, ">"))
 }
 
 func makeRow(g *flow.Group, by flow.Grouping) Row {
@@ -156,6 +165,10 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 	}
 	if k.Local.IsValid() {
 		r.Local = k.Local.String()
+	}
+	r.Domain = k.Domain
+	if k.CNAMEChain != "" {
+		r.CNAMEChain = strings.Split(k.CNAMEChain, flow.ChainSeparator)
 	}
 	return r
 }

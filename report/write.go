@@ -39,7 +39,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 var CSVHeader = []string{
 	"country", "registered_country", "asn", "as_org", "address_class", "remote", "local",
 	"bytes_to", "bytes_from", "packets_to", "packets_from", "flows", "remote_hosts",
-	"jurisdiction", "matched_by", "folded",
+	"jurisdiction", "matched_by", "folded", "domain", "cname_chain",
 }
 
 // WriteCSV writes one header line and one line per row; the summary is not
@@ -58,7 +58,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		rec := []string{
 			row.Country, row.RegisteredCountry, asn, row.ASOrg, row.AddressClass, row.Remote, row.Local,
 			u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts),
-			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded),
+			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Domain, strings.Join(row.CNAMEChain, " > "),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -74,11 +74,16 @@ func u(v uint64) string { return strconv.FormatUint(v, 10) }
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	cols := []string{"COUNTRY", "REG", "ASN", "AS ORGANISATION"}
-	if r.Summary.Grouping == "remote" || r.Summary.Grouping == "local-remote" {
+	named := false // a DOMAIN column
+	switch r.Summary.Grouping {
+	case "domain":
+		cols, named = []string{"DOMAIN"}, true
+	case "remote", "local-remote":
 		cols = append(cols, "REMOTE")
 		if r.Summary.Grouping == "local-remote" {
 			cols = append(cols, "LOCAL")
 		}
+		cols, named = append(cols, "DOMAIN"), true
 	}
 	cols = append(cols, "BYTES OUT", "BYTES IN", "PKTS OUT", "PKTS IN", "FLOWS", "HOSTS", "FLAGGED")
 	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
@@ -101,11 +106,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 			flagged = row.Jurisdiction + " (" + row.MatchedBy + ")"
 		}
 		f := []string{country, reg, asn, org}
+		if r.Summary.Grouping == "domain" {
+			f = f[:0]
+		}
 		if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {
 			f = append(f, row.Remote)
 			if slices.Contains(cols, "LOCAL") {
 				f = append(f, row.Local)
 			}
+		}
+		if named {
+			f = append(f, domainCell(row))
 		}
 		f = append(f, u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts), flagged)
 		fmt.Fprintln(tw, strings.Join(f, "\t")+"\t")
@@ -114,6 +125,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	return r.writeSummary(w)
+}
+
+// domainCell shows a row's name with its CNAME chain, "-" when unnamed.
+func domainCell(row *Row) string {
+	if row.Domain == "" {
+		return "-"
+	}
+	return truncate(strings.Join(append([]string{row.Domain}, row.CNAMEChain...), " > "), 64)
 }
 
 func truncate(s string, n int) string {

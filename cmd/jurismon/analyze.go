@@ -29,6 +29,7 @@ type analyzeCommand struct {
 	progress      string
 	cpuProfile    string
 	flows         flow.Config
+	attribution   attributionFlags
 }
 
 func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
@@ -36,7 +37,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd = app.Command("analyze", "Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report.")
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
-	c.cmd.Flag("by", "Grouping of the rows: location, country, asn, remote, local-remote.").Default("location").EnumVar(&c.by, "location", "country", "asn", "remote", "local-remote")
+	c.cmd.Flag("by", "Grouping of the rows: location, country, asn, remote, local-remote, domain (the registrable domain the DNS answers seen in the files name).").Default("location").EnumVar(&c.by, "location", "country", "asn", "remote", "local-remote", "domain")
 	c.cmd.Flag("format", "Output format: table, json, csv.").Default("table").EnumVar(&c.format, report.Formats...)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
@@ -45,6 +46,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
 	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.attribution.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
 }
@@ -75,8 +77,12 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
-	acct := flow.NewAccountant(flow.NewEnv(res, pol, gf.lookupDoc), c.flows)
+	env := flow.NewEnv(res, pol, gf.lookupDoc)
+	attr := c.attribution.open(logger)
+	attr.setup(env)
+	acct := flow.NewAccountant(env, c.flows)
 	w := flow.NewWorker(acct, c.decapsulate)
+	attr.worker(w)
 	for _, name := range c.files {
 		if err := analyzeFile(w, name, c.showProgress()); err != nil {
 			return err

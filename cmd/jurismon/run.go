@@ -46,6 +46,7 @@ type runCommand struct {
 	stopTimeout time.Duration
 	addrEvery   time.Duration
 	paths       pathFlags
+	attribution attributionFlags
 	cpuProfile  string
 }
 
@@ -78,6 +79,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
+	c.attribution.register(c.cmd, true)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
@@ -93,6 +95,7 @@ type agent struct {
 	workers []*flow.Worker // one per capture worker: each owns its decoder and accountant
 	events  *events.Log
 	paths   *paths
+	attr    *attribution
 	reg     *prometheus.Registry
 
 	reloadMu  sync.Mutex
@@ -123,6 +126,8 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	defer a.res.Close()
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
+	a.attr = c.attribution.open(logger)
+	a.attr.setup(a.env)
 
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)
@@ -142,6 +147,8 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	defer a.paths.close()
 	a.newWorkers(c.flows)
 	a.registerMetrics(c)
+	a.attr.register(a.reg)
+	a.attr.run(ctx)
 
 	// Components start in order: event writer, address watch, capture, HTTP.
 	var wg sync.WaitGroup
@@ -226,13 +233,14 @@ func (a *agent) newWorkers(cfg flow.Config) {
 	cfg.PublishEvery = time.Second // a scrape is at most this stale
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
-	obs := a.paths.observers()
+	obs := append(a.paths.observers(), a.attr.observers()...)
 	if a.events != nil {
-		obs = append(obs, flow.FlaggedFunc(a.events.Observe))
+		obs = append(obs, a.attr.flagged(a.events.Observe))
 	}
 	a.workers = make([]*flow.Worker, a.live.Workers())
 	for i := range a.workers {
 		a.workers[i] = flow.NewWorker(flow.NewAccountant(a.env, cfg, obs...), a.cmd.decapsulate)
+		a.attr.worker(a.workers[i])
 		if a.paths.prober != nil {
 			// The agent's own probes and their replies: jurismon_path_probe_* only.
 			a.workers[i].Exclude = a.paths.prober.Owns
