@@ -18,15 +18,15 @@ import (
 // attributionFlags configure who and what a flow is attributed to: the
 // remote's name by passive DNS, the local process (live only).
 type attributionFlags struct {
-	dns          bool
-	dnsMax       int
-	dnsMaxTTL    time.Duration
-	dnsGrace     time.Duration
-	processes    bool
-	all          bool
-	procCache    int
-	procQueue    int
-	procRoot     string
+	dns       bool
+	dnsMax    int
+	dnsMaxTTL time.Duration
+	dnsGrace  time.Duration
+	processes bool
+	all       bool
+	procCache int
+	procQueue int
+	procRoot  string
 }
 
 func (a *attributionFlags) register(cmd *kingpin.CmdClause, live bool) {
