@@ -16,6 +16,12 @@ import (
 // for promiscuous mode and fanout. Everything else root has is dropped.
 const keptCaps = 1<<unix.CAP_NET_RAW | 1<<unix.CAP_NET_ADMIN
 
+// attributionCaps are kept as well while process attribution is on: reading
+// another process's /proc/PID/fd needs CAP_SYS_PTRACE (a process with
+// capabilities the agent lacks is out of reach even under the same uid),
+// and CAP_DAC_READ_SEARCH reads other users' descriptors' directories.
+const attributionCaps = 1<<unix.CAP_SYS_PTRACE | 1<<unix.CAP_DAC_READ_SEARCH
+
 func capabilities() (effective, permitted uint64, err error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -34,20 +40,20 @@ func warnIfRoot(logger *slog.Logger) {
 	}
 }
 
-// dropCapabilities reduces every thread's capabilities to keptCaps. Linux
+// dropCapabilities reduces every thread's capabilities to kept. Linux
 // keeps capabilities per thread, so this goes through AllThreadsSyscall,
 // which works only in binaries built without cgo (the release build).
-func dropCapabilities() error {
+func dropCapabilities(kept uint64) error {
 	eff, perm, err := capabilities()
 	if err != nil {
 		return err
 	}
-	if perm&^keptCaps == 0 {
+	if perm&^kept == 0 {
 		return nil // nothing to drop
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
-	keep := func(v uint64) (lo, hi uint32) { v &= keptCaps; return uint32(v), uint32(v >> 32) }
+	keep := func(v uint64) (lo, hi uint32) { v &= kept; return uint32(v), uint32(v >> 32) }
 	data[0].Effective, data[1].Effective = keep(eff)
 	data[0].Permitted, data[1].Permitted = keep(perm)
 	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
@@ -68,9 +74,13 @@ func (a *agent) dropPrivilegesWhenStarted(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-	if err := dropCapabilities(); err != nil {
+	kept, names := uint64(keptCaps), "CAP_NET_RAW and CAP_NET_ADMIN"
+	if a.attr != nil && a.attr.procs != nil {
+		kept, names = kept|attributionCaps, "CAP_NET_RAW, CAP_NET_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (process attribution)"
+	}
+	if err := dropCapabilities(kept); err != nil {
 		a.logger.Warn("could not drop capabilities (a cgo build cannot; use the systemd unit's capability settings)", "err", err)
 		return
 	}
-	a.logger.Debug("capabilities reduced to CAP_NET_RAW and CAP_NET_ADMIN")
+	a.logger.Debug("capabilities reduced to " + names)
 }
