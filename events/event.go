@@ -62,6 +62,12 @@ type Event struct {
 	Pod              string `json:"pod,omitempty"`
 	Namespace        string `json:"namespace,omitempty"`
 	Workload         string `json:"workload,omitempty"`
+	// WatchedDomain is set on a watched-domain violation (not a flow): the
+	// policy's domains entry an answer broke. local is then the client
+	// that asked, remote the answered address, protocol "dns", ports 0,
+	// domain and cname_chain the answer's names; jurisdiction is set when
+	// the address is in a flagged one.
+	WatchedDomain string `json:"watched_domain,omitempty"`
 }
 
 // FromFlow converts a flow event, copying everything out of it: the

@@ -191,6 +191,9 @@ type pending struct {
 	ev    flow.FlowEvent
 	loc   geo.Location
 	facts enrich.Facts
+	// watched is the domains entry a watched-domain violation broke; ""
+	// for a flagged flow.
+	watched string
 }
 
 func (p *pending) event() Event {
@@ -200,14 +203,26 @@ func (p *pending) event() Event {
 	if p.ev.Facts != nil {
 		p.ev.Facts = &p.facts
 	}
-	return FromFlow(&p.ev, p.at)
+	ev := FromFlow(&p.ev, p.at)
+	if p.watched != "" {
+		ev.WatchedDomain, ev.Protocol = p.watched, "dns"
+	}
+	return ev
 }
 
 // Observe records a flagged flow. It runs on the packet path: it copies the
 // event out of e and hands it to the writer without ever blocking, dropping
 // and counting it when the rate limit is exceeded or the queue is full.
 // Events observed after Close are ignored.
-func (l *Log) Observe(e *flow.FlowEvent) {
+func (l *Log) Observe(e *flow.FlowEvent) { l.observe(e, "") }
+
+// ObserveViolation records an answer for watched, an entry of the policy's
+// domains section, that pointed where the entry does not allow: e's Local
+// is the client that asked, Remote the answered address (ports 0), Facts
+// the names; like Observe it never blocks.
+func (l *Log) ObserveViolation(watched string, e *flow.FlowEvent) { l.observe(e, watched) }
+
+func (l *Log) observe(e *flow.FlowEvent, watched string) {
 	if l.closed.Load() {
 		return
 	}
@@ -216,7 +231,7 @@ func (l *Log) Observe(e *flow.FlowEvent) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}
-	p := pending{at: now, ev: *e}
+	p := pending{at: now, ev: *e, watched: watched}
 	if e.Location != nil {
 		p.loc = *e.Location
 	}

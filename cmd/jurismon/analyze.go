@@ -78,7 +78,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
-	attr := c.attribution.open(logger)
+	attr := c.attribution.open(logger, env, nil)
 	attr.setup(env)
 	acct := flow.NewAccountant(env, c.flows)
 	w := flow.NewWorker(acct, c.decapsulate)

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jurismon/jurismon/dns"
+	"github.com/jurismon/jurismon/domainwatch"
 	"github.com/jurismon/jurismon/enrich"
+	"github.com/jurismon/jurismon/events"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/workload"
 )
@@ -48,20 +51,27 @@ func (a *attributionFlags) register(cmd *kingpin.CmdClause, live bool) {
 // each nil when off.
 type attribution struct {
 	dns   *dns.Cache
+	watch *domainwatch.Watcher // the policy's watched domains, checked on each answer
 	procs *workload.Attributor
 	res   *workload.Resolver
 }
 
 // open builds the attribution. A host without procfs runs without process
 // attribution (logged), not without the agent.
-func (a *attributionFlags) open(logger *slog.Logger) *attribution {
+// Violations of watched domains go to log when there is one.
+func (a *attributionFlags) open(logger *slog.Logger, env *flow.Env, log *events.Log) *attribution {
 	at := &attribution{}
 	if a.dns {
 		grace := a.dnsGrace
 		if grace == 0 {
 			grace = -1 // Options take 0 as the default
 		}
-		at.dns = dns.New(dns.Options{Capacity: a.dnsMax, MaxTTL: a.dnsMaxTTL, Grace: grace})
+		var report func(*domainwatch.Violation)
+		if log != nil {
+			report = func(v *domainwatch.Violation) { log.ObserveViolation(v.Watched, violationEvent(v)) }
+		}
+		at.watch = domainwatch.New(env.Policy, env.Geo, report)
+		at.dns = dns.New(dns.Options{Capacity: a.dnsMax, MaxTTL: a.dnsMaxTTL, Grace: grace, Answers: at.watch})
 	}
 	if a.processes || a.all {
 		res, err := workload.NewResolver(workload.Options{ProcRoot: a.procRoot, CacheSize: a.procCache})
@@ -128,9 +138,24 @@ func (at *attribution) run(ctx context.Context) {
 // register adds the metrics.
 func (at *attribution) register(reg prometheus.Registerer) {
 	if at.dns != nil {
-		reg.MustRegister(at.dns.Collector())
+		reg.MustRegister(at.dns.Collector(), at.watch.Collector())
 	}
 	if at.procs != nil {
 		reg.MustRegister(at.res.Collector(), at.procs.Collector())
+	}
+}
+
+// violationEvent describes a watched-domain violation as the event log's
+// flow event: the client as the local end, the answer as the remote one.
+func violationEvent(v *domainwatch.Violation) *flow.FlowEvent {
+	facts := enrich.Facts{Location: v.Location, Domain: enrich.Domain{Name: v.Chain[0], CNAMEChain: v.Chain[1:], Source: "dns"}}
+	return &flow.FlowEvent{
+		First: v.Time, Last: v.Time,
+		Local:    netip.AddrPortFrom(v.Client, 0),
+		Remote:   netip.AddrPortFrom(v.Addr, 0),
+		Location: v.Location,
+		Verdict:  v.Verdict,
+		Ended:    true,
+		Facts:    &facts,
 	}
 }

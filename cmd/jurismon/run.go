@@ -126,8 +126,6 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	defer a.res.Close()
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
-	a.attr = c.attribution.open(logger)
-	a.attr.setup(a.env)
 
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)
@@ -141,6 +139,8 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			return err
 		}
 	}
+	a.attr = c.attribution.open(logger, a.env, a.events)
+	a.attr.setup(a.env)
 	if a.paths, err = startPaths(ctx, &c.paths, a.env, a.res, gf.lookupDoc, a.reg, logger); err != nil {
 		return err
 	}
