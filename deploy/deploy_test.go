@@ -107,6 +107,8 @@ var metricLabels = map[string][]string{
 	"jurismon_device_bytes_total":                           {"vendor", "direction", "country", "jurisdiction"},
 	"jurismon_devices":                                      {"vendor_country", "flagged"},
 	"jurismon_devices_new_total":                            {"vendor_country", "flagged"},
+	"jurismon_watched_domain_violations_total":              {"domain", "country"},
+	"jurismon_watched_domain_country":                       {"domain", "country"},
 }
 
 // ---------------------------------------------------------------------------
