@@ -708,7 +708,7 @@ const datasourceUID = "${datasource}"
 // them.
 var wantRows = []string{
 	"Overview", "World map", "Flagged traffic", "Top ASNs and organisations",
-	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors",
+	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors", "Domains",
 }
 
 func TestDashboardStructure(t *testing.T) {
