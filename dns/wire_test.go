@@ -208,3 +208,23 @@ func BenchmarkWorkerTap(b *testing.B) {
 		})
 	}
 }
+
+// TestTapTCPStates: more TCP connections from port 53 than a tap keeps
+// framing for; a connection whose slot another took is counted, and a
+// message whole in its segment is read whatever the state.
+func TestTapTCPStates(t *testing.T) {
+	x := newWired(t, flow.ByLocation)
+	const conns = 3 * tcpStates
+	for i := range conns {
+		name := fmt.Sprintf("t%d.example.org.", i)
+		msg := response(t, name, []rr{{name: name, addr: fmt.Sprintf("203.0.%d.%d", 113, i%250+1), ttl: 60}}, nil)
+		seg := append(binary.BigEndian.AppendUint16(nil, uint16(len(msg))), msg...)
+		x.send(x.w, wireFrame(t, layers.IPProtocolTCP, "10.0.0.53", "10.0.0.1", 53, uint16(20000+i), "A", seg))
+	}
+	if n := x.c.metrics.messages[Decoded].Load(); n != conns {
+		t.Errorf("decoded %d messages, want %d", n, conns)
+	}
+	if n := x.c.metrics.tcpReplaced.Load(); n == 0 || n > conns {
+		t.Errorf("states replaced = %d, want between 1 and %d", n, conns)
+	}
+}
