@@ -76,3 +76,41 @@ func TestWriteFormats(t *testing.T) {
 		t.Errorf("unknown format: %v", err)
 	}
 }
+
+// TestDomainColumns: --by domain rows carry the registrable domain, --by
+// remote rows the name and its chain, in JSON, CSV and the table.
+func TestDomainColumns(t *testing.T) {
+	byDomain := Build([]*flow.Group{
+		group(flow.GroupKey{Class: geo.ClassPublic, Domain: "example.co.uk", Jurisdiction: "j", MatchedBy: policy.MatchedDomain}, 50, 0),
+		group(flow.GroupKey{Class: geo.ClassPublic}, 10, 0),
+	}, flow.ByDomain, Summary{})
+	var table bytes.Buffer
+	if err := byDomain.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(table.String(), "\n")
+	if !strings.HasPrefix(strings.TrimSpace(lines[0]), "DOMAIN") || !strings.Contains(lines[1], "example.co.uk") || !strings.Contains(lines[1], "j (domain)") ||
+		!strings.HasPrefix(strings.TrimSpace(lines[2]), "-") {
+		t.Errorf("--by domain table:\n%s", table.String())
+	}
+	byRemote := Build([]*flow.Group{
+		group(flow.GroupKey{Class: geo.ClassPublic, Country: "DE", Remote: netip.MustParseAddr("192.0.2.1"),
+			Domain: "www.example.com", CNAMEChain: "a.example.net" + flow.ChainSeparator + "b.example.org"}, 5, 0),
+	}, flow.ByRemote, Summary{})
+	if r := byRemote.Rows[0]; r.Domain != "www.example.com" || strings.Join(r.CNAMEChain, ",") != "a.example.net,b.example.org" {
+		t.Errorf("--by remote row: domain %q chain %q", r.Domain, r.CNAMEChain)
+	}
+	var csv, js bytes.Buffer
+	if err := byRemote.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(strings.Split(csv.String(), "\n")[1], ",www.example.com,a.example.net > b.example.org") {
+		t.Errorf("CSV:\n%s", csv.String())
+	}
+	if err := byRemote.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"domain": "www.example.com"`) || !strings.Contains(js.String(), `"cname_chain": [`) {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+}
