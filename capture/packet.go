@@ -64,8 +64,8 @@ type Packet struct {
 	// does (no link-layer padding) or where the capture does, and is nil
 	// for non-first fragments. It aliases the frame, so it is valid only
 	// until the source's next frame; keep no reference to it (a caller that
-	// holds a Packet back, as flow.Accountant.AddAhead does, must copy what
-	// it needs of the payload first, or drop it).
+	// holds a Packet back must copy what it needs of the payload first, as
+	// flow.Accountant.AddAhead does).
 	Payload []byte
 	// PayloadLen is the payload's length on the wire, as the IP header's
 	// length states it: more than len(Payload) where the snap length cut

@@ -235,3 +235,45 @@ func TestNewFlowAllocs(t *testing.T) {
 		t.Errorf("a new flow allocates %v times", n)
 	}
 }
+
+// payloadRecorder keeps the first payload byte of every packet it sees.
+type payloadRecorder struct {
+	first []byte
+	lens  []int
+}
+
+func (r *payloadRecorder) Inspect(_ *enrich.State, _ *enrich.Facts, p *capture.Packet, _ bool) (bool, bool) {
+	r.first = append(r.first, p.Payload[0])
+	r.lens = append(r.lens, len(p.Payload))
+	return false, false
+}
+
+// AddAhead accounts a packet after the source has reused its frame: the
+// inspectors must still see the packet's own payload, not the bytes of a
+// later frame.
+func TestAddAheadKeepsPayload(t *testing.T) {
+	rec := &payloadRecorder{}
+	env := testEnv(t)
+	env.Inspectors = []enrich.Inspector{rec}
+	a := NewAccountant(env, DefaultConfig())
+	frame := make([]byte, 1500) // the source's one buffer, reused per frame
+	for i := range 4 {
+		for j := range frame {
+			frame[j] = byte(i + 1)
+		}
+		p := pkt(i, "10.0.0.1", "192.0.2.10", 17, 40000, 53, 1200)
+		if i%2 == 1 {
+			p = pkt(i, "10.0.0.1", "192.0.2.10", 17, 40001, 443, 1200)
+		}
+		p.Payload = frame[:1200]
+		a.AddAhead(&p)
+	}
+	a.Drain()
+	if string(rec.first) != "\x01\x02\x03\x04" {
+		t.Errorf("inspectors saw first bytes %v, want 1 2 3 4 (each packet's own payload)", rec.first)
+	}
+	// Port 53 keeps its message (up to keepDNS), the rest keepPayload bytes.
+	if want := []int{keepDNS, keepPayload, keepDNS, keepPayload}; len(rec.lens) != 4 || rec.lens[0] != want[0] || rec.lens[1] != want[1] {
+		t.Errorf("payload lengths %v, want %v", rec.lens, want)
+	}
+}
