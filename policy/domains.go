@@ -96,7 +96,6 @@ type WatchedDomain struct {
 	// label of the watched-domain metrics.
 	Name    string
 	allowed countrySet
-	groups  string // the countries as written, for messages
 }
 
 // Allows reports whether an answer of the watched name may point to an
