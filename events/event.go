@@ -12,6 +12,7 @@ import (
 
 	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
 )
 
 // Event is one flagged flow as written to the log, one JSON object a line.
@@ -44,6 +45,10 @@ type Event struct {
 	VendorCountry   string `json:"vendor_country,omitempty"`    // the registrant's country
 	VendorRule      string `json:"vendor_rule,omitempty"`       // the vendors rule that flagged the device
 	VendorMatchedBy string `json:"vendor_matched_by,omitempty"` // vendor or vendor_country
+	// Embedded is nat64, 6to4 or teredo when the remote IPv6 address was
+	// located by the IPv4 address it embeds, EmbeddedAddress; absent else.
+	Embedded        string `json:"embedded,omitempty"`
+	EmbeddedAddress string `json:"embedded_address,omitempty"`
 	// The remote's name, from the DNS answers seen on the wire (README,
 	// "Passive DNS"): the queried name, and the CNAME targets that led
 	// from it to the address. Absent when no answer was seen.
@@ -97,6 +102,10 @@ func FromFlow(e *flow.FlowEvent, now time.Time) Event {
 		ev.RegisteredCountry = loc.RegisteredCountry
 		ev.ASN = loc.ASN
 		ev.ASOrg = loc.ASOrg
+		if loc.Embedded != geo.EmbedNone {
+			_, v4 := geo.Embedded(e.Remote.Addr())
+			ev.Embedded, ev.EmbeddedAddress = loc.Embedded.String(), addrString(v4)
+		}
 	}
 	if f := e.Facts; f != nil && f.Device.HasMAC {
 		ev.LocalMAC = net.HardwareAddr(f.Device.MAC[:]).String()

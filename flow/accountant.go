@@ -513,6 +513,11 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 			// vendors rules bound how many there are.
 			k.Vendor = f.Device.Vendor
 		}
+	} else {
+		k.Excepted = v.Excepted
+		if g.Has(FieldRegistered) {
+			k.Embedded = loc.Embedded
+		}
 	}
 	if g.Has(FieldDomain) && f.Domain.Name != "" {
 		if g == ByDomain {

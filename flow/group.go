@@ -112,8 +112,15 @@ type GroupKey struct {
 	ASOrg             string
 	Jurisdiction      string
 	MatchedBy         policy.Field
-	Remote            netip.Addr
-	Local             netip.Addr
+	// Excepted is the reason of the policy exception that kept the traffic
+	// from being flagged, so that a report tells it apart from traffic that
+	// matched nothing. Embedded is how the remote address carried the IPv4
+	// address it was located by (NAT64, 6to4, Teredo). Neither is part of a
+	// ByMetrics key: the exporter's labels do not have them.
+	Excepted string
+	Embedded geo.Embedding
+	Remote   netip.Addr
+	Local    netip.Addr
 	// DeviceRule is the vendors rule that flagged the local device, in
 	// every grouping (it is part of the verdict).
 	DeviceRule string
@@ -189,7 +196,7 @@ func (s *groups) get(k GroupKey) *Group {
 	if len(s.list) >= s.max {
 		s.folded.Add(1)
 		k = GroupKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
-			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy, DeviceRule: k.DeviceRule}
+			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy, Excepted: k.Excepted, DeviceRule: k.DeviceRule}
 		if g, ok := s.byKey[k]; ok {
 			return g
 		}

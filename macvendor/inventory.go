@@ -27,6 +27,7 @@ type Inventory struct {
 	max    int
 	window time.Duration
 	now    func() time.Time
+	policy func() *policy.Policy
 
 	mu      sync.Mutex
 	devices map[[6]byte]*device
@@ -72,6 +73,9 @@ type newKey struct {
 
 // InventoryOptions size an Inventory.
 type InventoryOptions struct {
+	// Policy returns the policy in force, whose vendors rules say whether
+	// a device is flagged (nil: none is).
+	Policy     func() *policy.Policy
 	MaxDevices int           // default 4096
 	Window     time.Duration // devices seen within it count in jurismon_devices; default 15m
 	Now        func() time.Time
@@ -88,7 +92,7 @@ func NewInventory(o InventoryOptions) *Inventory {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Inventory{max: o.MaxDevices, window: o.Window, now: o.Now,
+	return &Inventory{max: o.MaxDevices, window: o.Window, now: o.Now, policy: o.Policy,
 		devices: map[[6]byte]*device{}, newBy: map[newKey]uint64{}}
 }
 
@@ -99,7 +103,7 @@ func (inv *Inventory) ObserveStarted(f *enrich.Facts, v policy.Verdict, at int64
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	d := inv.get(&f.Device, v, at)
+	d := inv.get(&f.Device, at)
 	d.flows++
 	d.addAddr(f.Local.Addr())
 	d.remote(f.Location, v.Jurisdiction).flows++
@@ -114,7 +118,7 @@ func (inv *Inventory) ObserveEnded(ev *flow.FlowEvent) {
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	d := inv.get(&f.Device, ev.Verdict, ev.Last)
+	d := inv.get(&f.Device, ev.Last)
 	d.bytesTo += ev.BytesTo
 	d.bytesFrom += ev.BytesFrom
 	d.packetsTo += ev.PacketsTo
@@ -123,8 +127,14 @@ func (inv *Inventory) ObserveEnded(ev *flow.FlowEvent) {
 }
 
 // get returns the device of dev, making it the most recently seen, and
-// creates it (evicting the least recently seen past the cap) if new.
-func (inv *Inventory) get(dev *enrich.Device, v policy.Verdict, at int64) *device {
+// creates it (evicting the least recently seen past the cap) if new. The
+// vendors rules judge the device itself, whatever flow it is seen in (its
+// multicast chatter included), so that the policy in force decides.
+func (inv *Inventory) get(dev *enrich.Device, at int64) *device {
+	rule := ""
+	if inv.policy != nil {
+		rule, _, _ = inv.policy().DeviceRule(dev)
+	}
 	d, ok := inv.devices[dev.MAC]
 	if !ok {
 		if len(inv.devices) >= inv.max {
@@ -135,7 +145,7 @@ func (inv *Inventory) get(dev *enrich.Device, v policy.Verdict, at int64) *devic
 		}
 		d = &device{mac: dev.MAC, vendor: dev.Vendor, country: dev.VendorCountry, private: dev.Private, eui: dev.FromEUI64, first: at, last: at}
 		inv.devices[dev.MAC] = d
-		inv.newBy[newKey{dev.VendorCountry, v.DeviceFlagged()}]++
+		inv.newBy[newKey{dev.VendorCountry, rule != ""}]++
 	} else {
 		inv.unlink(d)
 	}
@@ -143,9 +153,7 @@ func (inv *Inventory) get(dev *enrich.Device, v policy.Verdict, at int64) *devic
 	if at > d.last {
 		d.last = at
 	}
-	if v.Device != "" {
-		d.rule = v.Device
-	}
+	d.rule = rule
 	return d
 }
 
@@ -175,8 +183,8 @@ func (inv *Inventory) pushFront(d *device) {
 }
 
 func (d *device) addAddr(a netip.Addr) {
-	if !a.IsValid() {
-		return
+	if !a.IsValid() || a.IsUnspecified() {
+		return // "::" is the source of duplicate address detection and group reports: no address of the device
 	}
 	if i := slices.Index(d.addrs, a); i >= 0 {
 		copy(d.addrs[1:i+1], d.addrs[:i])

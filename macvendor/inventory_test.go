@@ -48,7 +48,7 @@ func newLab(t *testing.T, grouping flow.Grouping) *lab {
 	}
 	env := flow.NewEnv(geotest.Resolver(t), pol, true)
 	env.Enrichers = append(env.Enrichers, Enricher{Source: src})
-	l := &lab{t: t, inv: NewInventory(InventoryOptions{Now: func() time.Time { return time.Unix(10, 0) }})}
+	l := &lab{t: t, inv: NewInventory(InventoryOptions{Policy: env.Policy, Now: func() time.Time { return time.Unix(10, 0) }})}
 	cfg := flow.DefaultConfig()
 	cfg.Grouping = grouping
 	l.acct = flow.NewAccountant(env, cfg, l.inv, flow.FlaggedFunc(func(ev *flow.FlowEvent) {
@@ -97,6 +97,9 @@ func TestInventoryThroughTheAccountant(t *testing.T) {
 	// EUI-64: the MAC is in the IPv6 address, the frame's is the router's
 	// (a device beyond the segment).
 	l.send(6, gateway, "fd00::32fb:b8ff:fe0a:b0c", "2001:db8:2::1", true, 600)
+	// A Huawei device seen only in its multicast group reports: flagged in
+	// the inventory (the rule judges the device), but no flagged flow.
+	l.send(7, [6]byte{0x30, 0xfb, 0xb8, 0x0d, 0x0e, 0x0f}, "fe80::1", "ff02::16", true, 76)
 	l.acct.Flush()
 
 	// Flagged-flow events: the device-flagged flows and the RU flow.
@@ -147,19 +150,20 @@ func TestInventoryThroughTheAccountant(t *testing.T) {
 		{"da:a1:19:00:00:01", "", "", "", "", true, 400},
 		{"00:00:5e:00:53:01", "", "", "", "", false, 500},
 		{"30:fb:b8:0a:0b:0c", "HUAWEI TECHNOLOGIES CO.,LTD", "CN", "distrusted", "sanctioned", false, 600},
+		{"30:fb:b8:0d:0e:0f", "HUAWEI TECHNOLOGIES CO.,LTD", "CN", "", "", false, 76},
 	} {
 		if !rows[r] {
 			t.Errorf("no aggregate %+v in %+v", r, rows)
 		}
 	}
-	if len(rows) != 6 {
-		t.Errorf("%d aggregates, want 6: %+v", len(rows), rows)
+	if len(rows) != 7 {
+		t.Errorf("%d aggregates, want 7: %+v", len(rows), rows)
 	}
 
 	// The inventory: devices most recently seen first, bytes of ended flows.
 	devs := l.inv.Devices()
-	if len(devs) != 5 {
-		t.Fatalf("%d devices, want 5: %+v", len(devs), devs)
+	if len(devs) != 6 {
+		t.Fatalf("%d devices, want 6: %+v", len(devs), devs)
 	}
 	byMAC := map[string]Device{}
 	for _, d := range devs {
@@ -188,16 +192,20 @@ func TestInventoryThroughTheAccountant(t *testing.T) {
 	rec := httptest.NewRecorder()
 	l.inv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/devices", nil))
 	var body struct{ Devices []Device }
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Devices) != 5 || body.Devices[0].MAC != devs[0].MAC {
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Devices) != 6 || body.Devices[0].MAC != devs[0].MAC {
 		t.Errorf("API: %v %s", err, rec.Body.String())
 	}
 
-	// Metrics: every device was seen at second 1..6, inside the window
+	if d := byMAC["30:fb:b8:0d:0e:0f"]; !d.Flagged || d.VendorRule != "distrusted" || len(d.Addresses) != 1 {
+		t.Errorf("device seen in multicast only: %+v", d)
+	}
+
+	// Metrics: every device was seen at second 1..7, inside the window
 	// of 15 minutes that ends at second 10.
 	want2 := `
 # HELP jurismon_device_inventory_devices Devices held in the inventory (bounded by --vendors.max-devices).
 # TYPE jurismon_device_inventory_devices gauge
-jurismon_device_inventory_devices 5
+jurismon_device_inventory_devices 6
 # HELP jurismon_device_inventory_evictions_total Devices evicted from the full inventory, least recently seen first.
 # TYPE jurismon_device_inventory_evictions_total counter
 jurismon_device_inventory_evictions_total 0
@@ -205,12 +213,12 @@ jurismon_device_inventory_evictions_total 0
 # TYPE jurismon_devices gauge
 jurismon_devices{flagged="false",vendor_country=""} 2
 jurismon_devices{flagged="false",vendor_country="CA"} 1
-jurismon_devices{flagged="true",vendor_country="CN"} 2
+jurismon_devices{flagged="true",vendor_country="CN"} 3
 # HELP jurismon_devices_new_total Local devices seen for the first time (or again after eviction from the inventory), by maker's country and flagged.
 # TYPE jurismon_devices_new_total counter
 jurismon_devices_new_total{flagged="false",vendor_country=""} 2
 jurismon_devices_new_total{flagged="false",vendor_country="CA"} 1
-jurismon_devices_new_total{flagged="true",vendor_country="CN"} 2
+jurismon_devices_new_total{flagged="true",vendor_country="CN"} 3
 `
 	if err := testutil.CollectAndCompare(l.inv.Collector(), strings.NewReader(want2)); err != nil {
 		t.Error(err)

@@ -173,9 +173,9 @@ type exception struct {
 }
 
 // Empty returns a policy that flags nothing and has no local networks, as
-// an empty file does.
+// "jurisdictions: []" does: the policy of a command run without --config.
 func Empty() *Policy {
-	p, err := Parse(nil)
+	p, err := Parse([]byte("jurisdictions: []\n"))
 	if err != nil {
 		panic("policy: the empty policy does not parse: " + err.Error())
 	}
@@ -188,13 +188,19 @@ func Empty() *Policy {
 // touching the accountant. The first jurisdiction in file order that
 // matches wins; within one, fields are checked in the order country,
 // registered country, ASN, AS organisation. A match is suppressed when the
-// address is in an exception's CIDR, its ASN is an exception's, or it is in
+// address (or the IPv4 address it embeds, for NAT64, 6to4 and Teredo) is in
+// an exception's CIDR, its ASN is an exception's, or it is in
 // local_networks (which are never remote). Special-purpose addresses
 // (Location.Class other than geo.ClassPublic) and a nil Location are never
 // flagged. Evaluate does not allocate and does not keep f.
 func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
 	v := p.evaluateRemote(f)
-	p.evaluateDevice(&f.Device, &v)
+	// A device is judged by the flows it has with the world: its chatter
+	// with special-purpose addresses (multicast group reports, link-local
+	// neighbours) says nothing about where its data goes.
+	if f.Location != nil && f.Location.Class == geo.ClassPublic {
+		p.evaluateDevice(&f.Device, &v)
+	}
 	return v
 }
 
@@ -232,8 +238,14 @@ func (p *Policy) evaluateRemote(f *enrich.Facts) Verdict {
 		if reason, ok := p.exceptASN[loc.ASN]; ok {
 			return Verdict{Excepted: reason}
 		}
+		// An address located by the IPv4 address it embeds (NAT64, 6to4,
+		// Teredo) reaches that host: an exception for it holds too.
+		var inner netip.Addr
+		if loc.Embedded != geo.EmbedNone {
+			_, inner = geo.Embedded(addr)
+		}
 		for _, e := range p.exceptCIDR {
-			if e.prefix.Contains(addr) {
+			if e.prefix.Contains(addr) || (inner.IsValid() && e.prefix.Contains(inner)) {
 				return Verdict{Excepted: e.reason}
 			}
 		}

@@ -36,12 +36,19 @@ type macException struct {
 
 func (e macException) contains(mac uint64) bool { return mac>>(48-e.bits) == e.value }
 
-// evaluateDevice judges the flow's local device against the vendors rules,
-// in file order: the first that matches wins, unless one of its exceptions
-// names the device.
+// evaluateDevice judges the flow's local device against the vendors rules
+// (see DeviceRule) into v.
 func (p *Policy) evaluateDevice(d *enrich.Device, v *Verdict) {
+	v.Device, v.DeviceMatchedBy, v.DeviceExcepted = p.DeviceRule(d)
+}
+
+// DeviceRule judges a device against the vendors rules, in file order: the
+// first that matches wins, unless one of its exceptions names the device
+// (excepted is then its reason). It is the device's own standing, whatever
+// flow it is seen in; Evaluate applies it to flows with a public remote.
+func (p *Policy) DeviceRule(d *enrich.Device) (rule string, by Field, excepted string) {
 	if !d.HasMAC || d.Private || len(p.vendors) == 0 {
-		return
+		return "", MatchedNone, ""
 	}
 	ci, cok := countryIndex(d.VendorCountry)
 	var mac uint64
@@ -50,7 +57,6 @@ func (p *Policy) evaluateDevice(d *enrich.Device, v *Verdict) {
 	}
 	for i := range p.vendors {
 		r := &p.vendors[i]
-		var by Field
 		switch {
 		case d.Vendor != "" && r.vendors != nil && r.vendors.MatchString(d.Vendor):
 			by = MatchedVendor
@@ -61,13 +67,12 @@ func (p *Policy) evaluateDevice(d *enrich.Device, v *Verdict) {
 		}
 		for _, e := range r.exceptions {
 			if e.contains(mac) {
-				v.DeviceExcepted = e.reason
-				return
+				return "", MatchedNone, e.reason
 			}
 		}
-		v.Device, v.DeviceMatchedBy = r.name, by
-		return
+		return r.name, by, ""
 	}
+	return "", MatchedNone, ""
 }
 
 // VendorRules returns the names of the vendors rules in file order.
