@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/jurismon/jurismon/geo"
 )
 
 // Formats lists the output forms Write accepts.
@@ -40,7 +42,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 var CSVHeader = []string{
 	"country", "registered_country", "asn", "as_org", "address_class", "remote", "local",
 	"bytes_to", "bytes_from", "packets_to", "packets_from", "flows", "remote_hosts",
-	"jurisdiction", "matched_by", "folded", "excepted", "embedded", "domain", "cname_chain",
+	"jurisdiction", "matched_by", "folded", "excepted", "embedded",
+	"mac", "mac_private", "vendor", "vendor_country", "vendor_rule",
+	"domain", "cname_chain",
 }
 
 // WriteCSV writes one header line and one line per row; the summary is not
@@ -59,7 +63,9 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		rec := []string{
 			row.Country, row.RegisteredCountry, asn, row.ASOrg, row.AddressClass, row.Remote, row.Local,
 			u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts),
-			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Excepted, row.Embedded, row.Domain, strings.Join(row.CNAMEChain, " > "),
+			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Excepted, row.Embedded,
+			row.MAC, strconv.FormatBool(row.MACPrivate), row.Vendor, row.VendorCountry, row.VendorRule,
+			row.Domain, strings.Join(row.CNAMEChain, " > "),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -99,9 +105,14 @@ func HumanBytes(v uint64) string {
 // WriteTable writes an aligned table for people, then the summary.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	byDevice := r.Summary.Grouping == "device"
 	cols := []string{"COUNTRY", "REG", "ASN", "AS ORGANISATION"}
 	named := false // a DOMAIN column
 	switch r.Summary.Grouping {
+	case "device":
+		// The device's maker, where the location columns would be: the
+		// grouping aggregates over the remote locations.
+		cols = []string{"MAC", "VENDOR", "VENDOR COUNTRY"}
 	case "domain":
 		cols, named = []string{"DOMAIN"}, true
 	case "remote", "local-remote":
@@ -139,7 +150,28 @@ func (r *Report) WriteTable(w io.Writer) error {
 		case row.Excepted != "":
 			flagged = "excepted: " + truncate(row.Excepted, 32)
 		}
+		switch {
+		case row.VendorRule != "" && flagged == "-":
+			flagged = "device: " + row.VendorRule
+		case row.VendorRule != "":
+			flagged += ", device: " + row.VendorRule
+		}
 		f := []string{country, reg, asn, org}
+		if byDevice {
+			vendor, vc := truncate(row.Vendor, 32), row.VendorCountry
+			switch {
+			case row.MACPrivate:
+				vendor = "(randomised MAC)"
+			case row.MAC == geo.Unknown:
+				vendor = "-"
+			case vendor == "":
+				vendor = "(not registered)"
+			}
+			if vc == "" {
+				vc = "-"
+			}
+			f = []string{row.MAC, vendor, vc}
+		}
 		if r.Summary.Grouping == "domain" {
 			f = f[:0]
 		}
