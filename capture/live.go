@@ -29,6 +29,10 @@ type LiveOptions struct {
 	// Payload is how many bytes after a TCP or UDP header are kept (0:
 	// none, the default: no feature needs any today).
 	Payload int
+	// DNSSnapLen, when positive, keeps TCP and UDP packets from port 53
+	// up to this many bytes, whole DNS responses for passive DNS, where
+	// every other packet is cut at its headers (CutOptions.DNSSnapLen).
+	DNSSnapLen int
 	// Decapsulate keeps the inner headers of tunnelled packets, for a
 	// decoder that decapsulates them.
 	Decapsulate bool
@@ -100,6 +104,9 @@ func (o LiveOptions) withDefaults() (LiveOptions, error) {
 	}
 	if o.Payload < 0 || o.Payload > maxSnapLen {
 		return o, fmt.Errorf("capture: payload bytes %d out of range 0..%d", o.Payload, maxSnapLen)
+	}
+	if o.DNSSnapLen < 0 || o.DNSSnapLen > maxSnapLen {
+		return o, fmt.Errorf("capture: DNS snap length %d out of range 0..%d", o.DNSSnapLen, maxSnapLen)
 	}
 	if o.SnapLen < 64 || o.SnapLen > maxSnapLen {
 		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, maxSnapLen)

@@ -21,15 +21,16 @@ import (
 // attributionFlags configure who and what a flow is attributed to: the
 // remote's name by passive DNS, the local process (live only).
 type attributionFlags struct {
-	dns       bool
-	dnsMax    int
-	dnsMaxTTL time.Duration
-	dnsGrace  time.Duration
-	processes bool
-	all       bool
-	procCache int
-	procQueue int
-	procRoot  string
+	dns        bool
+	dnsMax     int
+	dnsMaxTTL  time.Duration
+	dnsGrace   time.Duration
+	dnsSnapLen int
+	processes  bool
+	all        bool
+	procCache  int
+	procQueue  int
+	procRoot   string
 }
 
 func (a *attributionFlags) register(cmd *kingpin.CmdClause, live bool) {
@@ -40,6 +41,7 @@ func (a *attributionFlags) register(cmd *kingpin.CmdClause, live bool) {
 	if !live {
 		return
 	}
+	cmd.Flag("dns.snaplen", "Bytes kept of each live packet from port 53 (DNS responses), where every other packet is cut at its headers.").Default("4096").IntVar(&a.dnsSnapLen)
 	cmd.Flag("attribution.processes", "Look up the local process (and its container) owning each flagged flow's socket, through /proc, off the packet path.").Default("true").BoolVar(&a.processes)
 	cmd.Flag("attribution.all", "Look up the owning process of every new flow, not only of flagged ones (implies --attribution.processes).").BoolVar(&a.all)
 	cmd.Flag("attribution.cache-size", "Socket owner answers kept.").Default(fmt.Sprint(workload.DefaultCacheSize)).IntVar(&a.procCache)

@@ -68,7 +68,7 @@ func TestAgentNamesFlows(t *testing.T) {
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
 		"--config", pol, "--events.file", eventsFile, "--events.interval", "0s", "--flow.idle-timeout", "2s",
-		"--capture.snaplen", "512", "--log.level", "debug")
+		"--log.level", "debug")
 	agent.Stderr = &stderr
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)

@@ -138,6 +138,9 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{Policy: a.env.Policy, MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
 
 	c.live.Logger = logger
+	if c.attribution.dns {
+		c.live.DNSSnapLen = c.attribution.dnsSnapLen // the answers are payload
+	}
 	warnMissingInterfaces(logger, c.live.Interfaces)
 	c.live.Decapsulate = c.decapsulate // keep the inner headers the decoder reads
 	if a.live, err = capture.NewLive(c.live); err != nil {
