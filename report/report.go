@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
@@ -49,6 +50,8 @@ type Row struct {
 	// VendorRule is the policy's vendors rule that flagged the local
 	// device (in every grouping), else absent.
 	VendorRule string `json:"vendor_rule,omitempty"`
+	// LastSeen is the time of the latest packet, kept for flagged rows only.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 	// Domain is the remote's name under --by remote and local-remote (the
 	// name its DNS answer was for), its registrable domain under --by
 	// domain; absent when no answer named it, or under other groupings.
@@ -94,6 +97,9 @@ type Summary struct {
 	// CaptureHost is the likely capture host when no traffic was local
 	// (every flow transit) and one address is in most flows; else null.
 	CaptureHost *CaptureHost `json:"capture_host"`
+	FirstPacket time.Time    `json:"first_packet,omitzero"` // capture time of the earliest packet read
+	LastPacket  time.Time    `json:"last_packet,omitzero"`
+	Policy      *Policy      `json:"policy,omitempty"` // nil when no policy file was given
 }
 
 // Truncation says where a capture file ends short: everything before the
@@ -126,6 +132,15 @@ type CaptureHost struct {
 	Hint         string `json:"hint"`
 }
 
+// Policy names the policy file the report was judged by.
+type Policy struct {
+	File          string   `json:"file"`
+	SHA256        string   `json:"sha256"`
+	Jurisdictions []string `json:"jurisdictions"`
+	// Text is the file itself, for the HTML record; JSON has its checksum.
+	Text string `json:"-"`
+}
+
 // Database names a geo database the report was made with.
 type Database struct {
 	Name      string `json:"name"`
@@ -138,6 +153,9 @@ type Database struct {
 type Report struct {
 	Rows    []Row   `json:"rows"`
 	Summary Summary `json:"summary"`
+	// Created is when the report was made, shown by the HTML form; the
+	// machine forms leave it out so that they depend on the input only.
+	Created time.Time `json:"-"`
 }
 
 // Flagged reports whether any flagged traffic was seen.
@@ -216,6 +234,9 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 		Folded:            k.Folded,
 		Excepted:          k.Excepted,
 		Embedded:          k.Embedded.String(),
+	}
+	if ts := g.LastSeen.Load(); ts > 0 {
+		r.LastSeen = time.Unix(0, ts).UTC()
 	}
 	if k.Jurisdiction != "" {
 		r.MatchedBy = k.MatchedBy.String()
