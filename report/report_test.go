@@ -204,9 +204,9 @@ func TestDeviceRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"*,*,,*,*,,,300,0,0,0,0,0,sanctioned,country,false,,,30:fb:b8:01:02:03,false,HUAWEI TECHNOLOGIES CO.,LTD,CN,distrusted\n",
-		"*,*,,*,*,,,200,0,0,0,0,0,,,false,,,da:a1:19:00:00:01,true,,,\n",
-		"*,*,,*,*,,,100,0,0,0,0,0,,,false,,,unknown,false,,,\n",
+		"*,*,,*,*,,,300,0,0,0,0,0,sanctioned,country,false,,,30:fb:b8:01:02:03,false,HUAWEI TECHNOLOGIES CO.,LTD,CN,distrusted,,\n",
+		"*,*,,*,*,,,200,0,0,0,0,0,,,false,,,da:a1:19:00:00:01,true,,,,,\n",
+		"*,*,,*,*,,,100,0,0,0,0,0,,,false,,,unknown,false,,,,,\n",
 	} {
 		if !strings.Contains(strings.ReplaceAll(csv.String(), `"HUAWEI TECHNOLOGIES CO.,LTD"`, "HUAWEI TECHNOLOGIES CO.,LTD"), want) {
 			t.Errorf("CSV lacks %q:\n%s", want, csv.String())
