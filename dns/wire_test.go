@@ -74,7 +74,7 @@ func newWired(t *testing.T, by flow.Grouping) *wired {
 	env.Inspectors = append(env.Inspectors, x.c.Inspector())
 	cfg := flow.DefaultConfig()
 	cfg.Grouping = by
-	x.acct = flow.NewAccountant(env, cfg, flow.FlaggedFunc(func(ev *flow.FlowEvent) {
+	x.acct = flow.NewAccountant(env, cfg, flow.FlaggedFunc(func(ev *flow.Event) {
 		x.events = append(x.events, events.FromFlow(ev, time.Unix(0, ev.Last)))
 	}))
 	x.w = flow.NewWorker(x.acct, true)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jurismon/jurismon/enrich"
+	"golang.org/x/time/rate"
+
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 )
@@ -109,7 +111,7 @@ var reasonNames = [numReasons]string{"rate_limit", "queue_full", "write_error"}
 // number of goroutines; one goroutine runs Run.
 type Log struct {
 	opts  Options
-	limit *bucket
+	limit *rate.Limiter
 	queue chan pending
 	ring  ring
 
@@ -242,7 +244,7 @@ func (l *Log) cutPartial() bool {
 // does not allocate.
 type pending struct {
 	at    time.Time
-	ev    flow.FlowEvent
+	ev    flow.Event
 	loc   geo.Location
 	facts enrich.Facts
 	// watched is the domains entry a watched-domain violation broke; ""
@@ -269,21 +271,21 @@ func (p *pending) event() Event {
 // and counting it when the rate limit is exceeded or the queue is full.
 // After Flushing it neither applies the rate limit nor drops on a full
 // queue. Events observed after Close are ignored.
-func (l *Log) Observe(e *flow.FlowEvent) { l.observe(e, "") }
+func (l *Log) Observe(e *flow.Event) { l.observe(e, "") }
 
 // ObserveViolation records an answer for watched, an entry of the policy's
 // domains section, that pointed where the entry does not allow: e's Local
 // is the client that asked, Remote the answered address (ports 0), Facts
 // the names; like Observe it never blocks.
-func (l *Log) ObserveViolation(watched string, e *flow.FlowEvent) { l.observe(e, watched) }
+func (l *Log) ObserveViolation(watched string, e *flow.Event) { l.observe(e, watched) }
 
-func (l *Log) observe(e *flow.FlowEvent, watched string) {
+func (l *Log) observe(e *flow.Event, watched string) {
 	if l.closed.Load() {
 		return
 	}
 	now := l.opts.now()
 	final := l.final.Load()
-	if !final && !l.limit.allow(now) {
+	if !final && !l.limit.AllowN(now, 1) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}

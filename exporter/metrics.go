@@ -1,10 +1,3 @@
-// Package exporter turns the agent's counters into Prometheus metrics.
-//
-// The packet path never touches a prometheus type: accountants keep their
-// own atomic aggregates, and the Collector here reads them at scrape time
-// and emits constant metrics (ebpf_exporter's pattern). The label values
-// are closed sets (directions, ISO country codes, configured jurisdiction
-// names) plus ASNs only where the user asks for them, folded past a cap.
 package exporter
 
 import (
@@ -189,7 +182,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		evicted += st.FlowsEvicted.Load()
 		expired += st.FlowsExpired.Load()
 		folded += a.Folded()
-		for _, g := range a.Groups() {
+		for _, g := range a.Aggregates() {
 			k := &g.Key
 			country := countryLabel(k)
 			for side := range 2 {
@@ -304,7 +297,7 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 	}
 }
 
-func directionOf(k *flow.GroupKey, side int) string {
+func directionOf(k *flow.AggregateKey, side int) string {
 	switch {
 	case k.Transit:
 		return flow.Transit.String()
@@ -317,7 +310,7 @@ func directionOf(k *flow.GroupKey, side int) string {
 
 // countryLabel is the ISO code, "unknown", or "special" for special-purpose
 // addresses, which have no country.
-func countryLabel(k *flow.GroupKey) string {
+func countryLabel(k *flow.AggregateKey) string {
 	if k.Class != geo.ClassPublic {
 		return "special"
 	}
@@ -327,7 +320,7 @@ func countryLabel(k *flow.GroupKey) string {
 	return k.Country
 }
 
-func asnLabels(k *flow.GroupKey) (asn, org string) {
+func asnLabels(k *flow.AggregateKey) (asn, org string) {
 	if k.Folded || k.Class != geo.ClassPublic {
 		return Other, Other
 	}

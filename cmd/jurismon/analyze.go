@@ -18,6 +18,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
+	"github.com/jurismon/jurismon/collect"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/macvendor"
@@ -37,6 +39,7 @@ type analyzeCommand struct {
 	localNets     []string
 	progress      string
 	cpuProfile    string
+	flowRecords   bool
 	flows         flow.Config
 	attribution   attributionFlags
 	vendors       vendorFlags
@@ -53,11 +56,12 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("flow-records", "The files hold exported flow datagrams (NetFlow v5/v9, IPFIX, sFlow over UDP): account their records, not the packets.").BoolVar(&c.flowRecords)
 	enumFlag(c.cmd, "progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.", "auto", &c.progress, "auto", "always", "never")
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("report.max-rows", "Aggregate (row) cap: past it, new aggregates fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.attribution.register(c.cmd, false)
 	c.vendors.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
@@ -104,7 +108,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
-	env.SetHostNetworks(local)
+	env.LocalNetworks = local
 	vendors, err := c.vendors.open(logger)
 	if err != nil {
 		return err
@@ -123,6 +127,9 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	acct := flow.NewAccountant(env, c.flows, obs...)
 	an := analysis{w: flow.NewWorker(acct, c.decapsulate), unsupported: map[capture.LinkType]uint64{}}
 	attr.worker(an.w)
+	if c.flowRecords {
+		an.rec = collect.NewDecoder(nil, an.w)
+	}
 	for _, name := range c.files {
 		if err := an.file(name, c.showProgress()); err != nil {
 			return err
@@ -135,7 +142,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	if hosts != nil {
 		s.CaptureHost = hosts.hint(s)
 	}
-	rep := report.Build(acct.Groups(), by, s)
+	rep := report.Build(acct.Aggregates(), by, s)
 	rep.Top(c.top)
 	rep.Summary.FirstPacket, rep.Summary.LastPacket = an.span.times()
 	rep.Summary.Policy = policySummary(c.config, pol)
@@ -271,6 +278,9 @@ func startCPUProfile(path string) (func(), error) {
 // summary says about the files themselves.
 type analysis struct {
 	w *flow.Worker
+	// rec, with --flow-records: the frames are flow datagrams whose
+	// records are accounted.
+	rec *collect.Decoder
 	// unsupported counts the frames of each link type the decoder does not
 	// know, so that the summary can name them.
 	unsupported map[capture.LinkType]uint64
@@ -286,7 +296,7 @@ const progressMin = 64 << 20
 // everything before the cut is accounted, as tcpdump reads it, and the cut
 // is recorded for the summary.
 func (an *analysis) file(name string, progress bool) error {
-	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
+	fs, err := pcapfile.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			an.cut(name, 0, err)
@@ -317,7 +327,9 @@ func (an *analysis) file(name string, progress bool) error {
 		}
 		read++
 		an.span.add(f.Timestamp)
-		if an.w.Handle(&f) == capture.UnsupportedLink {
+		if an.rec != nil {
+			an.rec.Frame(&f)
+		} else if an.w.Handle(&f) == capture.UnsupportedLink {
 			an.unsupported[f.Link]++
 		}
 		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
@@ -357,16 +369,16 @@ func (an *analysis) summary(files []string, res *geo.Resolver) report.Summary {
 	w := an.w
 	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
-		Files:          files,
-		PacketsRead:    d.Frames(),
-		Decoded:        d.Load(capture.Decoded),
-		NotIP:          d.Load(capture.NotIP),
-		Malformed:      map[string]uint64{},
-		Directions:     map[string]report.Direction{},
-		UnknownLookups: acct.Stats.UnknownLookups.Load(),
-		FlowsEvicted:   acct.Stats.FlowsEvicted.Load(),
-		GroupsFolded:   acct.Folded(),
-		HostsUntracked: acct.Stats.HostsUntracked.Load(),
+		Files:            files,
+		PacketsRead:      d.Frames(),
+		Decoded:          d.Load(capture.Decoded),
+		NotIP:            d.Load(capture.NotIP),
+		Malformed:        map[string]uint64{},
+		Directions:       map[string]report.Direction{},
+		UnknownLookups:   acct.Stats.UnknownLookups.Load(),
+		FlowsEvicted:     acct.Stats.FlowsEvicted.Load(),
+		AggregatesFolded: acct.Folded(),
+		HostsUntracked:   acct.Stats.HostsUntracked.Load(),
 	}
 	for r := range capture.NumResults {
 		if n := d.Load(r); r.Malformed() && n > 0 {
@@ -423,7 +435,7 @@ func newHostCounter() *hostCounter {
 
 // ObserveEnded counts the remote endpoints of an ended flow: both of a
 // transit flow (flow.EndObserver).
-func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
+func (h *hostCounter) ObserveEnded(ev *flow.Event) {
 	h.count(ev.Remote.Addr())
 	if ev.Transit {
 		h.count(ev.Local.Addr())

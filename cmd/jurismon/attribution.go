@@ -118,11 +118,11 @@ func (at *attribution) observers() []flow.Observer {
 
 // flagged wraps the flagged-flow observer obs so that each event carries
 // the owner found since the flow started.
-func (at *attribution) flagged(obs func(*flow.FlowEvent)) flow.Observer {
+func (at *attribution) flagged(obs func(*flow.Event)) flow.Observer {
 	if at.procs == nil {
 		return flow.FlaggedFunc(obs)
 	}
-	return flow.FlaggedFunc(func(ev *flow.FlowEvent) {
+	return flow.FlaggedFunc(func(ev *flow.Event) {
 		if ev.Facts != nil {
 			at.procs.Fill(ev.Facts)
 		}
@@ -149,9 +149,9 @@ func (at *attribution) register(reg prometheus.Registerer) {
 
 // violationEvent describes a watched-domain violation as the event log's
 // flow event: the client as the local end, the answer as the remote one.
-func violationEvent(v *domainwatch.Violation) *flow.FlowEvent {
+func violationEvent(v *domainwatch.Violation) *flow.Event {
 	facts := enrich.Facts{Location: v.Location, Domain: enrich.Domain{Name: v.Chain[0], CNAMEChain: v.Chain[1:], Source: "dns"}}
-	return &flow.FlowEvent{
+	return &flow.Event{
 		First: v.Time, Last: v.Time,
 		Local:    netip.AddrPortFrom(v.Client, 0),
 		Remote:   netip.AddrPortFrom(v.Addr, 0),
