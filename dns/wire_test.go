@@ -124,7 +124,7 @@ func TestWorkerFeedsEnricher(t *testing.T) {
 				t.Errorf("event domain %q chain %q jurisdiction %q, want www.example.com [edge.example.net] russia", ev.Domain, ev.CNAMEChain, ev.Jurisdiction)
 			}
 			got := map[string]uint64{}
-			for _, g := range x.acct.Groups() {
+			for _, g := range x.acct.Aggregates() {
 				if !g.Key.Internal {
 					got[g.Key.Domain+"/"+g.Key.Jurisdiction] += g.Flows[flow.To].Load() + g.Flows[flow.From].Load()
 				}
