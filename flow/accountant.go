@@ -21,6 +21,7 @@ type Config struct {
 	MaxAggregates int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
 	MaxHosts      int           // distinct remote hosts tracked for host counts (default 1048576)
 	NoHosts       bool          // do not count distinct remote hosts (the live agent exports no host counts)
+	AllVendors    bool          // under ByMetrics, key every device's traffic by its vendor, not only flagged devices' (--metrics.vendor=top)
 
 	// PublishEvery, when positive, publishes the counts of active flows to
 	// the aggregates this often, for readers on other goroutines (the
@@ -527,9 +528,10 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 	}
 	if g == ByMetrics {
 		k.Transit = transit
-		if v.DeviceFlagged() {
-			// Flagged devices' bytes are exported per vendor: the
-			// vendors rules bound how many there are.
+		if v.DeviceFlagged() || a.cfg.AllVendors {
+			// Flagged devices' bytes are exported per vendor (the vendors
+			// rules bound how many there are); every vendor's with
+			// AllVendors, for an exporter that keeps the top ones.
 			k.Vendor = f.Device.Vendor
 		}
 	} else {
