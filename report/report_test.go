@@ -86,9 +86,9 @@ func TestWriteFormats(t *testing.T) {
 // TestDomainColumns: --by domain rows carry the registrable domain, --by
 // remote rows the name and its chain, in JSON, CSV and the table.
 func TestDomainColumns(t *testing.T) {
-	byDomain := Build([]*flow.Group{
-		group(flow.GroupKey{Class: geo.ClassPublic, Domain: "example.co.uk", Jurisdiction: "j", MatchedBy: policy.MatchedDomain}, 50, 0),
-		group(flow.GroupKey{Class: geo.ClassPublic}, 10, 0),
+	byDomain := Build([]*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Domain: "example.co.uk", Jurisdiction: "j", MatchedBy: policy.MatchedDomain}, 50, 0),
+		group(flow.AggregateKey{Class: geo.ClassPublic}, 10, 0),
 	}, flow.ByDomain, Summary{})
 	var table bytes.Buffer
 	if err := byDomain.WriteTable(&table); err != nil {
@@ -99,8 +99,8 @@ func TestDomainColumns(t *testing.T) {
 		!strings.HasPrefix(strings.TrimSpace(lines[2]), "-") {
 		t.Errorf("--by domain table:\n%s", table.String())
 	}
-	byRemote := Build([]*flow.Group{
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "DE", Remote: netip.MustParseAddr("192.0.2.1"),
+	byRemote := Build([]*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "DE", Remote: netip.MustParseAddr("192.0.2.1"),
 			Domain: "www.example.com", CNAMEChain: "a.example.net" + flow.ChainSeparator + "b.example.org"}, 5, 0),
 	}, flow.ByRemote, Summary{})
 	if r := byRemote.Rows[0]; r.Domain != "www.example.com" || strings.Join(r.CNAMEChain, ",") != "a.example.net,b.example.org" {
