@@ -14,6 +14,11 @@ type CutOptions struct {
 	// and IPv6-in-IP packets (two levels deep), which the decoder attributes the
 	// traffic to; without it they are outer payload and are cut.
 	Decapsulate bool
+	// DNSSnapLen, when positive, keeps TCP and UDP packets from port 53
+	// (DNS responses, for passive DNS) up to this many bytes instead of
+	// cutting them at their headers: the answers are the payload. Other
+	// packets, DNS queries included, are cut as before.
+	DNSSnapLen int
 }
 
 // The cut program ends an accepted frame where its headers do: link
@@ -63,12 +68,13 @@ type cutter struct {
 	whole   int // keep the whole frame (up to the snap length)
 	payload int // A is the end of a TCP or UDP header: add the payload kept
 	finish  int // A is the end of what to keep
+	dns     int // a packet from port 53: keep it up to DNSSnapLen
 }
 
 // emitCut writes the cut program for lk at the current position: the
 // accept label of the filter jumps to it.
 func (g *codegen) emitCut(lk layout, snaplen int, opts CutOptions) {
-	c := &cutter{g: g, opts: opts, whole: g.newLabel(), payload: g.newLabel(), finish: g.newLabel()}
+	c := &cutter{g: g, opts: opts, whole: g.newLabel(), payload: g.newLabel(), finish: g.newLabel(), dns: g.newLabel()}
 	for i := range c.lvl {
 		l := &c.lvl[i]
 		*l = cutLabels{g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel(), g.newLabel()}
@@ -124,7 +130,31 @@ func (g *codegen) emitCut(lk layout, snaplen int, opts CutOptions) {
 	c.op(bpf.RetConstant{Val: uint32(snaplen)})
 	g.place(short)
 	c.op(bpf.RetA{})
+	if opts.DNSSnapLen > 0 {
+		g.place(c.dns)
+		c.op(bpf.LoadExtension{Num: bpf.ExtLen})
+		long, short := g.newLabel(), g.newLabel()
+		c.g.code = append(c.g.code, ins{i: bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(opts.DNSSnapLen)}, jt: long, jf: short})
+		g.place(long)
+		c.op(bpf.RetConstant{Val: uint32(opts.DNSSnapLen)})
+		g.place(short)
+		c.op(bpf.RetA{})
+	}
 }
+
+// fromDNS jumps to the DNS label when the transport header at X has source
+// port 53 (and DNSSnapLen is set); A is clobbered, X kept.
+func (c *cutter) fromDNS() {
+	if c.opts.DNSSnapLen <= 0 {
+		return
+	}
+	c.need(2, c.whole)
+	c.op(bpf.LoadIndirect{Off: 0, Size: 2})
+	c.ifGoto(bpf.JumpEqual, dnsPort, c.dns)
+}
+
+// dnsPort is the source port of the packets DNSSnapLen keeps.
+const dnsPort = 53
 
 func (c *cutter) op(i bpf.Instruction) { c.g.code = append(c.g.code, ins{i: i}) }
 
@@ -369,6 +399,7 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 
 	// TCP: the data offset says where the options end.
 	g.place(l.tcp)
+	c.fromDNS()
 	c.need(13, c.whole)
 	c.op(bpf.LoadIndirect{Off: 12, Size: 1})
 	c.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf0})
@@ -382,6 +413,7 @@ func (c *cutter) level(lvl int, next *cutLabels, decapsulate bool) {
 
 	// UDP, and the tunnels it carries.
 	g.place(l.udp)
+	c.fromDNS()
 	plain := g.newLabel()
 	if decap {
 		vxlan, geneve := g.newLabel(), g.newLabel()

@@ -110,7 +110,7 @@ func FuzzCut(f *testing.F) {
 	links := []LinkType{LinkEthernet, LinkRaw, LinkRawOld, LinkSLL, LinkSLL2, LinkIPv4, LinkIPv6}
 	vms := map[LinkType]*bpf.VM{}
 	for _, l := range links {
-		vms[l] = cutVM(f, "", l, MaxSnapLen, CutOptions{Decapsulate: true})
+		vms[l] = cutVM(f, "", l, MaxSnapLen, CutOptions{Decapsulate: true, DNSSnapLen: 4096})
 	}
 	dec := NewDecoder()
 	f.Fuzz(func(t *testing.T, link uint8, data []byte) {
@@ -151,7 +151,8 @@ func sameHeaders(full, cut Packet) bool {
 		return false
 	}
 	tunnelPort := cut.Proto == protoUDP && (cut.DstPort == portVXLAN || cut.DstPort == portGENEVE)
-	if (cut.Proto == protoTCP || cut.Proto == protoUDP) && !tunnelPort && len(cut.Payload) != 0 {
+	dns := cut.SrcPort == dnsPort // kept whole by DNSSnapLen where it is set
+	if (cut.Proto == protoTCP || cut.Proto == protoUDP) && !tunnelPort && !dns && len(cut.Payload) != 0 {
 		return false
 	}
 	full.Payload, cut.Payload = nil, nil
@@ -286,4 +287,44 @@ func cutCases(t testing.TB) []cutCase {
 		}
 	}
 	return cs
+}
+
+// fromPort53 rewrites a UDP or TCP header's source port to 53.
+func fromPort53(h []byte) []byte {
+	binary.BigEndian.PutUint16(h, 53)
+	return h
+}
+
+// TestCutKeepsDNS: with DNSSnapLen, packets from port 53 (DNS responses,
+// over UDP and TCP, IPv4 and IPv6, inside a tunnel too) are kept whole up
+// to it; queries to port 53 and every other packet are still cut at their
+// headers.
+func TestCutKeepsDNS(t *testing.T) {
+	pay := []byte(secret)
+	big := make([]byte, 3000)
+	dns := CutOptions{DNSSnapLen: 1024}
+	for _, tc := range []struct {
+		name  string
+		opts  CutOptions
+		frame []byte
+		keep  int
+	}{
+		{"udp answer", dns, cat(ethH(etherIPv4), v4H(17, 0, 0, fromPort53(udpH(40000, pay)))), 14 + 20 + 8 + len(pay)},
+		{"udp answer past the DNS snap length", dns, cat(ethH(etherIPv4), v4H(17, 0, 0, fromPort53(udpH(40000, big)))), 1024},
+		{"tcp answer", dns, cat(ethH(etherIPv6), v6H(6, cat(fromPort53(tcpH(0)), pay))), 14 + 40 + 20 + len(pay)},
+		{"udp query", dns, cat(ethH(etherIPv4), v4H(17, 0, 0, udpH(53, pay))), 14 + 20 + 8},
+		{"other udp", dns, cat(ethH(etherIPv4), v4H(17, 0, 0, udpH(9000, pay))), 14 + 20 + 8},
+		{"other tcp", dns, cat(ethH(etherIPv4), v4H(6, 0, 0, cat(tcpH(0), pay))), 14 + 20 + 20},
+		{"answer in vxlan", CutOptions{DNSSnapLen: 1024, Decapsulate: true},
+			cat(ethH(etherIPv4), v4H(17, 0, 0, udpH(portVXLAN, cat([]byte{8, 0, 0, 0, 0, 0, 1, 0}, ethH(etherIPv4), v4H(17, 0, 0, fromPort53(udpH(40000, pay))))))),
+			14 + 20 + 8 + 8 + 14 + 20 + 8 + len(pay)},
+		{"udp answer without DNSSnapLen", CutOptions{}, cat(ethH(etherIPv4), v4H(17, 0, 0, fromPort53(udpH(40000, pay)))), 14 + 20 + 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vm := cutVM(t, "", LinkEthernet, 128, tc.opts)
+			if cut := cutFrame(t, vm, tc.frame); len(cut) != tc.keep {
+				t.Errorf("kept %d bytes, want %d of %d", len(cut), tc.keep, len(tc.frame))
+			}
+		})
+	}
 }

@@ -28,6 +28,10 @@ type LiveOptions struct {
 	// Payload is how many bytes after a TCP or UDP header are kept (0:
 	// none, the default: no feature needs any today).
 	Payload int
+	// DNSSnapLen, when positive, keeps TCP and UDP packets from port 53
+	// up to this many bytes, whole DNS responses for passive DNS, where
+	// every other packet is cut at its headers (CutOptions.DNSSnapLen).
+	DNSSnapLen int
 	// Decapsulate keeps the inner headers of tunnelled packets, for a
 	// decoder that decapsulates them.
 	Decapsulate bool
@@ -102,6 +106,9 @@ func (o LiveOptions) withDefaults() (LiveOptions, error) {
 	}
 	if o.Payload < 0 || o.Payload > MaxSnapLen {
 		return o, fmt.Errorf("capture: payload bytes %d out of range 0..%d", o.Payload, MaxSnapLen)
+	}
+	if o.DNSSnapLen < 0 || o.DNSSnapLen > MaxSnapLen {
+		return o, fmt.Errorf("capture: DNS snap length %d out of range 0..%d", o.DNSSnapLen, MaxSnapLen)
 	}
 	if o.SnapLen < 64 || o.SnapLen > MaxSnapLen {
 		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, MaxSnapLen)

@@ -117,7 +117,7 @@ func (c *LiveCapture) program(lt LinkType) (*filterProgram, error) {
 	if p, ok := c.progs[lt]; ok {
 		return p, nil
 	}
-	prog, err := compileCapture(c.opts.Filter, lt, c.opts.SnapLen, &CutOptions{Payload: c.opts.Payload, Decapsulate: c.opts.Decapsulate})
+	prog, err := compileCapture(c.opts.Filter, lt, c.opts.SnapLen, &CutOptions{Payload: c.opts.Payload, Decapsulate: c.opts.Decapsulate, DNSSnapLen: c.opts.DNSSnapLen})
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,7 @@ func (c *LiveCapture) openSockets(li *liveIface, ifi *net.Interface, link LinkTy
 			socks = nil
 		}
 	}()
-	blockSize, numBlocks, frameSize := ringGeometry(c.opts.BufferSize, c.opts.SnapLen)
+	blockSize, numBlocks, frameSize := ringGeometry(c.opts.BufferSize, max(c.opts.SnapLen, c.opts.DNSSnapLen))
 	blockTimeout := min(c.opts.PollTimeout, 50*time.Millisecond)
 	// The kernel program drops outgoing copies on loopback, where every
 	// frame is seen twice (sent and received), as libpcap does.

@@ -93,6 +93,8 @@ var metricLabels = map[string][]string{
 	"jurismon_device_bytes_total":                           {"vendor", "direction", "country", "jurisdiction"},
 	"jurismon_devices":                                      {"vendor_country", "flagged"},
 	"jurismon_devices_new_total":                            {"vendor_country", "flagged"},
+	"jurismon_watched_domain_violations_total":              {"domain", "country"},
+	"jurismon_watched_domain_country":                       {"domain", "country"},
 	// jurismon collect (issue 15).
 	"jurismon_collector_last_datagram_timestamp_seconds": {"exporter"},
 	"jurismon_collector_errors_total":                    {"exporter", "reason"},

@@ -47,6 +47,18 @@ type Options struct {
 	// connection pools keep using an address after its record expired.
 	// 0 means DefaultGrace; a negative value means none.
 	Grace time.Duration
+	// Answers, when set, hears of every address answer stored, on the
+	// packet path (see AnswerObserver).
+	Answers AnswerObserver
+}
+
+// AnswerObserver is told of each A or AAAA answer the cache stores: the
+// chain as stored (the queried name first; the cache never modifies a
+// stored chain, so it may be kept, and must not be modified), the address, the client that asked, when the name
+// stops being offered and the packet time (Unix nanoseconds). It runs on
+// the capture workers' goroutines at once: quick, safe for concurrent use.
+type AnswerObserver interface {
+	ObserveAnswer(chain []string, addr, client netip.Addr, expires, ts int64)
 }
 
 // Name is one name an address was answered for.
@@ -98,6 +110,7 @@ type Cache struct {
 	grace   int64
 	now     atomic.Int64 // latest packet time seen, for scrape-time counts
 	metrics counters
+	answers AnswerObserver
 }
 
 // New returns an empty Cache.
@@ -115,7 +128,7 @@ func New(o Options) *Cache {
 		o.Grace = 0
 	}
 	sets := (o.Capacity + numShards*ways - 1) / (numShards * ways)
-	c := &Cache{seed: maphash.MakeSeed(), sets: uint64(sets), maxTTL: int64(o.MaxTTL), grace: int64(o.Grace)}
+	c := &Cache{seed: maphash.MakeSeed(), sets: uint64(sets), maxTTL: int64(o.MaxTTL), grace: int64(o.Grace), answers: o.Answers}
 	for i := range c.shards {
 		c.shards[i].slots = make([]slot, sets*ways)
 	}
@@ -137,7 +150,10 @@ func (c *Cache) set(addr netip.Addr) (*shard, []slot) {
 // store records that chain[0] resolved (through the rest of chain) to addr
 // for client at ts with the given TTL in seconds. chain holds normalised
 // names as byte slices; they are copied only when the name is new for addr.
-func (c *Cache) store(addr, client netip.Addr, chain [][]byte, ttl uint32, ts int64) {
+//
+// It returns the chain as stored (the cache's, never modified) and when
+// the name stops being offered.
+func (c *Cache) store(addr, client netip.Addr, chain [][]byte, ttl uint32, ts int64) (stored []string, expires int64) {
 	addr = addr.Unmap()
 	life := min(int64(ttl)*int64(time.Second), c.maxTTL) + c.grace
 	sh, set := c.set(addr)
@@ -155,12 +171,13 @@ func (c *Cache) store(addr, client netip.Addr, chain [][]byte, ttl uint32, ts in
 		}
 		n.Client, n.Seen = client, ts
 		n.Expires = max(n.Expires, ts+life)
+		stored, expires = n.Chain, n.Expires
 		if i > 0 {
 			moved := *n
 			copy(s.names[1:i+1], s.names[:i])
 			s.names[0] = moved
 		}
-		return
+		return stored, expires
 	}
 	if int(s.n) == NamesPerAddress {
 		c.metrics.nameEvictions.Add(1)
@@ -169,6 +186,7 @@ func (c *Cache) store(addr, client netip.Addr, chain [][]byte, ttl uint32, ts in
 	}
 	copy(s.names[1:s.n], s.names[:s.n-1])
 	s.names[0] = Name{Chain: copyChain(chain), Client: client, Seen: ts, Expires: ts + life}
+	return s.names[0].Chain, ts + life
 }
 
 // find returns the slot of addr in set, claiming one when addr has none:

@@ -159,8 +159,11 @@ func (c *Cache) message(msg []byte, client netip.Addr, ts int64, cut bool) Resul
 			chain[i] = name(&cnames[steps[n-1-i]].owner)
 		}
 		chain[n] = owner
-		c.store(addr, client, chain[:n+1], rh.TTL, ts)
+		stored, expires := c.store(addr, client, chain[:n+1], rh.TTL, ts)
 		c.metrics.answers.Add(1)
+		if c.answers != nil {
+			c.answers.ObserveAnswer(stored, addr.Unmap(), client.Unmap(), expires, ts)
+		}
 	}
 	return result
 }

@@ -379,12 +379,18 @@ jurismon_dns_answers_total 2
 # TYPE jurismon_dns_evictions_total counter
 jurismon_dns_evictions_total{what="address"} 0
 jurismon_dns_evictions_total{what="name"} 0
+# HELP jurismon_dns_late_names_total Flows named after they started: the answer was read (on another capture worker) after the flow's first packet.
+# TYPE jurismon_dns_late_names_total counter
+jurismon_dns_late_names_total 0
 # HELP jurismon_dns_messages_total DNS responses read from the wire, by result: decoded, partial (cut short by a fragment or a TCP segment), ignored (queries, error responses), malformed.
 # TYPE jurismon_dns_messages_total counter
 jurismon_dns_messages_total{result="decoded"} 1
 jurismon_dns_messages_total{result="ignored"} 1
 jurismon_dns_messages_total{result="malformed"} 1
 jurismon_dns_messages_total{result="partial"} 0
+# HELP jurismon_dns_tcp_states_replaced_total TCP connections from port 53 whose framing state another connection took (each worker keeps a fixed number): the next message of the connection may be misread.
+# TYPE jurismon_dns_tcp_states_replaced_total counter
+jurismon_dns_tcp_states_replaced_total 0
 `
 	if err := testutil.CollectAndCompare(c.Collector(), strings.NewReader(want)); err != nil {
 		t.Error(err)

@@ -15,6 +15,8 @@ type counters struct {
 	answers       atomic.Uint64
 	evictions     atomic.Uint64
 	nameEvictions atomic.Uint64
+	tcpReplaced   atomic.Uint64 // TCP framing states a Tap gave to another connection
+	lateNames     atomic.Uint64 // flows named by the Inspector after they started
 }
 
 var (
@@ -30,6 +32,10 @@ var (
 	descEvictions = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "evictions_total"),
 		"Names forgotten before they expired, by what: address (the map was full: the least recently answered address of its set went) or name (an address answered for more names than it keeps: the oldest name went).",
 		[]string{"what"}, nil)
+	descTCPReplaced = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "tcp_states_replaced_total"),
+		"TCP connections from port 53 whose framing state another connection took (each worker keeps a fixed number): the next message of the connection may be misread.", nil, nil)
+	descLate = prometheus.NewDesc(prometheus.BuildFQName(exporter.Namespace, "dns", "late_names_total"),
+		"Flows named after they started: the answer was read (on another capture worker) after the flow's first packet.", nil, nil)
 )
 
 type collector struct{ c *Cache }
@@ -38,7 +44,7 @@ type collector struct{ c *Cache }
 func (c *Cache) Collector() prometheus.Collector { return collector{c} }
 
 func (m collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEntries, descCapacity, descMessages, descAnswers, descEvictions} {
+	for _, d := range []*prometheus.Desc{descEntries, descCapacity, descMessages, descAnswers, descEvictions, descTCPReplaced, descLate} {
 		ch <- d
 	}
 }
@@ -53,4 +59,6 @@ func (m collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descAnswers, prometheus.CounterValue, float64(c.metrics.answers.Load()))
 	ch <- prometheus.MustNewConstMetric(descEvictions, prometheus.CounterValue, float64(c.metrics.evictions.Load()), "address")
 	ch <- prometheus.MustNewConstMetric(descEvictions, prometheus.CounterValue, float64(c.metrics.nameEvictions.Load()), "name")
+	ch <- prometheus.MustNewConstMetric(descTCPReplaced, prometheus.CounterValue, float64(c.metrics.tcpReplaced.Load()))
+	ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(c.metrics.lateNames.Load()))
 }

@@ -44,7 +44,9 @@ func (c *Cache) Feed(st *enrich.State, p *capture.Packet, payload []byte) (done 
 	}
 	switch p.Proto {
 	case protoUDP:
-		c.Message(payload, p.Dst, p.Timestamp, p.Fragment)
+		// Cut short by a fragment, or by the snap length (the wire length
+		// says so).
+		c.Message(payload, p.Dst, p.Timestamp, p.Fragment || int(p.PayloadLen) > len(payload))
 		return false
 	case protoTCP:
 		return c.tcp(st, payload, p)
@@ -107,5 +109,38 @@ func (c *Cache) Enrich(f *enrich.Facts, p *capture.Packet) {
 	if !ok {
 		return
 	}
-	f.Domain = enrich.Domain{Name: chain[0], CNAMEChain: chain[1:], Source: "dns"}
+	f.Domain = domain(chain)
+}
+
+// domain describes the name a chain gives (the chain is the cache's and
+// never modified).
+func domain(chain []string) enrich.Domain {
+	return enrich.Domain{Name: chain[0], CNAMEChain: chain[1:], Source: "dns", Registrable: Registrable(chain[0])}
+}
+
+// Inspector returns the inspector that names a flow the enricher could not
+// name when it started, by looking again on its second and fourth packets:
+// capture workers run at once, and the answer may be read on another
+// worker a moment after the flow's first packet on this one (the reply, a
+// round trip later, gives it that moment). A name found changes the facts,
+// so that a policy on domains judges the flow again.
+func (c *Cache) Inspector() enrich.Inspector { return lateInspector{c} }
+
+type lateInspector struct{ c *Cache }
+
+func (l lateInspector) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet, _ bool) (changed, done bool) {
+	if f.Domain.Name != "" {
+		return false, true
+	}
+	s[0]++
+	if s[0] != 2 && s[0] != 4 {
+		return false, false
+	}
+	chain, ok := l.c.Lookup(f.Remote.Addr(), f.Local.Addr(), p.Timestamp)
+	if !ok {
+		return false, s[0] >= 4
+	}
+	f.Domain = domain(chain)
+	l.c.metrics.lateNames.Add(1)
+	return true, true
 }

@@ -34,9 +34,10 @@ type Device struct {
 
 // Domain is the remote endpoint's name and how it was learnt.
 type Domain struct {
-	Name       string
-	CNAMEChain []string
-	Source     string // "dns" or "sni"
+	Name        string
+	CNAMEChain  []string
+	Source      string // "dns" or "sni"
+	Registrable string // Name's public suffix and one label more (example.co.uk), for grouping
 }
 
 // Process is the local process (and its container, pod and workload) that

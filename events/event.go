@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 )
@@ -44,6 +45,30 @@ type Event struct {
 	// located by the IPv4 address it embeds, EmbeddedAddress; absent else.
 	Embedded        string `json:"embedded,omitempty"`
 	EmbeddedAddress string `json:"embedded_address,omitempty"`
+	// The remote's name, from the DNS answers seen on the wire (README,
+	// "Passive DNS"): the queried name, and the CNAME targets that led
+	// from it to the address. Absent when no answer was seen.
+	Domain     string   `json:"domain,omitempty"`
+	CNAMEChain []string `json:"cname_chain,omitempty"`
+	// The local process that owns the flow's socket, and its container
+	// and pod (README, "Processes and containers"), where the agent could
+	// tell (--attribution.processes). UID is absent, not 0, when unknown.
+	Process          string `json:"process,omitempty"` // the command name (comm)
+	PID              int32  `json:"pid,omitempty"`
+	UID              *int32 `json:"uid,omitempty"`
+	User             string `json:"user,omitempty"`
+	Exe              string `json:"exe,omitempty"`
+	Container        string `json:"container,omitempty"`
+	ContainerRuntime string `json:"container_runtime,omitempty"`
+	Pod              string `json:"pod,omitempty"`
+	Namespace        string `json:"namespace,omitempty"`
+	Workload         string `json:"workload,omitempty"`
+	// WatchedDomain is set on a watched-domain violation (not a flow): the
+	// policy's domains entry an answer broke. local is then the client
+	// that asked, remote the answered address, protocol "dns", ports 0,
+	// domain and cname_chain the answer's names; jurisdiction is set when
+	// the address is in a flagged one.
+	WatchedDomain string `json:"watched_domain,omitempty"`
 }
 
 // FromFlow converts a flow event, copying everything out of it: the
@@ -82,6 +107,9 @@ func FromFlow(e *flow.Event, now time.Time) Event {
 		ev.LocalMAC = net.HardwareAddr(f.Device.MAC[:]).String()
 		ev.Vendor, ev.VendorCountry = f.Device.Vendor, f.Device.VendorCountry
 	}
+	if f := e.Facts; f != nil {
+		fillFacts(&ev, f)
+	}
 	ev.VendorRule = e.Verdict.Device
 	if e.Verdict.Device != "" {
 		ev.VendorMatchedBy = e.Verdict.DeviceMatchedBy.String()
@@ -111,4 +139,24 @@ func ProtocolName(p uint8) string {
 		return "icmpv6"
 	}
 	return strconv.Itoa(int(p))
+}
+
+// fillFacts copies the flow's name and owner into ev. The strings are
+// immutable and the chain is never modified where it is kept (the DNS
+// cache replaces a chain rather than writing into it), so sharing them is
+// enough; the chain is copied anyway, since the event outlives the flow.
+func fillFacts(ev *Event, f *enrich.Facts) {
+	if d := &f.Domain; d.Name != "" {
+		ev.Domain = d.Name
+		if len(d.CNAMEChain) > 0 {
+			ev.CNAMEChain = append([]string(nil), d.CNAMEChain...)
+		}
+	}
+	if pr := &f.Process; pr.PID != 0 {
+		ev.Process, ev.PID, ev.User, ev.Exe = pr.Comm, pr.PID, pr.User, pr.Exe
+		uid := pr.UID
+		ev.UID = &uid
+	}
+	ev.Container, ev.ContainerRuntime = f.Process.Container, f.Process.Runtime
+	ev.Pod, ev.Namespace, ev.Workload = f.Process.Pod, f.Process.Namespace, f.Process.Workload
 }

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 )
@@ -242,16 +243,27 @@ func (l *Log) cutPartial() bool {
 // event, and formatting addresses is left to the writer so that Observe
 // does not allocate.
 type pending struct {
-	at  time.Time
-	ev  flow.Event
-	loc geo.Location
+	at    time.Time
+	ev    flow.Event
+	loc   geo.Location
+	facts enrich.Facts
+	// watched is the domains entry a watched-domain violation broke; ""
+	// for a flagged flow.
+	watched string
 }
 
 func (p *pending) event() Event {
 	if p.ev.Location != nil {
 		p.ev.Location = &p.loc
 	}
-	return FromFlow(&p.ev, p.at)
+	if p.ev.Facts != nil {
+		p.ev.Facts = &p.facts
+	}
+	ev := FromFlow(&p.ev, p.at)
+	if p.watched != "" {
+		ev.WatchedDomain, ev.Protocol = p.watched, "dns"
+	}
+	return ev
 }
 
 // Observe records a flagged flow. It runs on the packet path: it copies the
@@ -259,7 +271,15 @@ func (p *pending) event() Event {
 // and counting it when the rate limit is exceeded or the queue is full.
 // After Flushing it neither applies the rate limit nor drops on a full
 // queue. Events observed after Close are ignored.
-func (l *Log) Observe(e *flow.Event) {
+func (l *Log) Observe(e *flow.Event) { l.observe(e, "") }
+
+// ObserveViolation records an answer for watched, an entry of the policy's
+// domains section, that pointed where the entry does not allow: e's Local
+// is the client that asked, Remote the answered address (ports 0), Facts
+// the names; like Observe it never blocks.
+func (l *Log) ObserveViolation(watched string, e *flow.Event) { l.observe(e, watched) }
+
+func (l *Log) observe(e *flow.Event, watched string) {
 	if l.closed.Load() {
 		return
 	}
@@ -269,9 +289,12 @@ func (l *Log) Observe(e *flow.Event) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}
-	p := pending{at: now, ev: *e}
+	p := pending{at: now, ev: *e, watched: watched}
 	if e.Location != nil {
 		p.loc = *e.Location
+	}
+	if e.Facts != nil {
+		p.facts = *e.Facts // the accountant's, reused by its next flow
 	}
 	select {
 	case l.queue <- p:

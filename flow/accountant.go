@@ -3,6 +3,7 @@ package flow
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -500,6 +501,9 @@ func (a *Accountant) noteLocation(loc *geo.Location) {
 	}
 }
 
+// ChainSeparator joins the CNAME chain in a GroupKey.
+const ChainSeparator = "\x00"
+
 // key builds the aggregate key of a remote endpoint, from its facts and
 // verdict, under the grouping. local is the flow's local address, invalid
 // for a transit flow.
@@ -534,6 +538,13 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 		k.Excepted = v.Excepted
 		if g.Has(FieldRegistered) {
 			k.Embedded = loc.Embedded
+		}
+	}
+	if g.Has(FieldDomain) && f.Domain.Name != "" {
+		if g == ByDomain {
+			k.Domain = f.Domain.Registrable
+		} else {
+			k.Domain, k.CNAMEChain = f.Domain.Name, strings.Join(f.Domain.CNAMEChain, ChainSeparator)
 		}
 	}
 	if g == ByDevice {

@@ -31,6 +31,9 @@ const (
 	// ByDevice keys by the local device (MAC, vendor, vendor country) and
 	// the verdict.
 	ByDevice
+	// ByDomain keys by the remote's registrable domain (the public suffix
+	// and one label more of the name its DNS answer gave) and the verdict.
+	ByDomain
 )
 
 var groupingNames = map[string]Grouping{
@@ -40,6 +43,7 @@ var groupingNames = map[string]Grouping{
 	"remote":       ByRemote,
 	"local-remote": ByLocalRemote,
 	"device":       ByDevice,
+	"domain":       ByDomain,
 }
 
 // ParseGrouping parses a --by value.
@@ -72,8 +76,14 @@ func (g Grouping) Has(f KeyField) bool {
 		return f != FieldLocal && f != FieldDevice
 	case ByDevice:
 		return f == FieldDevice
+	case ByDomain:
+		return f == FieldDomain
+	case ByLocalRemote:
+		return f != FieldDevice
 	}
-	return f != FieldDevice // only ByDevice keys by the device
+	// The name is kept by the remote groupings (an address's own) and
+	// ByDomain only: under the others it would multiply the rows.
+	return f != FieldDevice && f != FieldDomain
 }
 
 // KeyField names a part of a AggregateKey.
@@ -87,6 +97,7 @@ const (
 	FieldRemote
 	FieldLocal
 	FieldDevice // MAC, vendor and vendor country of the local device
+	FieldDomain // the remote's name: registrable under ByDomain, the whole name and CNAME chain under ByRemote and ByLocalRemote
 )
 
 // AggregateKey is the key of one aggregate. Fields outside the grouping are zero.
@@ -123,6 +134,12 @@ type AggregateKey struct {
 	HasMAC        bool
 	DevicePrivate bool
 	VendorCountry string
+	// Domain is the remote's registrable domain under ByDomain, its name
+	// under ByRemote and ByLocalRemote; CNAMEChain (those two only) the
+	// CNAME targets after the name, joined by NUL bytes (never in a kept
+	// name) so that the key stays comparable. "" when no answer named it.
+	Domain     string
+	CNAMEChain string
 }
 
 // Counter indexes of a Aggregate's byte and packet pairs: traffic sent to the

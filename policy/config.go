@@ -120,6 +120,7 @@ type policyFile struct {
 	LocalNetworks yaml.Node          `yaml:"local_networks"`
 	Vendors       []vendorFile       `yaml:"vendors"`
 	Tunnels       tunnelsFile        `yaml:"tunnels"`
+	Domains       []domainFile       `yaml:"domains"`
 
 	compiled *Policy
 }
@@ -133,6 +134,7 @@ type jurisdictionFile struct {
 	RegisteredCountries yaml.Node `yaml:"registered_countries"`
 	ASNs                yaml.Node `yaml:"asns"`
 	ASOrgs              yaml.Node `yaml:"as_orgs"`
+	Domains             yaml.Node `yaml:"domains"`
 
 	line     int
 	named    bool // the name is valid, whatever else is wrong
@@ -276,6 +278,7 @@ func (f *policyFile) UnmarshalYAML(unmarshal func(any) error) error {
 			ps.add(f.Tunnels.lines[i], "tunnels: jurisdiction %q is already a jurisdiction (line %d): names must differ, they are metric label values", name, first)
 		}
 	}
+	compileDomains(f.Domains, p, &ps)
 	for _, n := range list(&f.LocalNetworks, "local_networks", &ps) {
 		if prefix, ok := parsePrefix(n, "local_networks", &ps); ok {
 			p.local = append(p.local, prefix)
@@ -377,8 +380,9 @@ func (j *jurisdictionFile) UnmarshalYAML(unmarshal func(any) error) error {
 		// group in RE2 syntax, so each expression keeps its meaning.
 		c.orgs = regexp.MustCompile(strings.Join(orgs, "|"))
 	}
-	if complete && len(ps) == 0 && c.countries.empty() && c.registered.empty() && len(c.asns) == 0 && c.orgs == nil {
-		ps.add(j.line, "%s matches nothing: give at least one of countries, registered_countries, asns, as_orgs", ctx)
+	jurisdictionDomains(&j.Domains, ctx+": domains", &c.domains, &ps)
+	if complete && len(ps) == 0 && c.countries.empty() && c.registered.empty() && len(c.asns) == 0 && c.orgs == nil && c.domains == nil {
+		ps.add(j.line, "%s matches nothing: give at least one of countries, registered_countries, asns, as_orgs, domains", ctx)
 	}
 	j.valid = len(ps) == 0
 	return ps.err()
@@ -617,12 +621,14 @@ var parts = map[string]struct {
 	name, want string
 	fields     []string
 }{
-	"policy.plainPolicy":           {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks, tunnels, vendors)", yamlFields(plainPolicy{})},
+	"policy.plainPolicy":           {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks, tunnels, vendors, domains)", yamlFields(plainPolicy{})},
 	"policy.plainTunnels":          {"in tunnels", "tunnels must be a mapping (of allowed, flag_unlisted, jurisdictions, providers)", yamlFields(plainTunnels{})},
 	"policy.plainAllowed":          {"in an allowed tunnel endpoint", "each allowed tunnel endpoint must be a mapping", yamlFields(plainAllowed{})},
 	"[]policy.allowedFile":         {"", "tunnels: allowed must be a list", nil},
 	"policy.plainVendor":           {"in a vendors rule", "each vendors rule must be a mapping", yamlFields(plainVendor{})},
 	"policy.plainVendorException":  {"in a vendors exception", "each vendors exception must be a mapping", yamlFields(plainVendorException{})},
+	"policy.plainDomain":           {"in a domains entry", "each domains entry must be a mapping", yamlFields(plainDomain{})},
+	"[]policy.domainFile":          {"", "domains must be a list", nil},
 	"[]policy.vendorFile":          {"", "vendors must be a list", nil},
 	"[]policy.vendorExceptionFile": {"", "a vendors rule's exceptions must be a list", nil},
 	"policy.plainJurisdiction":     {"in a jurisdiction", "each jurisdiction must be a mapping", yamlFields(plainJurisdiction{})},

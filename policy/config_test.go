@@ -76,6 +76,7 @@ func TestGoodFiles(t *testing.T) {
 		"null-sections.yml": {},
 		"norway.yml":        {jurisdictions: []string{"nordic"}},
 		"anchors.yml":       {jurisdictions: []string{"hosting", "hosting-again"}},
+		"domains.yml":       {jurisdictions: []string{"cn-names"}},
 		"full.yml": {
 			jurisdictions: []string{"sanctioned", "five_eyes", "telcos"},
 			local:         []string{"10.20.0.0/16", "2001:db8:100::/48", "198.51.100.0/24"},

@@ -40,6 +40,8 @@ func (f Field) String() string {
 		return "vendor"
 	case MatchedVendorCountry:
 		return "vendor_country"
+	case MatchedDomain:
+		return "domain"
 	}
 	return ""
 }
@@ -84,6 +86,8 @@ type Policy struct {
 	exceptASN     map[uint32]string
 	local         []netip.Prefix
 	vendors       []vendorRule
+	watched       []WatchedDomain // the domains section, in file order
+	watchedSet    domainSet       // index into watched
 	sum           [32]byte
 	orgs          *orgCache // nil when no jurisdiction has as_orgs, or more than 64 do
 	tunnels       tunnelRules
@@ -97,6 +101,7 @@ type jurisdiction struct {
 	asns        []uint32       // sorted, for a binary search
 	orgs        *regexp.Regexp // all as_orgs of the jurisdiction as one alternation, or nil
 	orgBit      uint64         // this jurisdiction's bit in orgCache results
+	domains     *domainSet     // suffixes of the remote's name, or nil
 }
 
 // orgCache remembers, per AS organisation, which jurisdictions' as_orgs
@@ -214,6 +219,8 @@ func (p *Policy) evaluateRemote(f *enrich.Facts) Verdict {
 			by = MatchedASN
 		case org && j.orgs != nil && p.orgMatch(j, loc.ASOrg):
 			by = MatchedASOrg
+		case j.domains != nil && matchDomain(j.domains, f.Domain.Name):
+			by = MatchedDomain
 		default:
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jurismon/jurismon/flow"
@@ -47,6 +48,13 @@ type Row struct {
 	VendorRule string `json:"vendor_rule,omitempty"`
 	// LastSeen is the time of the latest packet, kept for flagged rows only.
 	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Domain is the remote's name under --by remote and local-remote (the
+	// name its DNS answer was for), its registrable domain under --by
+	// domain; absent when no answer named it, or under other groupings.
+	Domain string `json:"domain,omitempty"`
+	// CNAMEChain is the CNAME targets from Domain to the address (--by
+	// remote and local-remote), absent when there were none.
+	CNAMEChain []string `json:"cname_chain,omitempty"`
 }
 
 // Bytes is the row's traffic in both directions.
@@ -201,7 +209,8 @@ func rowID(r *Row) string {
 	if r.ASN != nil {
 		asn = fmt.Sprint(*r.ASN)
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.MAC, r.VendorRule)
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.MAC, r.VendorRule,
+		r.Domain, strings.Join(r.CNAMEChain, ">"))
 }
 
 func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
@@ -258,6 +267,10 @@ func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
 			r.MAC = net.HardwareAddr(k.MAC[:]).String()
 		}
 		r.MACPrivate, r.Vendor, r.VendorCountry = k.DevicePrivate, k.Vendor, k.VendorCountry
+	}
+	r.Domain = k.Domain
+	if k.CNAMEChain != "" {
+		r.CNAMEChain = strings.Split(k.CNAMEChain, flow.ChainSeparator)
 	}
 	return r
 }

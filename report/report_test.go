@@ -83,6 +83,44 @@ func TestWriteFormats(t *testing.T) {
 	}
 }
 
+// TestDomainColumns: --by domain rows carry the registrable domain, --by
+// remote rows the name and its chain, in JSON, CSV and the table.
+func TestDomainColumns(t *testing.T) {
+	byDomain := Build([]*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Domain: "example.co.uk", Jurisdiction: "j", MatchedBy: policy.MatchedDomain}, 50, 0),
+		group(flow.AggregateKey{Class: geo.ClassPublic}, 10, 0),
+	}, flow.ByDomain, Summary{})
+	var table bytes.Buffer
+	if err := byDomain.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(table.String(), "\n")
+	if !strings.HasPrefix(strings.TrimSpace(lines[0]), "DOMAIN") || !strings.Contains(lines[1], "example.co.uk") || !strings.Contains(lines[1], "j (domain)") ||
+		!strings.HasPrefix(strings.TrimSpace(lines[2]), "-") {
+		t.Errorf("--by domain table:\n%s", table.String())
+	}
+	byRemote := Build([]*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "DE", Remote: netip.MustParseAddr("192.0.2.1"),
+			Domain: "www.example.com", CNAMEChain: "a.example.net" + flow.ChainSeparator + "b.example.org"}, 5, 0),
+	}, flow.ByRemote, Summary{})
+	if r := byRemote.Rows[0]; r.Domain != "www.example.com" || strings.Join(r.CNAMEChain, ",") != "a.example.net,b.example.org" {
+		t.Errorf("--by remote row: domain %q chain %q", r.Domain, r.CNAMEChain)
+	}
+	var csv, js bytes.Buffer
+	if err := byRemote.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(strings.Split(csv.String(), "\n")[1], ",www.example.com,a.example.net > b.example.org") {
+		t.Errorf("CSV:\n%s", csv.String())
+	}
+	if err := byRemote.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"domain": "www.example.com"`) || !strings.Contains(js.String(), `"cname_chain": [`) {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+}
+
 func TestHumanBytes(t *testing.T) {
 	tests := []struct {
 		v    uint64
@@ -166,9 +204,9 @@ func TestDeviceRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"*,*,,*,*,,,300,0,0,0,0,0,sanctioned,country,false,,,30:fb:b8:01:02:03,false,HUAWEI TECHNOLOGIES CO.,LTD,CN,distrusted\n",
-		"*,*,,*,*,,,200,0,0,0,0,0,,,false,,,da:a1:19:00:00:01,true,,,\n",
-		"*,*,,*,*,,,100,0,0,0,0,0,,,false,,,unknown,false,,,\n",
+		"*,*,,*,*,,,300,0,0,0,0,0,sanctioned,country,false,,,30:fb:b8:01:02:03,false,HUAWEI TECHNOLOGIES CO.,LTD,CN,distrusted,,\n",
+		"*,*,,*,*,,,200,0,0,0,0,0,,,false,,,da:a1:19:00:00:01,true,,,,,\n",
+		"*,*,,*,*,,,100,0,0,0,0,0,,,false,,,unknown,false,,,,,\n",
 	} {
 		if !strings.Contains(strings.ReplaceAll(csv.String(), `"HUAWEI TECHNOLOGIES CO.,LTD"`, "HUAWEI TECHNOLOGIES CO.,LTD"), want) {
 			t.Errorf("CSV lacks %q:\n%s", want, csv.String())

@@ -48,6 +48,7 @@ var CSVHeader = []string{
 	"bytes_to", "bytes_from", "packets_to", "packets_from", "flows", "remote_hosts",
 	"jurisdiction", "matched_by", "folded", "excepted", "embedded",
 	"mac", "mac_private", "vendor", "vendor_country", "vendor_rule",
+	"domain", "cname_chain",
 }
 
 // WriteCSV writes one header line and one line per row; the summary is not
@@ -68,6 +69,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts),
 			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Excepted, row.Embedded,
 			row.MAC, strconv.FormatBool(row.MACPrivate), row.Vendor, row.VendorCountry, row.VendorRule,
+			row.Domain, strings.Join(row.CNAMEChain, " > "),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -109,16 +111,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	byDevice := r.Summary.Grouping == "device"
 	cols := []string{"COUNTRY", "REG", "ASN", "AS ORGANISATION"}
-	if byDevice {
+	named := false // a DOMAIN column
+	switch r.Summary.Grouping {
+	case "device":
 		// The device's maker, where the location columns would be: the
 		// grouping aggregates over the remote locations.
 		cols = []string{"MAC", "VENDOR", "VENDOR COUNTRY"}
-	}
-	if r.Summary.Grouping == "remote" || r.Summary.Grouping == "local-remote" {
+	case "domain":
+		cols, named = []string{"DOMAIN"}, true
+	case "remote", "local-remote":
 		cols = append(cols, "REMOTE")
 		if r.Summary.Grouping == "local-remote" {
 			cols = append(cols, "LOCAL")
 		}
+		cols, named = append(cols, "DOMAIN"), true
 	}
 	// "to" and "from" the remote side, the words of the JSON fields and the
 	// README.
@@ -170,11 +176,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			f = []string{row.MAC, vendor, vc}
 		}
+		if r.Summary.Grouping == "domain" {
+			f = f[:0]
+		}
 		if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {
 			f = append(f, row.Remote)
 			if slices.Contains(cols, "LOCAL") {
 				f = append(f, row.Local)
 			}
+		}
+		if named {
+			f = append(f, domainCell(row))
 		}
 		f = append(f, HumanBytes(row.BytesTo), HumanBytes(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts), flagged)
 		fmt.Fprintln(tw, strings.Join(f, "\t")+"\t")
@@ -183,6 +195,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	return r.writeSummary(w)
+}
+
+// domainCell shows a row's name with its CNAME chain, "-" when unnamed.
+func domainCell(row *Row) string {
+	if row.Domain == "" {
+		return "-"
+	}
+	return truncate(strings.Join(append([]string{row.Domain}, row.CNAMEChain...), " > "), 64)
 }
 
 func truncate(s string, n int) string {

@@ -82,15 +82,21 @@ type answer struct {
 // Resolver finds the process that owns a local socket through
 // /proc/net/{tcp,udp}{,6} (the socket's inode) and /proc/PID/fd (the
 // process holding it). It is safe for concurrent use; lookups are
-// serialised, since each may read all of /proc.
+// serialised, since each may read all of /proc; answers already found are
+// read without waiting for one (Cached).
 type Resolver struct {
 	fs   procfs.FS
 	opts Options
 	now  func() time.Time
 
+	// cacheMu guards the answers, and is held only briefly, so that
+	// Cached never waits for a search; mu serialises the searches and
+	// guards what they read and build.
+	cacheMu sync.Mutex
+	lru     *list.List // of *answer, most recent first
+	byKey   map[sockKey]*list.Element
+
 	mu     sync.Mutex
-	lru    *list.List // of *answer, most recent first
-	byKey  map[sockKey]*list.Element
 	inodes map[uint64]int32 // socket inode → pid, from the last scan
 	// elsewhere holds the sockets of the other network namespaces that are
 	// bound to a specific address (a pod's), from the last scan.
@@ -151,19 +157,17 @@ func (r *Resolver) Lookup(proto uint8, local, remote netip.AddrPort) (Process, e
 		return Process{}, ErrNoSocket
 	}
 	k := sockKey{proto, unmap(local), unmap(remote)}
+	if p, err, ok := r.cached(k); ok {
+		r.lookups[resultCached].Add(1)
+		return p, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
-	if e, ok := r.byKey[k]; ok {
-		a := e.Value.(*answer)
-		if now.Before(a.expires) {
-			r.lru.MoveToFront(e)
-			r.lookups[resultCached].Add(1)
-			return a.proc, a.err
-		}
-		r.lru.Remove(e)
-		delete(r.byKey, k)
+	if p, err, ok := r.cached(k); ok { // answered while this one waited
+		r.lookups[resultCached].Add(1)
+		return p, err
 	}
+	now := r.now()
 	p, err := r.search(k, now)
 	switch {
 	case err == nil:
@@ -176,6 +180,11 @@ func (r *Resolver) Lookup(proto uint8, local, remote netip.AddrPort) (Process, e
 		r.lookups[resultError].Add(1)
 		return p, err // a read error is not cached
 	}
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	if e, ok := r.byKey[k]; ok {
+		r.lru.Remove(e)
+	}
 	r.byKey[k] = r.lru.PushFront(&answer{key: k, proc: p, err: err, expires: now.Add(r.opts.TTL)})
 	for r.lru.Len() > r.opts.CacheSize {
 		old := r.lru.Remove(r.lru.Back()).(*answer)
@@ -183,6 +192,30 @@ func (r *Resolver) Lookup(proto uint8, local, remote netip.AddrPort) (Process, e
 		r.evictions.Add(1)
 	}
 	return p, err
+}
+
+// Cached returns the answer the cache holds for a socket (see Lookup),
+// never reading /proc and never waiting for a lookup in progress: ok is
+// false when there is none (not looked up yet, or expired).
+func (r *Resolver) Cached(proto uint8, local, remote netip.AddrPort) (p Process, err error, ok bool) {
+	return r.cached(sockKey{proto, unmap(local), unmap(remote)})
+}
+
+func (r *Resolver) cached(k sockKey) (Process, error, bool) {
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	e, ok := r.byKey[k]
+	if !ok {
+		return Process{}, nil, false
+	}
+	a := e.Value.(*answer)
+	if !r.now().Before(a.expires) {
+		r.lru.Remove(e)
+		delete(r.byKey, k)
+		return Process{}, nil, false
+	}
+	r.lru.MoveToFront(e)
+	return a.proc, a.err, true
 }
 
 func unmap(a netip.AddrPort) netip.AddrPort {

@@ -41,6 +41,7 @@ type analyzeCommand struct {
 	cpuProfile    string
 	flowRecords   bool
 	flows         flow.Config
+	attribution   attributionFlags
 	vendors       vendorFlags
 }
 
@@ -49,7 +50,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd = app.Command("analyze", fmt.Sprintf("Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report. A file cut short is reported up to the cut, and the exit code is then %d.", exitTruncated))
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
-	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device")
+	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor), domain (the registrable domain the DNS answers seen in the files name).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device", "domain")
 	enumFlag(c.cmd, "format", "Output format: table, json, csv, html (a self-contained report to read and print), svg (the map alone).", "table", &c.format, report.Formats...)
 	c.cmd.Flag("top", "Show only the N largest rows (0: all); the summary's totals still count every row.").Default("0").IntVar(&c.top)
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
@@ -61,6 +62,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
 	c.cmd.Flag("report.max-rows", "Aggregate (row) cap: past it, new aggregates fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
+	c.attribution.register(c.cmd, false)
 	c.vendors.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
@@ -120,8 +122,11 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		hosts = newHostCounter()
 		obs = append(obs, hosts)
 	}
+	attr := c.attribution.open(logger, env, nil)
+	attr.setup(env)
 	acct := flow.NewAccountant(env, c.flows, obs...)
 	an := analysis{w: flow.NewWorker(acct, c.decapsulate), unsupported: map[capture.LinkType]uint64{}}
+	attr.worker(an.w)
 	if c.flowRecords {
 		an.rec = collect.NewDecoder(nil, an.w)
 	}

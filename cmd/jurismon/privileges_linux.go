@@ -28,6 +28,12 @@ func neededCaps(promiscuous bool) uint64 {
 	return caps
 }
 
+// attributionCaps are kept as well while process attribution is on: reading
+// another process's /proc/PID/fd needs CAP_SYS_PTRACE (a process with
+// capabilities the agent lacks is out of reach even under the same uid),
+// and CAP_DAC_READ_SEARCH reads other users' descriptors' directories.
+const attributionCaps = 1<<unix.CAP_SYS_PTRACE | 1<<unix.CAP_DAC_READ_SEARCH
+
 func capabilities() (effective, permitted uint64, err error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -269,7 +275,11 @@ func (a *agent) dropPrivilegesWhenStarted(ctx context.Context) {
 	}
 	to := a.runAs
 	handOver(to, a.cmd.events.Path, []string{a.cmd.config, *a.cmd.web.WebConfigFile}, a.logger)
-	skipped, err := dropPrivileges(to, neededCaps(a.cmd.live.Promiscuous))
+	keep := neededCaps(a.cmd.live.Promiscuous)
+	if a.attr != nil && a.attr.procs != nil {
+		keep |= attributionCaps // process attribution reads other processes' /proc/PID/fd
+	}
+	skipped, err := dropPrivileges(to, keep)
 	if err != nil {
 		a.logger.Error("could not drop privileges (a cgo build cannot; use the systemd unit's User= and capability settings)", "err", err)
 		return
@@ -283,7 +293,8 @@ func capNames(set uint64) string {
 	for _, c := range []struct {
 		bit  int
 		name string
-	}{{unix.CAP_NET_RAW, "CAP_NET_RAW"}, {unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}} {
+	}{{unix.CAP_NET_RAW, "CAP_NET_RAW"}, {unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"},
+		{unix.CAP_SYS_PTRACE, "CAP_SYS_PTRACE"}, {unix.CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"}} {
 		if set&(1<<c.bit) != 0 {
 			out = append(out, c.name)
 			set &^= 1 << c.bit

@@ -50,6 +50,7 @@ type runCommand struct {
 	stopTimeout time.Duration
 	addrEvery   time.Duration
 	paths       pathFlags
+	attribution attributionFlags
 	cpuProfile  string
 	runAs       string
 	vendors     vendorFlags
@@ -87,6 +88,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
+	c.attribution.register(c.cmd, true)
 	c.vendors.register(c.cmd, true)
 	enumFlag(c.cmd, "metrics.vendor", "Per-vendor series of jurismon_device_bytes_total: flagged (devices a vendors rule flags), top (every device, the top N vendors by bytes, the rest as vendor=\"other\").", "flagged", &c.vendorMode, "flagged", "top")
 	c.cmd.Flag("metrics.vendor-top", "N for --metrics.vendor=top.").Default("20").IntVar(&c.topVendors)
@@ -106,6 +108,7 @@ type agent struct {
 	workers []*flow.Worker // one per capture worker: each owns its decoder and accountant
 	events  *events.Log
 	paths   *paths
+	attr    *attribution
 	vendors *macvendor.Source
 	devices *macvendor.Inventory
 	reg     *prometheus.Registry
@@ -154,6 +157,9 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{Policy: a.env.Policy, MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
 
 	c.live.Logger = logger
+	if c.attribution.dns {
+		c.live.DNSSnapLen = c.attribution.dnsSnapLen // the answers are payload
+	}
 	warnMissingInterfaces(logger, c.live.Interfaces)
 	c.live.Decapsulate = c.decapsulate // keep the inner headers the decoder reads
 	if a.live, err = capture.NewLive(c.live); err != nil {
@@ -166,12 +172,16 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			return err
 		}
 	}
+	a.attr = c.attribution.open(logger, a.env, a.events)
+	a.attr.setup(a.env)
 	if a.paths, err = startPaths(ctx, &c.paths, a.env, a.res, gf.lookupDoc, a.reg, logger); err != nil {
 		return err
 	}
 	defer a.paths.close()
 	a.newWorkers(c.flows)
 	a.registerMetrics(c)
+	a.attr.register(a.reg)
+	a.attr.run(ctx)
 
 	// Components start in order: event writer, address watch, capture, HTTP.
 	var wg sync.WaitGroup
@@ -264,12 +274,14 @@ func (a *agent) newWorkers(cfg flow.Config) {
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
 	obs := append(a.paths.observers(), a.devices)
+	obs = append(obs, a.attr.observers()...)
 	if a.events != nil {
-		obs = append(obs, flow.FlaggedFunc(a.events.Observe))
+		obs = append(obs, a.attr.flagged(a.events.Observe))
 	}
 	a.workers = make([]*flow.Worker, a.live.Workers())
 	for i := range a.workers {
 		a.workers[i] = flow.NewWorker(flow.NewAccountant(a.env, cfg, obs...), a.cmd.decapsulate)
+		a.attr.worker(a.workers[i])
 		if a.paths.prober != nil {
 			// The agent's own probes and their replies: jurismon_path_probe_* only.
 			a.workers[i].Exclude = a.paths.prober.Owns
