@@ -375,7 +375,8 @@ func newHostCounter() *hostCounter {
 }
 
 // ObserveEnded counts a remote endpoint of an ended flow (flow.EndObserver).
-func (h *hostCounter) ObserveEnded(remote netip.Addr, _ uint64) {
+func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
+	remote := ev.Remote.Addr()
 	h.ended++
 	if n, ok := h.flows[remote]; ok || len(h.flows) < maxHostCandidates {
 		h.flows[remote] = n + 1
