@@ -20,6 +20,9 @@ type Config struct {
 	MaxGroups   int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
 	MaxHosts    int           // distinct remote hosts tracked for host counts (default 1048576)
 	NoHosts     bool          // do not count distinct remote hosts (the live agent exports no host counts)
+	// Mergeable keeps what Merge needs to add this accountant's remote
+	// hosts to another's exactly: 4 bytes more a host-set slot.
+	Mergeable bool
 
 	// PublishEvery, when positive, publishes the counts of active flows to
 	// the aggregates this often, for readers on other goroutines (the
@@ -150,8 +153,8 @@ func NewAccountant(env *Env, cfg Config, obs ...Observer) *Accountant {
 	if len(env.Inspectors) > enrich.MaxInspectors {
 		panic(fmt.Sprintf("flow: %d inspectors, at most %d", len(env.Inspectors), enrich.MaxInspectors))
 	}
-	return &Accountant{
-		internal:     &Group{Key: GroupKey{Internal: true}},
+	a := &Accountant{
+		internal:     newGroup(GroupKey{Internal: true}),
 		env:          env,
 		cfg:          cfg,
 		obs:          sortObservers(obs),
@@ -164,6 +167,8 @@ func NewAccountant(env *Env, cfg Config, obs ...Observer) *Accountant {
 		publishEvery: int64(cfg.PublishEvery),
 		moveEvery:    moveEvery(cfg),
 	}
+	a.hosts.track = cfg.Mergeable
+	return a
 }
 
 // Add accounts one decoded packet. On a known flow it does not allocate.
@@ -534,7 +539,7 @@ func (a *Accountant) countHost(addr netip.Addr, g *Group) {
 		a.Stats.HostsUntracked.Add(1)
 		return
 	}
-	a.hosts.add(h)
+	a.hosts.add(h, g.index)
 	g.Hosts.Store(g.Hosts.Load() + 1)
 }
 

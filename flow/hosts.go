@@ -3,7 +3,6 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
-	"unsafe"
 )
 
 // hostSet remembers which (remote address, aggregate) pairs were seen, to
@@ -12,24 +11,35 @@ import (
 // garbage collector, where a Go map of the pair took four times that and
 // most of the cost of a new flow. Two pairs with the same hash would count
 // as one host: with a million hosts the odds are about 1 in 30 million.
+//
+// With owners set (an accountant whose aggregates will be merged), each slot
+// also keeps the index of its aggregate in the accountant's list, so that
+// Merge can add the hosts of one accountant to another's: 4 more bytes a
+// slot, only then.
 type hostSet struct {
-	slots []uint64 // hash|1; 0 is empty
-	n     int
+	slots  []uint64 // hash|1; 0 is empty
+	owners []int32  // parallel to slots when tracked: the aggregate's index
+	track  bool
+	n      int
 }
 
+// hostHash hashes the pair of a remote address and its aggregate, by the
+// aggregate's id (a hash of its key): the same pair hashes alike in every
+// accountant of the process.
 func hostHash(addr netip.Addr, g *Group) uint64 {
 	b := addr.As16()
 	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^
 		binary.LittleEndian.Uint64(b[8:])*0xc2b2ae3d27d4eb4f ^
-		uint64(uintptr(unsafe.Pointer(g)))*0x165667b19e3779f9
+		g.id*0x165667b19e3779f9
 	h ^= h >> 31
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 29
 	return h | 1
 }
 
-// add inserts h unless it is there; it reports whether it was new.
-func (s *hostSet) add(h uint64) bool {
+// add inserts h, of the aggregate at index owner, unless it is there; it
+// reports whether it was new.
+func (s *hostSet) add(h uint64, owner int32) bool {
 	if 2*(s.n+1) > len(s.slots) {
 		s.grow()
 	}
@@ -40,6 +50,9 @@ func (s *hostSet) add(h uint64) bool {
 			return false
 		case 0:
 			s.slots[pos] = h
+			if s.track {
+				s.owners[pos] = owner
+			}
 			s.n++
 			return true
 		}
@@ -63,16 +76,22 @@ func (s *hostSet) has(h uint64) bool {
 }
 
 func (s *hostSet) grow() {
-	old := s.slots
+	old, oldOwners := s.slots, s.owners
 	s.slots = make([]uint64, max(2*len(old), 1024))
+	if s.track {
+		s.owners = make([]int32, len(s.slots))
+	}
 	mask := uint64(len(s.slots) - 1)
-	for _, h := range old {
+	for i, h := range old {
 		if h != 0 {
 			pos := h & mask
 			for s.slots[pos] != 0 {
 				pos = (pos + 1) & mask
 			}
 			s.slots[pos] = h
+			if s.track {
+				s.owners[pos] = oldOwners[i]
+			}
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 // repeats and growth, and that the hash tells aggregates apart.
 func TestHostSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	groups := []*Group{{}, {}, {}}
+	groups := []*Group{newGroup(GroupKey{Country: "AU"}), newGroup(GroupKey{Country: "NZ"}), newGroup(GroupKey{Country: "JP"})}
 	var s hostSet
 	ref := map[[2]any]bool{}
 	for range 200000 {
@@ -21,7 +21,7 @@ func TestHostSet(t *testing.T) {
 		if got, want := s.has(h), ref[k]; got != want {
 			t.Fatalf("has(%v, %p) = %v, want %v", a, g, got, want)
 		}
-		if added := s.add(h); added == ref[k] {
+		if added := s.add(h, 0); added == ref[k] {
 			t.Fatalf("add(%v, %p) = %v with the pair seen %v", a, g, added, ref[k])
 		}
 		ref[k] = true
@@ -32,5 +32,9 @@ func TestHostSet(t *testing.T) {
 	a := netip.MustParseAddr("192.0.2.1")
 	if hostHash(a, groups[0]) == hostHash(a, groups[1]) {
 		t.Error("the same address in two aggregates hashes alike")
+	}
+	// Merge relies on two accountants' groups of one key hashing alike.
+	if hostHash(a, groups[0]) != hostHash(a, newGroup(GroupKey{Country: "AU"})) {
+		t.Error("the same address in two groups of one key hashes apart")
 	}
 }

@@ -29,7 +29,17 @@ type Worker struct {
 	// frame (an implicitly locked exchange on amd64) cost analyze 3%.
 	counts      [capture.NumResults]uint64
 	publishedAt int64 // frame time of the last publication
+
+	// shard and shards: see Share.
+	shard, shards int
 }
+
+// Share makes the worker shard i of n workers that each read the whole
+// input: it decodes every frame but counts and accounts only the packets
+// of its flows (Shard), and the frames that are not IP packets only when
+// it is shard 0, so that the counts of the n workers add up to one
+// worker's (see Accountant.Merge).
+func (w *Worker) Share(i, n int) { w.shard, w.shards = i, n }
 
 // publishEvery is how often, in frame time, the decode counts are published.
 const publishEvery = int64(time.Second)
@@ -56,6 +66,9 @@ func (w *Worker) Handle(f *capture.Frame) capture.Result {
 	}
 	var p capture.Packet
 	r := w.Decoder.DecodeFrame(f, &p)
+	if w.shards > 1 && !w.mine(r, &p) {
+		return r // counted by the shard it belongs to
+	}
 	w.counts[r]++
 	if d := f.Timestamp - w.publishedAt; d >= publishEvery || d < 0 {
 		w.publishedAt = f.Timestamp
@@ -65,6 +78,13 @@ func (w *Worker) Handle(f *capture.Frame) capture.Result {
 		w.Acct.AddAhead(&p)
 	}
 	return r
+}
+
+func (w *Worker) mine(r capture.Result, p *capture.Packet) bool {
+	if r != capture.Decoded {
+		return w.shard == 0
+	}
+	return Shard(p, w.shards) == w.shard
 }
 
 // Flush ends every flow (Accountant.Flush) and publishes the decode counts:

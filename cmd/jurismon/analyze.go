@@ -8,9 +8,11 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -35,6 +37,7 @@ type analyzeCommand struct {
 	localNets     []string
 	progress      string
 	cpuProfile    string
+	workers       int
 	flows         flow.Config
 }
 
@@ -50,6 +53,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
 	enumFlag(c.cmd, "progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.", "auto", &c.progress, "auto", "always", "never")
+	c.cmd.Flag("workers", "Goroutines that account the traffic, each its share of the flows (default: the cores available). The report is the same with any number.").Default(fmt.Sprint(runtime.GOMAXPROCS(0))).IntVar(&c.workers)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
@@ -66,6 +70,9 @@ func loadPolicy(path string) (*policy.Policy, error) {
 }
 
 func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
+	if c.workers < 1 {
+		return usageError{fmt.Errorf("--workers %d: must be 1 or more", c.workers)}
+	}
 	if c.top < 0 {
 		return usageError{fmt.Errorf("--top %d: must be 0 (every row) or more", c.top)}
 	}
@@ -99,24 +106,14 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	c.flows.Grouping = by
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
 	env.SetHostNetworks(local)
-	var (
-		obs   []flow.Observer
-		hosts *hostCounter
-	)
-	if len(local) == 0 && len(pol.LocalNetworks()) == 0 {
-		hosts = newHostCounter()
-		obs = append(obs, hosts)
+	findHost := len(local) == 0 && len(pol.LocalNetworks()) == 0
+	an, err := c.analyze(env, findHost)
+	if err != nil {
+		return err
 	}
-	acct := flow.NewAccountant(env, c.flows, obs...)
-	an := analysis{w: flow.NewWorker(acct, c.decapsulate), unsupported: map[capture.LinkType]uint64{}}
-	for _, name := range c.files {
-		if err := an.file(name, c.showProgress()); err != nil {
-			return err
-		}
-	}
-	an.w.Flush()
+	acct, hosts := an.w.Acct, an.hosts
 
-	s := an.summary(c.files, res)
+	s := an.summary(c.files, res, &an.decodes)
 	s.LocalNetworks = prefixStrings(local)
 	if hosts != nil {
 		s.CaptureHost = hosts.hint(s)
@@ -225,11 +222,77 @@ func startCPUProfile(path string) (func(), error) {
 // analysis reads the files into one flow.Worker and keeps what the
 // summary says about the files themselves.
 type analysis struct {
-	w *flow.Worker
+	w     *flow.Worker
+	hosts *hostCounter // nil when there are local networks
+	// decodes are the decode results of every worker, once they are done.
+	decodes flow.DecodeCounts
 	// unsupported counts the frames of each link type the decoder does not
 	// know, so that the summary can name them.
 	unsupported map[capture.LinkType]uint64
 	truncated   []report.Truncation
+}
+
+// analyze reads the files with c.workers workers and merges what they
+// counted into the first one's analysis. Each worker reads every file and
+// accounts its share of the flows (flow.Worker.Share): the files are read
+// c.workers times, but the accounting, most of the time on a large file,
+// is split, and nothing is copied between goroutines. Standard input can be
+// read only once, so it is read by one worker.
+func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error) {
+	n := c.workers
+	if slices.Contains(c.files, "-") {
+		n = 1
+	}
+	cfg := c.flows
+	cfg.Mergeable = n > 1
+	ans := make([]*analysis, n)
+	for i := range ans {
+		var obs []flow.Observer
+		an := &analysis{unsupported: map[capture.LinkType]uint64{}}
+		if findHost {
+			an.hosts = newHostCounter()
+			obs = append(obs, an.hosts)
+		}
+		an.w = flow.NewWorker(flow.NewAccountant(env, cfg, obs...), c.decapsulate)
+		an.w.Share(i, n)
+		ans[i] = an
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, an := range ans {
+		wg.Go(func() {
+			// Only the first worker shows progress and keeps the
+			// frames it cannot decode and the cuts: the others see
+			// the same files (see flow.Worker.Share).
+			progress := i == 0 && c.showProgress()
+			for _, name := range c.files {
+				if errs[i] = an.file(name, progress); errs[i] != nil {
+					return
+				}
+			}
+			an.w.Flush()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // every worker reads the same files: the first says it
+		}
+	}
+	first := ans[0]
+	for _, an := range ans {
+		for r := range capture.NumResults {
+			first.decodes[r].Add(an.w.Decodes.Load(r))
+		}
+		if an == first {
+			continue
+		}
+		first.w.Acct.Merge(an.w.Acct)
+		if an.hosts != nil {
+			first.hosts.merge(an.hosts)
+		}
+	}
+	return first, nil
 }
 
 // progressMin is the file size from which a progress line is worth showing.
@@ -253,10 +316,9 @@ func (an *analysis) file(name string, progress bool) error {
 		progress = false
 	}
 	var (
-		f     capture.Frame
-		start = an.w.Decodes.Frames() // of the files before
-		read  = start
-		last  = time.Now()
+		f    capture.Frame
+		read uint64 // frames of this file
+		last = time.Now()
 	)
 	for {
 		if err := fs.Next(&f); err != nil {
@@ -264,7 +326,7 @@ func (an *analysis) file(name string, progress bool) error {
 				break
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				an.cut(name, read-start, err)
+				an.cut(name, read, err)
 				break
 			}
 			return err
@@ -306,9 +368,8 @@ func (an *analysis) warn(logger *slog.Logger, s report.Summary) {
 	}
 }
 
-func (an *analysis) summary(files []string, res *geo.Resolver) report.Summary {
-	w := an.w
-	acct, d := w.Acct, &w.Decodes
+func (an *analysis) summary(files []string, res *geo.Resolver, d *flow.DecodeCounts) report.Summary {
+	acct := an.w.Acct
 	s := report.Summary{
 		Files:          files,
 		PacketsRead:    d.Frames(),
@@ -380,6 +441,14 @@ func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
 	h.ended++
 	if n, ok := h.flows[remote]; ok || len(h.flows) < maxHostCandidates {
 		h.flows[remote] = n + 1
+	}
+}
+
+// merge adds the counts of o, which saw other flows of the same capture.
+func (h *hostCounter) merge(o *hostCounter) {
+	h.ended += o.ended
+	for a, n := range o.flows {
+		h.flows[a] += n
 	}
 }
 
