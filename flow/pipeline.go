@@ -51,12 +51,7 @@ func (a *Accountant) AddAhead(p *capture.Packet) {
 	r := &q.ring[(q.head+q.n)%depth]
 	r.p = *p
 	if n := len(p.Payload); n > 0 {
-		keep := keepPayload
-		if p.SrcPort == 53 || p.DstPort == 53 {
-			keep = keepDNS
-		}
-		n = min(n, keep)
-		r.p.Payload = r.payload[:copy(r.payload[:n], p.Payload)]
+		r.p.Payload = r.payload[:copy(r.payload[:PayloadKept(p)], p.Payload)]
 	}
 	r.srcIsA = makeKey(p, &r.k)
 	r.h = hashKey(&r.k)
@@ -75,6 +70,17 @@ func (a *Accountant) AddAhead(p *capture.Packet) {
 			}
 		}
 	}
+}
+
+// PayloadKept is how many bytes of p's payload the accountant reads, at
+// most: what a caller that holds p back (AddAhead, analyze's workers) must
+// copy of it.
+func PayloadKept(p *capture.Packet) int {
+	keep := keepPayload
+	if p.SrcPort == 53 || p.DstPort == 53 {
+		keep = keepDNS
+	}
+	return min(len(p.Payload), keep)
 }
 
 func (a *Accountant) addOldest() {

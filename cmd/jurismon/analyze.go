@@ -38,6 +38,7 @@ type analyzeCommand struct {
 	progress      string
 	cpuProfile    string
 	workers       int
+	split         string
 	flows         flow.Config
 }
 
@@ -54,6 +55,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
 	enumFlag(c.cmd, "progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.", "auto", &c.progress, "auto", "always", "never")
 	c.cmd.Flag("workers", "Goroutines that account the traffic, each its share of the flows (default: the cores available). The report is the same with any number.").Default(fmt.Sprint(runtime.GOMAXPROCS(0))).IntVar(&c.workers)
+	enumFlag(c.cmd, "debug.split", "How --workers share the input: share (each reads every file and accounts its flows) or route (one reader hands each worker its packets).", "share", &c.split, "share", "route")
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
@@ -223,6 +225,7 @@ func startCPUProfile(path string) (func(), error) {
 // summary says about the files themselves.
 type analysis struct {
 	w     *flow.Worker
+	route *router      // with --debug.split=route, the reader's
 	hosts *hostCounter // nil when there are local networks
 	// decodes are the decode results of every worker, once they are done.
 	decodes flow.DecodeCounts
@@ -257,6 +260,9 @@ func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error
 		an.w.Share(i, n)
 		ans[i] = an
 	}
+	if c.split == "route" && n > 1 {
+		return c.analyzeRouted(ans)
+	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i, an := range ans {
@@ -279,6 +285,38 @@ func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error
 			return nil, err // every worker reads the same files: the first says it
 		}
 	}
+	return merge(ans), nil
+}
+
+// analyzeRouted reads the files once, in this goroutine, and routes the
+// packets to ans's workers (see router).
+func (c *analyzeCommand) analyzeRouted(ans []*analysis) (*analysis, error) {
+	first := ans[0]
+	first.route = newRouter(len(ans), c.decapsulate)
+	var wg sync.WaitGroup
+	for i, an := range ans {
+		in := first.route.out[i]
+		wg.Go(func() { first.route.account(an.w, in) })
+	}
+	var err error
+	for _, name := range c.files {
+		if err = first.file(name, c.showProgress()); err != nil {
+			break
+		}
+	}
+	first.route.close()
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	for r, n := range first.route.counts {
+		first.decodes[r].Add(n)
+	}
+	return merge(ans), nil
+}
+
+// merge adds what every worker counted to the first one's analysis.
+func merge(ans []*analysis) *analysis {
 	first := ans[0]
 	for _, an := range ans {
 		for r := range capture.NumResults {
@@ -292,7 +330,7 @@ func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error
 			first.hosts.merge(an.hosts)
 		}
 	}
-	return first, nil
+	return first
 }
 
 // progressMin is the file size from which a progress line is worth showing.
@@ -332,7 +370,13 @@ func (an *analysis) file(name string, progress bool) error {
 			return err
 		}
 		read++
-		if an.w.Handle(&f) == capture.UnsupportedLink {
+		var r capture.Result
+		if an.route != nil {
+			r = an.route.handle(&f)
+		} else {
+			r = an.w.Handle(&f)
+		}
+		if r == capture.UnsupportedLink {
 			an.unsupported[f.Link]++
 		}
 		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {

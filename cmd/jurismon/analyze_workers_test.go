@@ -108,12 +108,14 @@ func TestAnalyzeWorkersIdentical(t *testing.T) {
 					t.Fatalf("--workers 1 wrote almost nothing: %q", one)
 				}
 				for _, n := range []string{"2", "3", "4"} {
-					out, errOut, c := jurismon(t, append(args, "--workers", n)...)
-					if c != code {
-						t.Fatalf("--workers %s: exit code %d, with one worker %d: %s", n, c, code, errOut)
-					}
-					if out != one {
-						t.Errorf("--workers %s differs from --workers 1:\n%s\n---- one worker:\n%s", n, out, one)
+					for _, split := range []string{"share", "route"} {
+						out, errOut, c := jurismon(t, append(args, "--workers", n, "--debug.split", split)...)
+						if c != code {
+							t.Fatalf("--workers %s --debug.split %s: exit code %d, with one worker %d: %s", n, split, c, code, errOut)
+						}
+						if out != one {
+							t.Errorf("--workers %s --debug.split %s differs from --workers 1:\n%s\n---- one worker:\n%s", n, split, out, one)
+						}
 					}
 				}
 			})
