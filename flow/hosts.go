@@ -1,8 +1,10 @@
 package flow
 
 import (
-	"encoding/binary"
 	"net/netip"
+
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/keyhash"
 )
 
 // hostSet remembers which (remote address, aggregate) pairs were seen, to
@@ -12,51 +14,65 @@ import (
 // most of the cost of a new flow. Two pairs with the same hash would count
 // as one host: with a million hosts the odds are about 1 in 30 million.
 //
-// With owners set (an accountant whose aggregates will be merged), each slot
+// Senders choose the addresses, so the hash is keyed (see package keyhash)
+// and no hash is kept more than maxProbe slots past its home: a host that
+// would be is not tracked (the caller counts it), so that a lookup reads at
+// most maxProbe+1 slots whatever the traffic.
+//
+// With track set (an accountant whose aggregates will be merged), each slot
 // also keeps the index of its aggregate in the accountant's list, so that
 // Merge can add the hosts of one accountant to another's: 4 more bytes a
-// slot, only then.
+// slot, only then; such sets share one seed (mergeSeed), drawn once a
+// process, so that a pair hashes alike in all of them.
 type hostSet struct {
 	slots  []uint64 // hash|1; 0 is empty
 	owners []int32  // parallel to slots when tracked: the aggregate's index
 	track  bool
 	n      int
+	seed   keyhash.Seed
+	init   bool // seed drawn
 }
 
-// hostHash hashes the pair of a remote address and its aggregate, by the
-// aggregate's id (a hash of its key): the same pair hashes alike in every
-// accountant of the process.
-func hostHash(addr netip.Addr, g *Group) uint64 {
-	b := addr.As16()
-	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^
-		binary.LittleEndian.Uint64(b[8:])*0xc2b2ae3d27d4eb4f ^
-		g.id*0x165667b19e3779f9
-	h ^= h >> 31
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 29
-	return h | 1
+// mergeSeed keys the host sets of mergeable accountants.
+var mergeSeed = keyhash.New()
+
+// hash hashes the pair of a remote address and its aggregate, by the
+// aggregate's id (a hash of its key, the same in every accountant).
+func (s *hostSet) hash(addr netip.Addr, g *Group) uint64 {
+	if !s.init {
+		s.seed, s.init = keyhash.New(), true
+		if s.track {
+			s.seed = mergeSeed
+		}
+	}
+	hi, lo := geo.AddrWords(addr)
+	return s.seed.Sum3(hi, lo, g.id) | 1
 }
 
 // add inserts h, of the aggregate at index owner, unless it is there; it
-// reports whether it was new.
-func (s *hostSet) add(h uint64, owner int32) bool {
+// reports whether it was new, and whether it is in the set now (false when
+// its probe run was too long).
+func (s *hostSet) add(h uint64, owner int32) (added, ok bool) {
 	if 2*(s.n+1) > len(s.slots) {
 		s.grow()
 	}
 	mask := uint64(len(s.slots) - 1)
-	for pos := h & mask; ; pos = (pos + 1) & mask {
+	pos := h & mask
+	for range maxProbe + 1 {
 		switch s.slots[pos] {
 		case h:
-			return false
+			return false, true
 		case 0:
 			s.slots[pos] = h
 			if s.track {
 				s.owners[pos] = owner
 			}
 			s.n++
-			return true
+			return true, true
 		}
+		pos = (pos + 1) & mask
 	}
+	return false, false
 }
 
 // has reports whether h is in the set.
@@ -65,33 +81,35 @@ func (s *hostSet) has(h uint64) bool {
 		return false
 	}
 	mask := uint64(len(s.slots) - 1)
-	for pos := h & mask; ; pos = (pos + 1) & mask {
+	pos := h & mask
+	for range maxProbe + 1 {
 		switch s.slots[pos] {
 		case h:
 			return true
 		case 0:
 			return false
 		}
+		pos = (pos + 1) & mask
 	}
+	return false
 }
 
+// grow doubles the slots. A hash that would land past maxProbe is dropped:
+// with a keyed hash about never, and then that host may be counted again.
 func (s *hostSet) grow() {
 	old, oldOwners := s.slots, s.owners
 	s.slots = make([]uint64, max(2*len(old), 1024))
 	if s.track {
 		s.owners = make([]int32, len(s.slots))
 	}
-	mask := uint64(len(s.slots) - 1)
+	s.n = 0
 	for i, h := range old {
 		if h != 0 {
-			pos := h & mask
-			for s.slots[pos] != 0 {
-				pos = (pos + 1) & mask
-			}
-			s.slots[pos] = h
+			var owner int32
 			if s.track {
-				s.owners[pos] = oldOwners[i]
+				owner = oldOwners[i]
 			}
+			s.add(h, owner)
 		}
 	}
 }

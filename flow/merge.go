@@ -1,6 +1,9 @@
 package flow
 
-import "github.com/jurismon/jurismon/capture"
+import (
+	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/keyhash"
+)
 
 // Merge adds what b counted to a: the aggregates, the remote hosts, the
 // totals and the stats. It is how accountants that split one input by flow
@@ -43,7 +46,10 @@ func (a *Accountant) Merge(b *Accountant) {
 				a.Stats.HostsUntracked.Add(1)
 				continue
 			}
-			a.hosts.add(h, ag.index)
+			if _, ok := a.hosts.add(h, ag.index); !ok {
+				a.Stats.HostsUntracked.Add(1)
+				continue
+			}
 			ag.Hosts.Store(ag.Hosts.Load() + 1)
 		}
 	}
@@ -74,13 +80,20 @@ func addGroup(ag, g *Group) {
 	}
 }
 
+// shardSeed keys Shard, the same in every worker of the process; senders
+// choose the keys.
+var shardSeed = keyhash.New()
+
 // Shard returns which of n accountants that split one input by flow owns
 // the flow of p: the same for both directions of the flow (the key is in
 // canonical order), so that each flow is accounted whole by one of them.
 func Shard(p *capture.Packet, n int) int {
 	var k Key
 	makeKey(p, &k)
-	// The table indexes its slots by the hash's low bits: picking the
-	// shard by its high bits leaves every shard's table the whole range.
-	return int(uint64(hashKey(&k)) * uint64(n) >> 32)
+	var v4 uint64
+	if k.V4 {
+		v4 = 1
+	}
+	h := shardSeed.Sum5(k.AHi, k.ALo, k.BHi, k.BLo, uint64(k.PortA)<<32|uint64(k.PortB)<<16|uint64(k.Proto)<<8|v4)
+	return int(uint64(uint32(h>>32)) * uint64(n) >> 32)
 }

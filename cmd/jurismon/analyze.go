@@ -21,6 +21,7 @@ import (
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/report"
 )
@@ -40,6 +41,7 @@ type analyzeCommand struct {
 	workers       int
 	split         string
 	flows         flow.Config
+	vendors       vendorFlags
 }
 
 func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
@@ -47,7 +49,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd = app.Command("analyze", fmt.Sprintf("Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report. A file cut short is reported up to the cut, and the exit code is then %d.", exitTruncated))
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
-	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote.", "location", &c.by, "location", "country", "asn", "remote", "local-remote")
+	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device")
 	enumFlag(c.cmd, "format", "Output format: table, json, csv.", "table", &c.format, report.Formats...)
 	c.cmd.Flag("top", "Show only the N largest rows (0: all); the summary's totals still count every row.").Default("0").IntVar(&c.top)
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
@@ -60,6 +62,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
 	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.vendors.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
 }
@@ -108,6 +111,11 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	c.flows.Grouping = by
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
 	env.SetHostNetworks(local)
+	vendors, err := c.vendors.open(logger)
+	if err != nil {
+		return err
+	}
+	env.Enrichers = append(env.Enrichers, macvendor.Enricher{Source: vendors})
 	findHost := len(local) == 0 && len(pol.LocalNetworks()) == 0
 	an, err := c.analyze(env, findHost)
 	if err != nil {
@@ -236,15 +244,20 @@ type analysis struct {
 }
 
 // analyze reads the files with c.workers workers and merges what they
-// counted into the first one's analysis. Each worker reads every file and
-// accounts its share of the flows (flow.Worker.Share): the files are read
-// c.workers times, but the accounting, most of the time on a large file,
-// is split, and nothing is copied between goroutines. Standard input can be
-// read only once, so it is read by one worker.
+// counted into the first one's analysis. With --debug.split=share each
+// worker reads every file and accounts its share of the flows
+// (flow.Worker.Share): nothing is copied between goroutines, but the files
+// are read and decoded c.workers times. With route, one goroutine reads
+// and decodes, and the workers only account (see router). A stream
+// (standard input, a pipe) can be read only once: it is always routed.
 func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error) {
 	n := c.workers
-	if slices.Contains(c.files, "-") {
-		n = 1
+	split := c.split
+	if slices.ContainsFunc(c.files, func(name string) bool {
+		fi, err := os.Stat(name)
+		return err == nil && !fi.Mode().IsRegular()
+	}) {
+		split = "route"
 	}
 	cfg := c.flows
 	cfg.Mergeable = n > 1
@@ -260,7 +273,7 @@ func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error
 		an.w.Share(i, n)
 		ans[i] = an
 	}
-	if c.split == "route" && n > 1 {
+	if split == "route" && n > 1 {
 		return c.analyzeRouted(ans)
 	}
 	errs := make([]error, n)
@@ -479,9 +492,16 @@ func newHostCounter() *hostCounter {
 	return &hostCounter{flows: make(map[netip.Addr]uint64)}
 }
 
-// ObserveEnded counts a remote endpoint of an ended flow (flow.EndObserver).
+// ObserveEnded counts the remote endpoints of an ended flow: both of a
+// transit flow (flow.EndObserver).
 func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
-	remote := ev.Remote.Addr()
+	h.count(ev.Remote.Addr())
+	if ev.Transit {
+		h.count(ev.Local.Addr())
+	}
+}
+
+func (h *hostCounter) count(remote netip.Addr) {
 	h.ended++
 	if n, ok := h.flows[remote]; ok || len(h.flows) < maxHostCandidates {
 		h.flows[remote] = n + 1
