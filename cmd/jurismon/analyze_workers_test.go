@@ -86,7 +86,7 @@ func TestAnalyzeWorkersIdentical(t *testing.T) {
 		args []string
 	}
 	var variants []variant
-	for _, by := range []string{"location", "country", "asn", "remote", "local-remote"} {
+	for _, by := range []string{"location", "country", "asn", "remote", "local-remote", "device"} {
 		variants = append(variants, variant{"json by " + by, []string{"--format", "json", "--by", by, "--config", pol}})
 	}
 	variants = append(variants,
