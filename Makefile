@@ -23,7 +23,7 @@ FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture:FuzzReadPcap ./c
 	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse \
 	./capture:FuzzCut
 
-.PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
+.PHONY: help build test lint bench bench-analyze bench-live soak fuzz generate check-peers clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench-analyze: ## Time analyze against tcpdump on one core: 1 GB of whole frames
 
 bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth pair (root).
 	scripts/bench-live.sh
+
+soak: ## The real agent under floods, flaps, bad files and signals in namespaces; prints a table (root; SOAK_SHORT=1 for CI).
+	scripts/soak.sh
 
 fuzz: ## Run every fuzz target for FUZZTIME.
 	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -23,52 +23,61 @@ func WatchAddrs(ctx context.Context, every time.Duration, fn func([]netip.Prefix
 		every = 30 * time.Second
 	}
 	wake := make(chan struct{}, 1)
+	defer notifyNetlink(ctx, unix.RTMGRP_IPV4_IFADDR|unix.RTMGRP_IPV6_IFADDR|unix.RTMGRP_LINK, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})()
+	watchAddrs(ctx.Done(), every, wake, fn)
+}
+
+// notifyNetlink calls notify (from one goroutine) shortly after each burst
+// of the kernel's rtnetlink notifications in groups, until ctx is done or
+// the subscription fails; the returned func waits for that goroutine to end.
+// Without a subscription (not permitted, not pollable) it does nothing: the
+// callers also poll.
+func notifyNetlink(ctx context.Context, groups uint32, notify func()) (wait func()) {
 	// The socket is non-blocking and waited on in the runtime's network
 	// poller: a reader blocked in recvfrom(2) would keep a thread in a
 	// system call, and every return from one wakes the runtime's sysmon
 	// thread into a millisecond of 20µs naps (see ringSocket).
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
-	if err == nil {
-		err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK,
-			Groups: unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR | unix.RTMGRP_LINK})
-		if err != nil {
-			unix.Close(fd)
-		}
+	if err != nil {
+		return func() {}
 	}
-	if err == nil {
-		f := os.NewFile(uintptr(fd), "netlink")
-		rc, rerr := f.SyscallConn()
-		if rerr != nil {
-			f.Close()
-		} else {
-			readerDone := make(chan struct{})
-			// Closing the file ends the reader's wait.
-			stop := context.AfterFunc(ctx, func() { f.Close() })
-			defer func() { stop(); f.Close(); <-readerDone }()
-			go func() {
-				defer close(readerDone)
-				buf := make([]byte, 64<<10)
-				for {
-					var rerr error
-					if err := rc.Read(func(fd uintptr) bool {
-						_, _, rerr = unix.Recvfrom(int(fd), buf, 0)
-						return !errors.Is(rerr, unix.EAGAIN) && !errors.Is(rerr, unix.EINTR)
-					}); err != nil {
-						return // closed; or not pollable: fall back to polling
-					}
-					if rerr != nil && !errors.Is(rerr, unix.ENOBUFS) { // ENOBUFS: messages lost, re-read anyway
-						return // fall back to polling
-					}
-					// Address changes come in bursts: let the burst
-					// finish so fn sees the settled list once.
-					time.Sleep(20 * time.Millisecond)
-					select {
-					case wake <- struct{}{}:
-					default:
-					}
-				}
-			}()
-		}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return func() {}
 	}
-	watchAddrs(ctx.Done(), every, wake, fn)
+	f := os.NewFile(uintptr(fd), "netlink")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return func() {}
+	}
+	readerDone := make(chan struct{})
+	// Closing the file ends the reader's wait.
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	go func() {
+		defer close(readerDone)
+		buf := make([]byte, 64<<10)
+		for {
+			var rerr error
+			if err := rc.Read(func(fd uintptr) bool {
+				_, _, rerr = unix.Recvfrom(int(fd), buf, 0)
+				return !errors.Is(rerr, unix.EAGAIN) && !errors.Is(rerr, unix.EINTR)
+			}); err != nil {
+				return // closed; or not pollable: fall back to polling
+			}
+			if rerr != nil && !errors.Is(rerr, unix.ENOBUFS) { // ENOBUFS: messages lost, notify anyway
+				return // fall back to polling
+			}
+			// Changes come in bursts: let the burst finish so the
+			// caller sees the settled state once.
+			time.Sleep(20 * time.Millisecond)
+			notify()
+		}
+	}()
+	return func() { stop(); f.Close(); <-readerDone }
 }

@@ -81,6 +81,9 @@ type InterfaceStats struct {
 	QueueFreezes uint64
 	// Up is true while sockets are capturing on the interface.
 	Up bool
+	// Restarts counts the times capture came back on the interface after
+	// it had stopped (the interface went down or away, or a read failed).
+	Restarts uint64
 }
 
 // ErrNoInterfaces is returned by NewLive when no interface is given and none
@@ -252,4 +255,53 @@ func watchAddrs(done <-chan struct{}, every time.Duration, wake <-chan struct{},
 		}
 		check()
 	}
+}
+
+// retrier paces the re-opens of one interface: exponential backoff within
+// an outage, starting again from the bottom once capture has come back, so
+// that separate outages each get the short first retries. It logs a warning
+// when an outage begins; the open that ends it logs the outage's length.
+type retrier struct {
+	min, max time.Duration
+	backoff  time.Duration
+	// opened is the interface's open count at the last failure: when it
+	// has moved, capture came back in between and this failure begins a
+	// new outage.
+	opened   uint64
+	since    time.Time // when the current outage began; zero before the first
+	attempts int       // failed opens in the current outage
+}
+
+func (r *retrier) init(min, max time.Duration) { r.min, r.max, r.backoff = min, max, min }
+
+// failed records a failure of capture on the interface (opened is its open
+// count now) and returns how long to wait before the next attempt.
+func (r *retrier) failed(opened uint64, log *slog.Logger, err error) time.Duration {
+	if r.since.IsZero() || opened != r.opened {
+		r.opened, r.since, r.attempts, r.backoff = opened, time.Now(), 0, r.min
+		log.Warn("capture stopped, retrying with backoff", "err", err, "retry_in", r.backoff)
+	} else {
+		log.Debug("interface still unavailable", "err", err, "retry_in", r.backoff, "outage", time.Since(r.since).Round(time.Millisecond))
+	}
+	r.attempts++
+	wait := r.backoff
+	r.backoff = min(2*r.backoff, r.max)
+	return wait
+}
+
+// down returns log attributes describing the current outage, for the line
+// the next successful open writes; none before the first failure.
+func (r *retrier) down() []any {
+	if r.since.IsZero() {
+		return nil
+	}
+	return []any{"outage", time.Since(r.since).Round(time.Millisecond), "failed_attempts", r.attempts}
+}
+
+// restarts converts an open count into the number of re-opens.
+func restarts(opened uint64) uint64 {
+	if opened == 0 {
+		return 0
+	}
+	return opened - 1
 }

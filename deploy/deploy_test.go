@@ -83,6 +83,8 @@ var metricLabels = map[string][]string{
 	"jurismon_lookups_unknown_total":                        {},
 	"jurismon_capture_packets_total":                        {"interface"},
 	"jurismon_capture_drops_total":                          {"interface", "stage"},
+	"jurismon_capture_up":                                   {"interface"},
+	"jurismon_capture_restarts_total":                       {"interface"},
 	"jurismon_decode_errors_total":                          {"reason"},
 	"jurismon_geo_cache_requests_total":                     {"result"},
 	"jurismon_flow_table_entries":                           {},

@@ -181,8 +181,8 @@ func scenario(t *testing.T, opts exporter.Options) (*prometheus.Registry, func()
 		Decoders:    func() []*exporter.DecodeCounts { return []*exporter.DecodeCounts{&d1, &d2} },
 		Capture: func() []capture.InterfaceStats {
 			return []capture.InterfaceStats{
-				{Interface: "eth0", Packets: 1000, KernelDrops: 3},
-				{Interface: "veth-a", Packets: 20},
+				{Interface: "eth0", Packets: 1000, KernelDrops: 3, Up: true},
+				{Interface: "veth-a", Packets: 20, Restarts: 2},
 			}
 		},
 		Geo: res,
@@ -256,6 +256,8 @@ var families = []string{
 	"jurismon_capture_packets_total",
 	"jurismon_capture_drops_total",
 	"jurismon_capture_ring_freezes_total",
+	"jurismon_capture_up",
+	"jurismon_capture_restarts_total",
 	"jurismon_decode_errors_total",
 	"jurismon_geo_cache_requests_total",
 	"jurismon_geo_cache_entries",
@@ -317,6 +319,8 @@ func TestCollectorFamilies(t *testing.T) {
 		"jurismon_capture_packets_total":                {"interface"},
 		"jurismon_capture_drops_total":                  {"interface", "stage"},
 		"jurismon_capture_ring_freezes_total":           {"interface"},
+		"jurismon_capture_up":                           {"interface"},
+		"jurismon_capture_restarts_total":               {"interface"},
 		"jurismon_decode_errors_total":                  {"reason"},
 		"jurismon_geo_cache_requests_total":             {"result"},
 		"jurismon_geo_cache_entries":                    nil,

@@ -69,7 +69,7 @@ type Collector struct {
 	asnBytes, deviceBytes                           *prometheus.Desc
 	conflicts, unknown                              *prometheus.Desc
 	capturePackets, captureDrops, decodeErrors      *prometheus.Desc
-	captureFreezes                                  *prometheus.Desc
+	captureFreezes, captureUp, captureRestarts      *prometheus.Desc
 	cacheRequests, cacheEntries, cacheEvictions     *prometheus.Desc
 	flowEntries, flowEvictions, flowExpired, folded *prometheus.Desc
 	dbInfo, dbBuild                                 *prometheus.Desc
@@ -105,6 +105,8 @@ func New(src Sources, opts Options) *Collector {
 		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
 		captureDrops:    d("capture_drops_total", "Frames lost before accounting, by stage (kernel: the socket ring was full).", "interface", "stage"),
 		captureFreezes:  d("capture_ring_freezes_total", "Times the capture ring froze because no block was free (frames are dropped meanwhile).", "interface"),
+		captureUp:       d("capture_up", "Whether capture is running on the interface (0 while it is missing, down or being re-opened).", "interface"),
+		captureRestarts: d("capture_restarts_total", "Times capture came back on the interface after it went down or away.", "interface"),
 		decodeErrors:    d("decode_errors_total", "Frames that could not be decoded, by reason.", "reason"),
 		cacheRequests:   d("geo_cache_requests_total", "Geo lookups by cache result.", "result"),
 		cacheEntries:    d("geo_cache_entries", "Database networks in the lookup cache."),
@@ -125,7 +127,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.trafficBytes, c.trafficPackets, c.flows,
 		c.flaggedBytes, c.flaggedPackets, c.flaggedFlows, c.flaggedLastSeen,
 		c.asnBytes, c.deviceBytes, c.conflicts, c.unknown,
-		c.capturePackets, c.captureDrops, c.captureFreezes, c.decodeErrors,
+		c.capturePackets, c.captureDrops, c.captureFreezes, c.captureUp, c.captureRestarts, c.decodeErrors,
 		c.cacheRequests, c.cacheEntries, c.cacheEvictions,
 		c.flowEntries, c.flowEvictions, c.flowExpired, c.folded,
 		c.dbInfo, c.dbBuild,
@@ -268,6 +270,12 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.capturePackets, prometheus.CounterValue, float64(s.Packets), s.Interface)
 			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.KernelDrops), s.Interface, "kernel")
 			ch <- prometheus.MustNewConstMetric(c.captureFreezes, prometheus.CounterValue, float64(s.QueueFreezes), s.Interface)
+			up := 0.0
+			if s.Up {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.captureUp, prometheus.GaugeValue, up, s.Interface)
+			ch <- prometheus.MustNewConstMetric(c.captureRestarts, prometheus.CounterValue, float64(s.Restarts), s.Interface)
 		}
 	}
 	if c.src.Decoders != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
@@ -48,6 +49,8 @@ type Row struct {
 	// VendorRule is the policy's vendors rule that flagged the local
 	// device (in every grouping), else absent.
 	VendorRule string `json:"vendor_rule,omitempty"`
+	// LastSeen is the time of the latest packet, kept for flagged rows only.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 }
 
 // Bytes is the row's traffic in both directions.
@@ -86,6 +89,9 @@ type Summary struct {
 	// CaptureHost is the likely capture host when no traffic was local
 	// (every flow transit) and one address is in most flows; else null.
 	CaptureHost *CaptureHost `json:"capture_host"`
+	FirstPacket time.Time    `json:"first_packet,omitzero"` // capture time of the earliest packet read
+	LastPacket  time.Time    `json:"last_packet,omitzero"`
+	Policy      *Policy      `json:"policy,omitempty"` // nil when no policy file was given
 }
 
 // Truncation says where a capture file ends short: everything before the
@@ -118,6 +124,15 @@ type CaptureHost struct {
 	Hint         string `json:"hint"`
 }
 
+// Policy names the policy file the report was judged by.
+type Policy struct {
+	File          string   `json:"file"`
+	SHA256        string   `json:"sha256"`
+	Jurisdictions []string `json:"jurisdictions"`
+	// Text is the file itself, for the HTML record; JSON has its checksum.
+	Text string `json:"-"`
+}
+
 // Database names a geo database the report was made with.
 type Database struct {
 	Name      string `json:"name"`
@@ -130,6 +145,9 @@ type Database struct {
 type Report struct {
 	Rows    []Row   `json:"rows"`
 	Summary Summary `json:"summary"`
+	// Created is when the report was made, shown by the HTML form; the
+	// machine forms leave it out so that they depend on the input only.
+	Created time.Time `json:"-"`
 }
 
 // Flagged reports whether any flagged traffic was seen.
@@ -216,6 +234,9 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 		Folded:            k.Folded,
 		Excepted:          k.Excepted,
 		Embedded:          k.Embedded.String(),
+	}
+	if ts := g.LastSeen.Load(); ts > 0 {
+		r.LastSeen = time.Unix(0, ts).UTC()
 	}
 	if k.Jurisdiction != "" {
 		r.MatchedBy = k.MatchedBy.String()

@@ -65,6 +65,9 @@ func TestWriteFormats(t *testing.T) {
 		{"table", "1 B"},
 		{"table", "AS64500"},
 		{"table", "192.0.2.1"},
+		{"html", `<th scope="row">Germany (DE)</th>`},
+		{"html", `Example, &#34;Carrier&#34;`},
+		{"svg", `<g class="wm-c" data-cc="DE" data-bytes="3">`},
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
@@ -75,7 +78,7 @@ func TestWriteFormats(t *testing.T) {
 			t.Errorf("%s output lacks %q:\n%s", tt.format, tt.want, b.String())
 		}
 	}
-	if err := rep.Write(&bytes.Buffer{}, "xml"); err == nil || err.Error() != `unknown format "xml" (want one of table, json, csv)` {
+	if err := rep.Write(&bytes.Buffer{}, "xml"); err == nil || err.Error() != `unknown format "xml" (want one of table, json, csv, html, svg)` {
 		t.Errorf("unknown format: %v", err)
 	}
 }

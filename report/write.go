@@ -15,7 +15,7 @@ import (
 )
 
 // Formats lists the output forms Write accepts.
-var Formats = []string{"table", "json", "csv"}
+var Formats = []string{"table", "json", "csv", "html", "svg"}
 
 // Write renders the report in one of Formats.
 func (r *Report) Write(w io.Writer, format string) error {
@@ -26,6 +26,10 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteJSON(w)
 	case "csv":
 		return r.WriteCSV(w)
+	case "html":
+		return r.WriteHTML(w)
+	case "svg":
+		return r.Map(w)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

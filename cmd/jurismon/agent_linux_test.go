@@ -56,6 +56,9 @@ const (
 type lab struct {
 	t    *testing.T
 	a, b string // namespace names
+	// mgmt is the management link in the test's namespace (its peer in
+	// "a" is jmm1), hostIP and agentIP the /30 on it.
+	mgmt, hostIP, agentIP string
 }
 
 func run1(t *testing.T, args ...string) {
@@ -66,17 +69,41 @@ func run1(t *testing.T, args ...string) {
 }
 
 func newLab(t *testing.T) *lab {
+	return newLabWith(t, "jmm0", mgmtHost, mgmtAgent)
+}
+
+// newLabWith is newLab with another management link in the test's namespace
+// and other addresses on it, for a lab that must not meet the default one
+// (the soak suite, which runs while other agent tests may).
+func newLabWith(t *testing.T, mgmtLink, hostIP, agentIP string) *lab {
 	netnstest.Require(t)
 	id := strconv.Itoa(os.Getpid() % 100000)
-	l := &lab{t: t, a: "jmagent-" + id + "-a", b: "jmagent-" + id + "-b"}
+	l := &lab{t: t, a: "jmagent-" + id + "-a", b: "jmagent-" + id + "-b", mgmt: mgmtLink, hostIP: hostIP, agentIP: agentIP}
 	netnstest.Add(t, l.a)
 	netnstest.Add(t, l.b)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", "jmm0").Run() })
+	t.Cleanup(func() { exec.Command("ip", "link", "del", l.mgmt).Run() })
+	for _, c := range l.commands() {
+		run1(t, c...)
+	}
+	return l
+}
+
+// recreateVeth re-creates the captured veth pair after a test deleted it:
+// the lab's commands that concern it.
+func (l *lab) recreateVeth() {
+	for _, c := range l.commands() {
+		if strings.Contains(strings.Join(c, " "), "jma0") || strings.Contains(strings.Join(c, " "), "jmb0") {
+			run1(l.t, c...)
+		}
+	}
+}
+
+func (l *lab) commands() [][]string {
 	inA := []string{"ip", "netns", "exec", l.a}
 	inB := []string{"ip", "netns", "exec", l.b}
-	cmds := [][]string{
+	return [][]string{
 		{"ip", "link", "add", "jma0", "netns", l.a, "address", agentMAC, "type", "veth", "peer", "name", "jmb0", "netns", l.b, "address", peerMAC},
-		{"ip", "link", "add", "jmm0", "type", "veth", "peer", "name", "jmm1", "netns", l.a},
+		{"ip", "link", "add", l.mgmt, "type", "veth", "peer", "name", "jmm1", "netns", l.a},
 		append(inA, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0"),
 		// Only an MSS option on SYNs, so that their size is known: 44 and 64 bytes.
 		append(inB, "sysctl", "-qw", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_sack=0", "net.ipv4.tcp_window_scaling=0", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0"),
@@ -85,19 +112,19 @@ func newLab(t *testing.T) *lab {
 		append(inA, "ip", "link", "set", "jmm1", "up"),
 		append(inB, "ip", "link", "set", "lo", "up"),
 		append(inB, "ip", "link", "set", "jmb0", "up"),
-		{"ip", "link", "set", "jmm0", "up"},
+		{"ip", "link", "set", l.mgmt, "up"},
 		append(inA, "ip", "addr", "add", agentV4+"/25", "dev", "jma0"),
 		append(inA, "ip", "addr", "add", agentUSv4+"/24", "dev", "jma0"),
 		append(inA, "ip", "addr", "add", agentRUv6+"/64", "dev", "jma0", "nodad"),
 		append(inA, "ip", "addr", "add", agentDEv6+"/64", "dev", "jma0", "nodad"),
 		append(inA, "ip", "route", "add", peerRUv4+"/32", "dev", "jma0"),
-		append(inA, "ip", "addr", "add", mgmtAgent+"/30", "dev", "jmm1"),
+		append(inA, "ip", "addr", "add", l.agentIP+"/30", "dev", "jmm1"),
 		append(inB, "ip", "addr", "add", peerRUv4+"/25", "dev", "jmb0"),
 		append(inB, "ip", "addr", "add", peerUSv4+"/24", "dev", "jmb0"),
 		append(inB, "ip", "addr", "add", peerRUv6+"/64", "dev", "jmb0", "nodad"),
 		append(inB, "ip", "addr", "add", peerDEv6+"/64", "dev", "jmb0", "nodad"),
 		append(inB, "ip", "route", "add", agentV4+"/32", "dev", "jmb0"),
-		{"ip", "addr", "add", mgmtHost + "/30", "dev", "jmm0"},
+		{"ip", "addr", "add", l.hostIP + "/30", "dev", l.mgmt},
 		// Static neighbours: no ARP or neighbour discovery between the
 		// global addresses, whose ICMPv6 would add to the counts.
 		append(inA, "ip", "neigh", "add", peerRUv4, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"),
@@ -109,10 +136,6 @@ func newLab(t *testing.T) *lab {
 		append(inB, "ip", "neigh", "add", agentRUv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
 		append(inB, "ip", "neigh", "add", agentDEv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
 	}
-	for _, c := range cmds {
-		run1(t, c...)
-	}
-	return l
 }
 
 // in runs fn on an OS thread inside namespace ns. Sockets keep the
@@ -272,7 +295,7 @@ func waitHTTP(t *testing.T, url string, timeout time.Duration) {
 
 func TestAgentEndToEnd(t *testing.T) {
 	l := newLab(t)
-	dir := t.TempDir()
+	dir := agentDir(t)
 	pol := filepath.Join(dir, "policy.yml")
 	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
 		t.Fatal(err)
@@ -408,6 +431,48 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Fatalf("agent exit: %v", err)
 	}
 	checkEvents(t, eventsFile)
+}
+
+// agentDir returns a directory for the files of an agent started as root:
+// owned by the user it becomes once capture runs (nobody), so that event
+// rotation can create files there, and open to read, so that database and
+// policy reloads can read what the test writes.
+func agentDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	to, err := resolveRunAs("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test's temporary root is private (0700): let nobody through.
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, to.uid, to.gid); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// giveToAgentUser hands the files in dir to the user the agent becomes.
+func giveToAgentUser(t *testing.T, dir string) {
+	t.Helper()
+	to, err := resolveRunAs("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := os.Chown(filepath.Join(dir, e.Name()), to.uid, to.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
 	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device")
-	enumFlag(c.cmd, "format", "Output format: table, json, csv.", "table", &c.format, report.Formats...)
+	enumFlag(c.cmd, "format", "Output format: table, json, csv, html (a self-contained report to read and print), svg (the map alone).", "table", &c.format, report.Formats...)
 	c.cmd.Flag("top", "Show only the N largest rows (0: all); the summary's totals still count every row.").Default("0").IntVar(&c.top)
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
@@ -130,6 +131,9 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	rep := report.Build(acct.Groups(), by, s)
 	rep.Top(c.top)
+	rep.Summary.FirstPacket, rep.Summary.LastPacket = an.span.times()
+	rep.Summary.Policy = policySummary(c.config, pol)
+	rep.Created = time.Now()
 	if err := rep.Write(os.Stdout, c.format); err != nil {
 		return err
 	}
@@ -205,6 +209,34 @@ func distinctFiles(files []string) error {
 	return nil
 }
 
+// policySummary names the policy file in the report, or nil without one.
+func policySummary(path string, pol *policy.Policy) *report.Policy {
+	if path == "" {
+		return nil
+	}
+	sum := pol.Checksum()
+	text, _ := os.ReadFile(path) // just parsed; the checksum is what counts if it changed since
+	return &report.Policy{File: path, SHA256: hex.EncodeToString(sum[:]), Jurisdictions: pol.Jurisdictions(), Text: string(text)}
+}
+
+// timeSpan is the capture time of the earliest and latest frame read.
+type timeSpan struct{ first, last int64 } // Unix nanoseconds; first 0 until a frame
+
+func (s *timeSpan) add(ts int64) {
+	if ts < s.first || s.first == 0 {
+		s.first = ts
+	}
+	s.last = max(s.last, ts)
+}
+
+// times returns the span, zero times when no frame was read.
+func (s *timeSpan) times() (first, last time.Time) {
+	if s.first == 0 && s.last == 0 {
+		return time.Time{}, time.Time{}
+	}
+	return time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC()
+}
+
 func (c *analyzeCommand) showProgress() bool {
 	switch c.progress {
 	case "always":
@@ -241,6 +273,7 @@ type analysis struct {
 	// know, so that the summary can name them.
 	unsupported map[capture.LinkType]uint64
 	truncated   []report.Truncation
+	span        timeSpan // capture times of the first and last packets read
 }
 
 // analyze reads the files with c.workers workers and merges what they
@@ -383,6 +416,7 @@ func (an *analysis) file(name string, progress bool) error {
 			return err
 		}
 		read++
+		an.span.add(f.Timestamp)
 		var r capture.Result
 		if an.route != nil {
 			r = an.route.handle(&f)

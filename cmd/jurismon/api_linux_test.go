@@ -31,7 +31,7 @@ func startLabAgent(t *testing.T, l *lab, extra ...string) (base string) {
 // startLabAgentNoWait starts the agent and returns at once.
 func startLabAgentNoWait(t *testing.T, l *lab, extra ...string) (base string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir := agentDir(t) // the policy is re-read by the agent once it is nobody
 	pol := filepath.Join(dir, "policy.yml")
 	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
 		t.Fatal(err)

@@ -391,7 +391,7 @@ func TestDashboardQueries(t *testing.T) {
 		{"ip", "-n", l.a, "neigh", "add", peerUnknownV6, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"},
 	})
 
-	dir := t.TempDir()
+	dir := agentDir(t) // readable by the agent once it is nobody
 	pol := filepath.Join(dir, "policy.yml")
 	// The vendors rule flags the agent's own interface (a Huawei MAC), for
 	// the devices row.

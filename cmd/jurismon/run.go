@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,14 +29,17 @@ import (
 	"github.com/jurismon/jurismon/exporter"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/latency"
 	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
+	"github.com/jurismon/jurismon/ui"
 )
 
 type runCommand struct {
 	cmd         *kingpin.CmdClause
 	web         *web.FlagConfig
+	webLimits   webFlags
 	live        capture.LiveOptions
 	decapsulate bool
 	config      string
@@ -48,6 +52,7 @@ type runCommand struct {
 	addrEvery   time.Duration
 	paths       pathFlags
 	cpuProfile  string
+	runAs       string
 	vendors     vendorFlags
 }
 
@@ -55,6 +60,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c := &runCommand{flows: flow.DefaultConfig()}
 	c.cmd = app.Command("run", "Capture live traffic and serve Prometheus metrics (the default command).").Default()
 	c.web = kingpinflag.AddFlags(c.cmd, ":9746")
+	c.webLimits.register(c.cmd)
 	// The same variable configures healthcheck, so that a container's
 	// HEALTHCHECK follows the agent's TLS and basic auth.
 	c.cmd.GetFlag("web.config.file").Envar("JURISMON_WEB_CONFIG_FILE")
@@ -82,6 +88,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.paths.register(c.cmd)
 	c.vendors.register(c.cmd, true)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
+	c.cmd.Flag("run-as", "User to become once capture has started (keeping only CAP_NET_RAW, and CAP_NET_ADMIN with --capture.promiscuous). Default: nobody when started as root, else no switch; root keeps root.").StringVar(&c.runAs)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
 }
@@ -100,6 +107,8 @@ type agent struct {
 	devices *macvendor.Inventory
 	reg     *prometheus.Registry
 
+	runAs runAs
+
 	reloadMu  sync.Mutex
 	policySum [32]byte
 	reloads   *reloadMetrics
@@ -107,6 +116,9 @@ type agent struct {
 
 func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	warnIfRoot(logger)
+	if err := c.webLimits.check(); err != nil {
+		return err
+	}
 	if c.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(c.cpuProfile)
 		if err != nil {
@@ -118,6 +130,10 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	defer stop()
 
 	a := &agent{logger: logger, cmd: c, reg: prometheus.NewRegistry()}
+	var err error
+	if a.runAs, err = resolveRunAs(c.runAs); err != nil {
+		return err
+	}
 	pol, err := loadPolicy(c.config)
 	if err != nil {
 		return err
@@ -186,9 +202,11 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	go a.signalReloads(ctx)
 	go a.dropPrivilegesWhenStarted(ctx)
 
-	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(logger)}
+	ws := newWebServer(&c.webLimits, a.routes(c), a.reg)
+	srv := ws.srv
+	srv.ErrorLog = httpErrorLog(logger)
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, c.web, logger) }()
+	go func() { srvErr <- ws.serve(c.web, logger) }()
 	logger.Info("jurismon started", "version", version.Info(), "interfaces", a.live.Interfaces(), "workers", a.live.Workers())
 
 	var runErr error
@@ -306,8 +324,17 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		fmt.Fprintln(w, "Healthy")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.live.Started() {
-			http.Error(w, "Not ready: capture has not started", http.StatusServiceUnavailable)
+		// Ready means every interface is capturing: one that is missing
+		// or down (and being retried) is named, so an orchestrator or a
+		// person sees which.
+		var down []string
+		for _, s := range a.live.Stats() {
+			if !s.Up {
+				down = append(down, s.Interface)
+			}
+		}
+		if len(down) > 0 || !a.live.Started() {
+			http.Error(w, "Not ready: capture is down on "+strings.Join(down, ", "), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
@@ -342,18 +369,20 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
 		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
 	)
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	// The landing page is the live overview, with these links.
+	src := ui.Sources{Accountants: a.accountants, Policy: a.env.Policy, FlaggedFlows: a.events != nil}
+	if sched != nil {
+		src.Paths = sched.Paths
+		if o, err := latency.ParseOrigin(c.paths.location); err == nil {
+			src.Home = o.Country
+		}
+	}
+	ui.Register(mux, src, web.LandingConfig{
 		Name:        "jurismon",
 		Description: "Where this host's traffic goes, in whose jurisdiction",
 		Version:     version.Info(),
 		Links:       links,
-		Profiling:   "false", // no /debug/pprof is served
-	})
-	if err != nil {
-		a.logger.Error("landing page", "err", err)
-	} else {
-		mux.Handle("/", landing)
-	}
+	}, a.logger)
 	return mux
 }
 
