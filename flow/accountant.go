@@ -143,6 +143,7 @@ type Accountant struct {
 	now       int64    // latest packet timestamp seen
 	lastSweep int64    // when counters were last published by sweep
 	lastEv    int64    // last periodic event sweep
+	seen      int64    // latest packet time given to AddAhead or See
 	event     FlowEvent
 }
 

@@ -19,7 +19,9 @@ func TestMerge(t *testing.T) {
 	for i := range 20000 {
 		remote := fmt.Sprintf("%s.%d", []string{"192.0.2", "198.51.100", "203.0.113"}[r.IntN(3)], 1+r.IntN(60))
 		local := fmt.Sprintf("10.0.0.%d", 1+r.IntN(5))
-		p := pktArgs{i / 50, local, remote, 6, uint16(40000 + r.IntN(20)), 443, uint32(40 + r.IntN(1400))}
+		// The second half starts again from the first's start: time
+		// going back by more than the idle timeout.
+		p := pktArgs{i % 10000 / 50, local, remote, 6, uint16(40000 + r.IntN(20)), 443, uint32(40 + r.IntN(1400))}
 		if r.IntN(2) == 0 {
 			p.src, p.dst, p.sport, p.dport = p.dst, p.src, p.dport, p.sport
 		}
@@ -38,8 +40,15 @@ func TestMerge(t *testing.T) {
 			}
 			for _, a := range pkts {
 				p := pkt(a.ts, a.src, a.dst, a.proto, a.sport, a.dport, a.size)
-				one.Add(&p)
-				shards[Shard(&p, n)].Add(&p)
+				one.AddAhead(&p)
+				mine := Shard(&p, n)
+				for i, s := range shards {
+					if i == mine {
+						s.AddAhead(&p)
+					} else {
+						s.See(p.Timestamp) // as analyze's workers do
+					}
+				}
 			}
 			one.Flush()
 			used := 0

@@ -67,6 +67,9 @@ func (w *Worker) Handle(f *capture.Frame) capture.Result {
 	var p capture.Packet
 	r := w.Decoder.DecodeFrame(f, &p)
 	if w.shards > 1 && !w.mine(r, &p) {
+		if r == capture.Decoded {
+			w.Acct.See(p.Timestamp)
+		}
 		return r // counted by the shard it belongs to
 	}
 	w.counts[r]++

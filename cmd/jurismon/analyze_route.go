@@ -18,12 +18,14 @@ type router struct {
 	free   chan *packetBatch   // batches the workers are done with
 	made   int
 	p      capture.Packet
+	clock  int64 // latest time of a decoded packet: every worker's clock (flow.Accountant.See)
 }
 
 // packetBatch is a batch of decoded packets; their payloads point into arena.
 type packetBatch struct {
-	pkts  []capture.Packet
-	arena []byte
+	pkts   []capture.Packet
+	clocks []int64 // the reader's clock at each packet
+	arena  []byte
 }
 
 const (
@@ -51,7 +53,7 @@ func (r *router) batch() *packetBatch {
 	}
 	if r.made < cap(r.free) {
 		r.made++
-		return &packetBatch{pkts: make([]capture.Packet, 0, batchLen), arena: make([]byte, 0, batchLen*128)}
+		return &packetBatch{pkts: make([]capture.Packet, 0, batchLen), clocks: make([]int64, 0, batchLen), arena: make([]byte, 0, batchLen*128)}
 	}
 	return <-r.free
 }
@@ -64,6 +66,7 @@ func (r *router) handle(f *capture.Frame) capture.Result {
 	if res != capture.Decoded {
 		return res
 	}
+	r.clock = max(r.clock, p.Timestamp)
 	i := flow.Shard(p, len(r.out))
 	b := r.cur[i]
 	if n := flow.PayloadKept(p); n > 0 {
@@ -76,6 +79,7 @@ func (r *router) handle(f *capture.Frame) capture.Result {
 		p.Payload = nil
 	}
 	b.pkts = append(b.pkts, *p)
+	b.clocks = append(b.clocks, r.clock)
 	if len(b.pkts) == batchLen {
 		r.out[i] <- b
 		r.cur[i] = r.batch()
@@ -97,9 +101,12 @@ func (r *router) close() {
 func (r *router) account(w *flow.Worker, in <-chan *packetBatch) {
 	for b := range in {
 		for j := range b.pkts {
+			// The clock as one worker's would be at this packet,
+			// which came after the other workers' packets before it.
+			w.Acct.See(b.clocks[j])
 			w.Acct.AddAhead(&b.pkts[j])
 		}
-		b.pkts, b.arena = b.pkts[:0], b.arena[:0]
+		b.pkts, b.clocks, b.arena = b.pkts[:0], b.clocks[:0], b.arena[:0]
 		r.free <- b
 	}
 	w.Flush()

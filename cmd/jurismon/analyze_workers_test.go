@@ -69,10 +69,9 @@ func TestAnalyzeWorkersIdentical(t *testing.T) {
 		{"198.51.100.8", "203.0.113.10", layers.IPProtocolUDP, 1, 2, 10},
 	})
 	sample := filepath.Join("..", "..", "testdata", "sample.pcap")
-	// Two files make one report. (Captures whose time goes back by more
-	// than the idle timeout from one file to the next are not compared:
-	// see the README's analyze --workers.)
-	files := [][]string{{mixed}, {gz}, {publicHost, mixed}, {sample}}
+	// Two files make one report; from mixed to gz the time goes back by
+	// more than the idle timeout (both start at the same time).
+	files := [][]string{{mixed}, {mixed, gz}, {publicHost, mixed}, {sample}}
 	if d := os.Getenv("JURISMON_CAPTURES_DIR"); d != "" {
 		for _, sub := range []string{"vpn", "dns"} {
 			got, _ := filepath.Glob(filepath.Join(d, sub, "*.pcap*"))
