@@ -16,14 +16,14 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Fuzz targets as package:function.
-FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
+FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture/pcapfile:FuzzReadPcap ./capture/pcapfile:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
 	./probe:FuzzParseReply ./probe:FuzzPathsHandler ./events:FuzzHandlerQuery \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
 	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse \
-	./capture:FuzzCut
+	./capture:FuzzCut ./collect:FuzzDecode
 
-.PHONY: help build test lint bench bench-analyze bench-live soak fuzz generate check-peers clean
+.PHONY: help build test lint bench bench-analyze bench-live bench-collect soak fuzz generate check-peers clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ bench: ## Benchmarks of the packet path (COUNT runs each, for benchstat).
 bench-analyze: ## Time analyze against tcpdump on one core: 1 GB of whole frames, and of 128-byte headers with a GeoLite2-sized database.
 	scripts/bench-analyze.sh
 
+bench-collect: ## Flow records per second on one core, allocations, drops over UDP; then jurismon collect and nfacctd on one stream.
+	$(GO) test -run '^$$' -bench 'Decode|Collect|UDP' -benchmem -cpu 1 -benchtime $(BENCHTIME) -count $(COUNT) ./collect
+	scripts/bench-collect.sh
+
 bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth pair (root).
 	scripts/bench-live.sh
 
@@ -58,8 +62,12 @@ fuzz: ## Run every fuzz target for FUZZTIME.
 		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) \
 		-fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; done
 
-generate: ## Rebuild the test fixtures (go generate); the built-in database needs npm.
+generate: ## Regenerate every generated file: fixtures, test databases, the country table; BUILTIN=1 also the built-in database (needs npm).
 	$(GO) generate ./capture/... ./geo/
+	scripts/gen-countries.sh
+ifeq ($(BUILTIN),1)
+	$(GO) generate ./geo/builtin
+endif
 
 check-peers: ## Compare totals with tshark and pmacctd: make check-peers DB=dir CAPTURES="a.pcap b.pcap".
 	scripts/check-peers.sh $(DB) $(CAPTURES)

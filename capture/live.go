@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"slices"
 	"time"
 )
@@ -101,11 +100,11 @@ func (o LiveOptions) withDefaults() (LiveOptions, error) {
 	if o.SnapLen == 0 {
 		o.SnapLen = DefaultSnapLen
 	}
-	if o.Payload < 0 || o.Payload > maxSnapLen {
-		return o, fmt.Errorf("capture: payload bytes %d out of range 0..%d", o.Payload, maxSnapLen)
+	if o.Payload < 0 || o.Payload > MaxSnapLen {
+		return o, fmt.Errorf("capture: payload bytes %d out of range 0..%d", o.Payload, MaxSnapLen)
 	}
-	if o.SnapLen < 64 || o.SnapLen > maxSnapLen {
-		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, maxSnapLen)
+	if o.SnapLen < 64 || o.SnapLen > MaxSnapLen {
+		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, MaxSnapLen)
 	}
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize
@@ -191,70 +190,6 @@ func upInterfaces(loopback bool) ([]string, error) {
 		out = append(out, ifi.Name)
 	}
 	return out, nil
-}
-
-// interfacePrefixes returns the addresses of every interface as prefixes
-// (address and mask length, not masked), sorted and without duplicates.
-func interfacePrefixes() ([]netip.Prefix, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, fmt.Errorf("capture: listing interface addresses: %w", err)
-	}
-	out := make([]netip.Prefix, 0, len(addrs))
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		ones, _ := ipn.Mask.Size()
-		ip = ip.Unmap()
-		if ip.Is4() && ones > 32 {
-			ones -= 96
-		}
-		out = append(out, netip.PrefixFrom(ip, ones))
-	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
-	return slices.Compact(out), nil
-}
-
-// watchAddrs reports the interface prefixes now and whenever they differ
-// from the last report, checking each time wake delivers (or every interval)
-// until done is closed.
-func watchAddrs(done <-chan struct{}, every time.Duration, wake <-chan struct{}, fn func([]netip.Prefix)) {
-	var last []netip.Prefix
-	first := true
-	check := func() {
-		cur, err := interfacePrefixes()
-		if err != nil {
-			return // keep the last good list; the next tick retries
-		}
-		if first || !slices.Equal(cur, last) {
-			first = false
-			last = cur
-			fn(slices.Clone(cur))
-		}
-	}
-	check()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		case <-wake:
-		}
-		check()
-	}
 }
 
 // retrier paces the re-opens of one interface: exponential backoff within

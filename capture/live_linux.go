@@ -200,7 +200,7 @@ func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)
 	// of its backoff (up to a minute).
 	c.links = make(chan struct{})
 	if !c.noLinkWake {
-		defer notifyNetlink(ctx, unix.RTMGRP_LINK, c.linkChanged)()
+		defer NotifyNetlink(ctx, unix.RTMGRP_LINK, c.linkChanged)()
 	}
 	var wg sync.WaitGroup
 	for _, li := range c.ifaces {

@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -577,36 +575,6 @@ func liveEngine(t *testing.T, engine string, p peer, nsA, peerNS string) {
 		}
 	})
 
-	t.Run("address watch sees a new address at once", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		reports := make(chan []netip.Prefix, 16)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			// An hour between polls: only the netlink notification can
-			// deliver the change in time.
-			WatchAddrs(ctx, time.Hour, func(p []netip.Prefix) { reports <- p })
-		}()
-		defer func() { cancel(); <-done }()
-		first := <-reports
-		want := netip.MustParsePrefix("192.0.2.1/24")
-		if !slices.Contains(first, want) {
-			t.Fatalf("first report %v lacks %v", first, want)
-		}
-		added := netip.MustParsePrefix("198.51.100.1/24")
-		if out, err := exec.Command("ip", "addr", "add", added.String(), "dev", vethA).CombinedOutput(); err != nil {
-			t.Fatalf("ip addr add: %v: %s", err, out)
-		}
-		select {
-		case p := <-reports:
-			if !slices.Contains(p, added) || !slices.Contains(p, want) {
-				t.Errorf("report after adding %v: %v", added, p)
-			}
-		case <-time.After(3 * time.Second):
-			t.Fatal("no report within 3s of adding an address")
-		}
-	})
-
 	t.Run("stop is prompt with no traffic", func(t *testing.T) {
 		r := startLive(t, engine, LiveOptions{Workers: 2, PollTimeout: 50 * time.Millisecond, Filter: "udp port 1"}, nil)
 		// Nothing matches the filter: the workers report being idle.
@@ -658,29 +626,6 @@ func TestRingGeometry(t *testing.T) {
 		if bs%page != 0 || bs%fs != 0 || nb < 1 || bs*nb > tc.buf || fs < tc.snap+unix.SizeofTpacket3Hdr && fs < bs {
 			t.Errorf("ringGeometry(%d, %d) = block %d x %d, frame %d: invalid", tc.buf, tc.snap, bs, nb, fs)
 		}
-	}
-}
-
-// TestWatchAddrs checks the first report carries the loopback address.
-func TestWatchAddrs(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var got atomic.Value
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		WatchAddrs(ctx, time.Hour, func(p []netip.Prefix) { got.CompareAndSwap(nil, p) })
-	}()
-	waitFor(t, "first address report", func() bool { return got.Load() != nil })
-	cancel()
-	<-done
-	found := false
-	for _, p := range got.Load().([]netip.Prefix) {
-		if p == netip.MustParsePrefix("127.0.0.1/8") {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("WatchAddrs first report %v lacks 127.0.0.1/8", got.Load())
 	}
 }
 

@@ -509,11 +509,11 @@ func TestTopASNConcurrent(t *testing.T) {
 	t.Logf("%d scrapes while adding, %d counter series at the end", scrapes, len(prev))
 }
 
-// TestFolding: past MaxGroups, new keys fold into per-country aggregates,
+// TestFolding: past MaxAggregates, new keys fold into per-country aggregates,
 // and flagged folded traffic has asn="other" in the flagged series.
 func TestFolding(t *testing.T) {
 	env, _ := testEnv(t)
-	a := accountant(env, flow.Config{MaxGroups: 2})
+	a := accountant(env, flow.Config{MaxAggregates: 2})
 	c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNNone})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
@@ -595,7 +595,7 @@ jurismon_traffic_asn_bytes_total{as_org="unknown",asn="0",direction="egress"} 64
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _ := testEnv(t)
-			a := accountant(env, flow.Config{MaxGroups: tt.maxGroups})
+			a := accountant(env, flow.Config{MaxAggregates: tt.maxGroups})
 			c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNFlagged})
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(c)

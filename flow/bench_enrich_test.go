@@ -105,7 +105,7 @@ func TestKnownFlowAllocatesNothing(t *testing.T) {
 	}
 	a.Sync()
 	var vendor string
-	for _, g := range a.Groups() {
+	for _, g := range a.Aggregates() {
 		vendor = g.Key.Vendor
 	}
 	if vendor != "Cisco Systems, Inc" {

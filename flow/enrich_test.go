@@ -32,9 +32,9 @@ func TestEnrichersOncePerFlow(t *testing.T) {
 	d := &domains{names: map[netip.Addr]string{netip.MustParseAddr("192.0.2.129"): "ru.example"}}
 	env := testEnv(t)
 	env.Enrichers = []enrich.Enricher{d}
-	var events []FlowEvent
+	var events []Event
 	var domainsSeen []string
-	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *FlowEvent) {
+	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *Event) {
 		events = append(events, *e)
 		domainsSeen = append(domainsSeen, e.Facts.Domain.Name)
 	}))
@@ -97,8 +97,8 @@ func TestInspectorRejudges(t *testing.T) {
 	c := &curious{}
 	env := testEnv(t)
 	env.Inspectors = []enrich.Inspector{x, c}
-	var events []FlowEvent
-	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *FlowEvent) { events = append(events, *e) }))
+	var events []Event
+	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *Event) { events = append(events, *e) }))
 	var packets []capture.Packet
 	packets = append(packets,
 		pkt(0, "10.0.0.1", "192.0.2.10", 17, 40000, 51820, 100),
@@ -129,9 +129,9 @@ func TestInspectorRejudges(t *testing.T) {
 	if ev.BytesTo != 400 || ev.BytesFrom != 200 {
 		t.Errorf("event bytes to %d from %d, want 400 and 200", ev.BytesTo, ev.BytesFrom)
 	}
-	de := GroupKey{Class: geo.ClassPublic, Country: "DE"}
-	ru := GroupKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
-	got := map[GroupKey]groupWant{}
+	de := AggregateKey{Class: geo.ClassPublic, Country: "DE"}
+	ru := AggregateKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
+	got := map[AggregateKey]groupWant{}
 	for _, g := range groupsOf(a) {
 		g.key.ASN, g.key.ASOrg, g.key.RegisteredCountry = 0, "", ""
 		got[g.key] = g
@@ -146,8 +146,8 @@ func TestInspectorRejudges(t *testing.T) {
 }
 
 func TestAddRecord(t *testing.T) {
-	var events []FlowEvent
-	a := NewAccountant(testEnv(t), DefaultConfig(), FlaggedFunc(func(e *FlowEvent) { events = append(events, *e) }))
+	var events []Event
+	a := NewAccountant(testEnv(t), DefaultConfig(), FlaggedFunc(func(e *Event) { events = append(events, *e) }))
 	sec := int64(time.Second)
 	records := []Record{
 		// 10.0.0.1 → RU, sampled 1 in 100.
@@ -275,5 +275,39 @@ func TestAddAheadKeepsPayload(t *testing.T) {
 	// Port 53 keeps its message (up to keepDNS), the rest keepPayload bytes.
 	if want := []int{keepDNS, keepPayload, keepDNS, keepPayload}; len(rec.lens) != 4 || rec.lens[0] != want[0] || rec.lens[1] != want[1] {
 		t.Errorf("payload lengths %v, want %v", rec.lens, want)
+	}
+}
+
+// A record's Sides (from the exporter's interface roles) decide which
+// endpoints are remote where the local networks would not know.
+func TestAddRecordSides(t *testing.T) {
+	sec := int64(time.Second)
+	tests := []struct {
+		name     string
+		src, dst string
+		sides    Sides
+		want     Direction
+	}{
+		{"networks decide", "10.0.0.1:4000", "192.0.2.129:443", SidesFromNetworks, Egress},
+		{"entered on an external interface", "192.0.2.10:443", "198.51.100.7:4000", SrcRemote, Ingress},
+		{"left on an external interface", "192.0.2.10:4000", "198.51.100.7:443", DstRemote, Egress},
+		{"external to external", "10.0.0.1:1", "10.0.0.2:2", BothRemote, Transit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := NewAccountant(testEnv(t), DefaultConfig())
+			r := Record{First: 10 * sec, Last: 11 * sec, Src: netip.MustParseAddrPort(tt.src), Dst: netip.MustParseAddrPort(tt.dst),
+				Proto: 17, Bytes: 100, Packets: 1, Sides: tt.sides}
+			a.AddRecord(&r)
+			for d := range NumDirections {
+				want := uint64(0)
+				if d == tt.want {
+					want = 100
+				}
+				if a.Totals.Bytes[d] != want {
+					t.Errorf("%s bytes = %d, want %d", d, a.Totals.Bytes[d], want)
+				}
+			}
+		})
 	}
 }

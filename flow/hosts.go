@@ -38,7 +38,7 @@ var mergeSeed = keyhash.New()
 
 // hash hashes the pair of a remote address and its aggregate, by the
 // aggregate's id (a hash of its key, the same in every accountant).
-func (s *hostSet) hash(addr netip.Addr, g *Group) uint64 {
+func (s *hostSet) hash(addr netip.Addr, g *Aggregate) uint64 {
 	if !s.init {
 		s.seed, s.init = keyhash.New(), true
 		if s.track {

@@ -12,7 +12,7 @@ import (
 // repeats and growth, and that the hash tells aggregates apart.
 func TestHostSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	groups := []*Group{newGroup(GroupKey{Country: "AU"}), newGroup(GroupKey{Country: "NZ"}), newGroup(GroupKey{Country: "JP"})}
+	groups := []*Aggregate{newGroup(AggregateKey{Country: "AU"}), newGroup(AggregateKey{Country: "NZ"}), newGroup(AggregateKey{Country: "JP"})}
 	var s hostSet
 	ref := map[[2]any]bool{}
 	for range 200000 {
@@ -38,7 +38,7 @@ func TestHostSet(t *testing.T) {
 	// Merge relies on the groups of one key in two mergeable
 	// accountants hashing alike.
 	m1, m2 := hostSet{track: true}, hostSet{track: true}
-	if m1.hash(a, groups[0]) != m2.hash(a, newGroup(GroupKey{Country: "AU"})) {
+	if m1.hash(a, groups[0]) != m2.hash(a, newGroup(AggregateKey{Country: "AU"})) {
 		t.Error("the same address in two groups of one key hashes apart")
 	}
 }

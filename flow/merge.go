@@ -13,7 +13,7 @@ import (
 // two accountants is one host), and a flagged aggregate's last-seen time,
 // which is the latest.
 //
-// The result is exact while the caps were not reached. Past MaxGroups or
+// The result is exact while the caps were not reached. Past MaxAggregates or
 // MaxHosts, which keys fold and which hosts go untracked depends on the
 // order the accountants saw them in, so the folded rows and the untracked
 // count can differ from one accountant's; past MaxFlows each accountant
@@ -24,7 +24,7 @@ import (
 // after. Only a's owner may call it.
 func (a *Accountant) Merge(b *Accountant) {
 	b.Drain()
-	into := make([]*Group, len(b.groups.list))
+	into := make([]*Aggregate, len(b.groups.list))
 	for i, g := range b.groups.list {
 		ag := a.groups.get(g.Key)
 		into[i] = ag
@@ -69,7 +69,7 @@ func (a *Accountant) Merge(b *Accountant) {
 }
 
 // addGroup adds the counts of g to ag, except the hosts (see Merge).
-func addGroup(ag, g *Group) {
+func addGroup(ag, g *Aggregate) {
 	for d := range 2 {
 		ag.Bytes[d].Add(g.Bytes[d].Load())
 		ag.Packets[d].Add(g.Packets[d].Load())

@@ -80,7 +80,7 @@ func TestMerge(t *testing.T) {
 				t.Errorf("%d flows expired, want %d (and some)", got, want)
 			}
 			var hosts uint64
-			for _, g := range m.Groups() {
+			for _, g := range m.Aggregates() {
 				hosts += g.Hosts.Load()
 			}
 			if hosts == 0 {

@@ -97,7 +97,7 @@ func (a *Accountant) addOldest() {
 		r.h = a.table.hash(&r.k)
 	}
 	a.tick(r.clock)
-	a.add(&r.p, &r.k, r.srcIsA, r.h)
+	a.add(&r.p, &r.k, r.srcIsA, r.h, r.p.Timestamp, uint64(r.p.IPLen), 1, false)
 }
 
 // See tells an accountant that splits an input with others (Merge) the
@@ -106,7 +106,9 @@ func (a *Accountant) addOldest() {
 // packets it accounts (AddAhead).
 func (a *Accountant) See(ts int64) { a.seen = max(a.seen, ts) }
 
-// Drain accounts every packet AddAhead holds.
+// Drain accounts every packet AddAhead holds, so that the flows' own
+// counters are complete; it publishes nothing (see Sync) and ends nothing
+// (see Tick and Flush).
 func (a *Accountant) Drain() {
 	for a.pipe.n > 0 {
 		a.addOldest()

@@ -103,8 +103,8 @@ type Entry struct {
 	inspected uint8 // packets the inspectors have seen, up to enrich.MaxInspected
 	factsSide uint8 // the endpoint (0 = A, 1 = B) whose side the flow's Facts describe
 	_         uint8
-	synAt     int64     // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
-	side      [2]*Group // aggregate of each remote endpoint; nil for a local one
+	synAt     int64         // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
+	side      [2]*Aggregate // aggregate of each remote endpoint; nil for a local one
 
 	// The rest: flow start, moves, end, events.
 	First       int64          // Unix nanoseconds of the first packet

@@ -28,7 +28,8 @@ type Worker struct {
 	// The results themselves are plain counters: an atomic store per
 	// frame (an implicitly locked exchange on amd64) cost analyze 3%.
 	counts      [capture.NumResults]uint64
-	publishedAt int64 // frame time of the last publication
+	publishedAt int64          // frame time of the last publication
+	p           capture.Packet // reused: zeroing a Packet per frame was 2% of analyze's instructions
 
 	// shard and shards: see Share.
 	shard, shards int
@@ -64,21 +65,22 @@ func (w *Worker) Handle(f *capture.Frame) capture.Result {
 		w.Acct.Tick(time.Now().UnixNano())
 		return capture.Decoded
 	}
-	var p capture.Packet
-	r := w.Decoder.DecodeFrame(f, &p)
-	if w.shards > 1 && !w.mine(r, &p) {
+	p := &w.p
+	r := w.Decoder.DecodeFrame(f, p)
+	if w.shards > 1 && !w.mine(r, p) {
 		if r == capture.Decoded {
 			w.Acct.See(p.Timestamp)
 		}
 		return r // counted by the shard it belongs to
 	}
 	w.counts[r]++
-	if d := f.Timestamp - w.publishedAt; d >= publishEvery || d < 0 {
+	// A second on, or a clock that went back (negative: huge unsigned).
+	if uint64(f.Timestamp-w.publishedAt) >= uint64(publishEvery) {
 		w.publishedAt = f.Timestamp
 		w.publish()
 	}
 	if r == capture.Decoded && (w.Exclude == nil || !w.Exclude(p.Proto, p.Src, p.Dst, p.SrcPort, p.DstPort, f.Data)) {
-		w.Acct.AddAhead(&p)
+		w.Acct.AddAhead(p)
 	}
 	return r
 }

@@ -166,8 +166,8 @@ func (r *Report) Warnings() []string {
 	if s.FlowsEvicted > 0 {
 		w = append(w, fmt.Sprintf("The flow table was full: %d flows were ended early (their bytes are counted).", s.FlowsEvicted))
 	}
-	if s.GroupsFolded > 0 {
-		w = append(w, fmt.Sprintf("The row cap was reached: %d endpoints were folded into one row per country and verdict.", s.GroupsFolded))
+	if s.AggregatesFolded > 0 {
+		w = append(w, fmt.Sprintf("The row cap was reached: %d endpoints were folded into one row per country and verdict.", s.AggregatesFolded))
 	}
 	if s.HostsUntracked > 0 {
 		w = append(w, fmt.Sprintf("%d remote hosts were not counted in the host counts (the host set was full).", s.HostsUntracked))

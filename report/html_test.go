@@ -17,11 +17,11 @@ import (
 )
 
 func testReport() *Report {
-	ru := group(flow.GroupKey{Class: geo.ClassPublic, Country: "RU", RegisteredCountry: "RU", ASN: 64501, ASOrg: "Example <Telecom>", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 100, 20)
+	ru := group(flow.AggregateKey{Class: geo.ClassPublic, Country: "RU", RegisteredCountry: "RU", ASN: 64501, ASOrg: "Example <Telecom>", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 100, 20)
 	ru.LastSeen.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	groups := []*flow.Group{
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Carrier"}, 1000, 500),
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "US", RegisteredCountry: "US", ASN: 64500, ASOrg: "Carrier"}, 10, 0),
+	groups := []*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Carrier"}, 1000, 500),
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "US", RegisteredCountry: "US", ASN: 64500, ASOrg: "Carrier"}, 10, 0),
 		ru,
 	}
 	return Build(groups, flow.ByLocation, Summary{

@@ -1,7 +1,3 @@
-// Package report turns accounted traffic into the analyze command's
-// per-jurisdiction report, as a table for people or as JSON or CSV for
-// programs. The JSON and CSV forms are a stable interface: fields are only
-// ever added.
 package report
 
 import (
@@ -65,20 +61,20 @@ type Direction struct {
 
 // Summary says what was read and how much of it could be accounted.
 type Summary struct {
-	Files          []string             `json:"files"`
-	PacketsRead    uint64               `json:"packets_read"`
-	Decoded        uint64               `json:"packets_decoded"`
-	NotIP          uint64               `json:"packets_not_ip"`
-	Malformed      map[string]uint64    `json:"packets_malformed"`
-	Directions     map[string]Direction `json:"directions"`
-	UnknownLookups uint64               `json:"unknown_locations"`
-	FlaggedBytes   uint64               `json:"flagged_bytes"`
-	FlaggedFlows   uint64               `json:"flagged_flows"`
-	FlowsEvicted   uint64               `json:"flows_evicted"`
-	GroupsFolded   uint64               `json:"groups_folded"`
-	HostsUntracked uint64               `json:"remote_hosts_untracked"`
-	Grouping       string               `json:"grouping"`
-	Databases      []Database           `json:"databases"`
+	Files            []string             `json:"files"`
+	PacketsRead      uint64               `json:"packets_read"`
+	Decoded          uint64               `json:"packets_decoded"`
+	NotIP            uint64               `json:"packets_not_ip"`
+	Malformed        map[string]uint64    `json:"packets_malformed"`
+	Directions       map[string]Direction `json:"directions"`
+	UnknownLookups   uint64               `json:"unknown_locations"`
+	FlaggedBytes     uint64               `json:"flagged_bytes"`
+	FlaggedFlows     uint64               `json:"flagged_flows"`
+	FlowsEvicted     uint64               `json:"flows_evicted"`
+	AggregatesFolded uint64               `json:"groups_folded"`
+	HostsUntracked   uint64               `json:"remote_hosts_untracked"`
+	Grouping         string               `json:"grouping"`
+	Databases        []Database           `json:"databases"`
 	// RowsShown and RowsOmitted: --top shows the largest rows only; the
 	// totals above still count every row.
 	RowsShown        int          `json:"rows_shown"`
@@ -156,7 +152,7 @@ func (r *Report) Flagged() bool {
 }
 
 // Build makes the rows from the accountant's groups, largest first.
-func Build(groups []*flow.Group, by flow.Grouping, s Summary) *Report {
+func Build(groups []*flow.Aggregate, by flow.Grouping, s Summary) *Report {
 	rep := &Report{Summary: s}
 	rep.Summary.Grouping = by.String()
 	for _, g := range groups {
@@ -217,7 +213,7 @@ func rowID(r *Row) string {
 	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.MAC, r.VendorRule)
 }
 
-func makeRow(g *flow.Group, by flow.Grouping) Row {
+func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
 	k := &g.Key
 	r := Row{
 		AddressClass:      k.Class.String(),

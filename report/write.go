@@ -212,8 +212,8 @@ func (r *Report) writeSummary(w io.Writer) error {
 		fmt.Fprintf(&b, "%-8s %s, %d packets, %d flows\n", d+":", HumanBytes(v.Bytes), v.Packets, v.Flows)
 	}
 	fmt.Fprintf(&b, "unknown locations: %d, flagged: %s in %d flows\n", s.UnknownLookups, HumanBytes(s.FlaggedBytes), s.FlaggedFlows)
-	if s.FlowsEvicted > 0 || s.GroupsFolded > 0 || s.HostsUntracked > 0 {
-		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.GroupsFolded, s.HostsUntracked)
+	if s.FlowsEvicted > 0 || s.AggregatesFolded > 0 || s.HostsUntracked > 0 {
+		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.AggregatesFolded, s.HostsUntracked)
 	}
 	if s.RowsOmitted > 0 {
 		fmt.Fprintf(&b, "rows: %d largest shown, %d more not shown (--top)\n", s.RowsShown, s.RowsOmitted)

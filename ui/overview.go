@@ -56,7 +56,7 @@ const MaxASNs = 20
 // capture workers and read here atomically, as the metrics are.
 func (s *Sources) overview(now time.Time) *Overview {
 	o := &Overview{Time: now.UTC(), Directions: map[string]report.Direction{}, FlaggedFlowsAPI: s.FlaggedFlows, PathsAPI: s.Paths != nil}
-	var groups []*flow.Group
+	var groups []*flow.Aggregate
 	dirs := map[string]*report.Direction{}
 	for d := range flow.NumDirections {
 		dirs[d.String()] = &report.Direction{}
@@ -67,7 +67,7 @@ func (s *Sources) overview(now time.Time) *Overview {
 		d.Bytes += in.Bytes[flow.To].Load()
 		d.Packets += in.Packets[flow.To].Load()
 		d.Flows += in.Flows[flow.To].Load()
-		for _, g := range a.Groups() {
+		for _, g := range a.Aggregates() {
 			groups = append(groups, g)
 			for side := range 2 {
 				// The direction of each side of a group, as the metrics

@@ -277,20 +277,17 @@ func scrape(t *testing.T) map[string]float64 {
 
 func waitHTTP(t *testing.T, url string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	netnstest.Eventually(t, timeout, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return fmt.Errorf("%s not ready (last error %v)", url, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %v (last error %v)", url, timeout, err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s not ready: %s", url, resp.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestAgentEndToEnd(t *testing.T) {
@@ -493,17 +490,12 @@ func copyFile(t *testing.T, from, to string) {
 // waitMetric polls the agent until the series has the value.
 func waitMetric(t *testing.T, series string, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, ok := scrape(t)[series]
-		if ok && got == want {
-			return
+	netnstest.Eventually(t, 10*time.Second, func() error {
+		if got, ok := scrape(t)[series]; !ok || got != want {
+			return fmt.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v (present %v), want %v", series, got, ok, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // checkReload: a bad policy or database keeps the last good state running
@@ -691,16 +683,12 @@ func promQuery(t *testing.T, dir string) {
 	addr := startPrometheus(t, dir)
 	q := `sum(jurismon_flagged_bytes_total{jurisdiction="sanctioned"})`
 	want := strconv.Itoa(5*128 + 2*44 + 3*104 + 2*40 + 3*104)
-	deadline := time.Now().Add(30 * time.Second)
-	var last []promResult
-	for time.Now().Before(deadline) {
-		last = query(t, addr, q)
-		if len(last) == 1 && last[0].Value[1] == want {
-			return
+	netnstest.Eventually(t, 30*time.Second, func() error {
+		if last := query(t, addr, q); len(last) != 1 || last[0].Value[1] != want {
+			return fmt.Errorf("Prometheus never answered %s = %s; last answer: %+v", q, want, last)
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("Prometheus never answered %s = %s; last answer: %+v", q, want, last)
+		return nil
+	})
 }
 
 // matches reports whether every series in want has its value in got.

@@ -20,6 +20,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
+	"github.com/jurismon/jurismon/collect"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/macvendor"
@@ -41,6 +43,7 @@ type analyzeCommand struct {
 	cpuProfile    string
 	workers       int
 	split         string
+	flowRecords   bool
 	flows         flow.Config
 	vendors       vendorFlags
 }
@@ -56,13 +59,14 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("flow-records", "The files hold exported flow datagrams (NetFlow v5/v9, IPFIX, sFlow over UDP): account their records, not the packets.").BoolVar(&c.flowRecords)
 	enumFlag(c.cmd, "progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.", "auto", &c.progress, "auto", "always", "never")
 	c.cmd.Flag("workers", "Goroutines that account the traffic, each its share of the flows (default: the cores available). The report is the same with any number.").Default(fmt.Sprint(runtime.GOMAXPROCS(0))).IntVar(&c.workers)
 	enumFlag(c.cmd, "debug.split", "How --workers share the input: route (one reader decodes and hands each worker its packets) or share (each worker reads every file and accounts its flows; 28–40% more CPU in all than one worker, against route's 0–10%).", "route", &c.split, "share", "route")
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("report.max-rows", "Aggregate (row) cap: past it, new aggregates fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.vendors.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
@@ -111,7 +115,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
-	env.SetHostNetworks(local)
+	env.LocalNetworks = local
 	vendors, err := c.vendors.open(logger)
 	if err != nil {
 		return err
@@ -129,7 +133,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	if hosts != nil {
 		s.CaptureHost = hosts.hint(s)
 	}
-	rep := report.Build(acct.Groups(), by, s)
+	rep := report.Build(acct.Aggregates(), by, s)
 	rep.Top(c.top)
 	rep.Summary.FirstPacket, rep.Summary.LastPacket = an.span.times()
 	rep.Summary.Policy = policySummary(c.config, pol)
@@ -269,6 +273,9 @@ type analysis struct {
 	hosts *hostCounter // nil when there are local networks
 	// decodes are the decode results of every worker, once they are done.
 	decodes flow.DecodeCounts
+	// rec, with --flow-records: the frames are flow datagrams whose
+	// records are accounted.
+	rec *collect.Decoder
 	// unsupported counts the frames of each link type the decoder does not
 	// know, so that the summary can name them.
 	unsupported map[capture.LinkType]uint64
@@ -285,6 +292,11 @@ type analysis struct {
 // (standard input, a pipe) can be read only once: it is always routed.
 func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error) {
 	n := c.workers
+	if c.flowRecords {
+		// Records carry their own flows, decoded with the templates
+		// their exporters sent before: one worker reads them all.
+		n = 1
+	}
 	split := c.split
 	if slices.ContainsFunc(c.files, func(name string) bool {
 		fi, err := os.Stat(name)
@@ -304,6 +316,9 @@ func (c *analyzeCommand) analyze(env *flow.Env, findHost bool) (*analysis, error
 		}
 		an.w = flow.NewWorker(flow.NewAccountant(env, cfg, obs...), c.decapsulate)
 		an.w.Share(i, n)
+		if c.flowRecords {
+			an.rec = collect.NewDecoder(nil, an.w)
+		}
 		ans[i] = an
 	}
 	if split == "route" && n > 1 {
@@ -387,7 +402,7 @@ const progressMin = 64 << 20
 // everything before the cut is accounted, as tcpdump reads it, and the cut
 // is recorded for the summary.
 func (an *analysis) file(name string, progress bool) error {
-	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
+	fs, err := pcapfile.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			an.cut(name, 0, err)
@@ -418,9 +433,12 @@ func (an *analysis) file(name string, progress bool) error {
 		read++
 		an.span.add(f.Timestamp)
 		var r capture.Result
-		if an.route != nil {
+		switch {
+		case an.rec != nil:
+			an.rec.Frame(&f)
+		case an.route != nil:
 			r = an.route.handle(&f)
-		} else {
+		default:
 			r = an.w.Handle(&f)
 		}
 		if r == capture.UnsupportedLink {
@@ -462,16 +480,16 @@ func (an *analysis) warn(logger *slog.Logger, s report.Summary) {
 func (an *analysis) summary(files []string, res *geo.Resolver, d *flow.DecodeCounts) report.Summary {
 	acct := an.w.Acct
 	s := report.Summary{
-		Files:          files,
-		PacketsRead:    d.Frames(),
-		Decoded:        d.Load(capture.Decoded),
-		NotIP:          d.Load(capture.NotIP),
-		Malformed:      map[string]uint64{},
-		Directions:     map[string]report.Direction{},
-		UnknownLookups: acct.Stats.UnknownLookups.Load(),
-		FlowsEvicted:   acct.Stats.FlowsEvicted.Load(),
-		GroupsFolded:   acct.Folded(),
-		HostsUntracked: acct.Stats.HostsUntracked.Load(),
+		Files:            files,
+		PacketsRead:      d.Frames(),
+		Decoded:          d.Load(capture.Decoded),
+		NotIP:            d.Load(capture.NotIP),
+		Malformed:        map[string]uint64{},
+		Directions:       map[string]report.Direction{},
+		UnknownLookups:   acct.Stats.UnknownLookups.Load(),
+		FlowsEvicted:     acct.Stats.FlowsEvicted.Load(),
+		AggregatesFolded: acct.Folded(),
+		HostsUntracked:   acct.Stats.HostsUntracked.Load(),
 	}
 	for r := range capture.NumResults {
 		if n := d.Load(r); r.Malformed() && n > 0 {
@@ -528,7 +546,7 @@ func newHostCounter() *hostCounter {
 
 // ObserveEnded counts the remote endpoints of an ended flow: both of a
 // transit flow (flow.EndObserver).
-func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
+func (h *hostCounter) ObserveEnded(ev *flow.Event) {
 	h.count(ev.Remote.Addr())
 	if ev.Transit {
 		h.count(ev.Local.Addr())

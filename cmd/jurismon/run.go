@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -54,6 +53,8 @@ type runCommand struct {
 	cpuProfile  string
 	runAs       string
 	vendors     vendorFlags
+	vendorMode  string
+	topVendors  int
 }
 
 func newRunCommand(app *kingpin.Application) *runCommand {
@@ -77,7 +78,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("metrics.asn-top", "N for --metrics.asn=top.").Default("50").IntVar(&c.topASN)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap per worker: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.cmd.Flag("events.file", "Write flagged flows as JSON lines to this file (- for stdout, empty for none).").Envar("JURISMON_EVENTS_FILE").StringVar(&c.events.Path)
 	c.cmd.Flag("events.max-size", "Rotate the event file past this many bytes.").Default(fmt.Sprint(64 << 20)).Int64Var(&c.events.MaxSize)
 	c.cmd.Flag("events.max-files", "Rotated event files kept.").Default("5").IntVar(&c.events.MaxFiles)
@@ -87,6 +88,8 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
 	c.vendors.register(c.cmd, true)
+	enumFlag(c.cmd, "metrics.vendor", "Per-vendor series of jurismon_device_bytes_total: flagged (devices a vendors rule flags), top (every device, the top N vendors by bytes, the rest as vendor=\"other\").", "flagged", &c.vendorMode, "flagged", "top")
+	c.cmd.Flag("metrics.vendor-top", "N for --metrics.vendor=top.").Default("20").IntVar(&c.topVendors)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("run-as", "User to become once capture has started (keeping only CAP_NET_RAW, and CAP_NET_ADMIN with --capture.promiscuous). Default: nobody when started as root, else no switch; root keeps root.").StringVar(&c.runAs)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
@@ -179,20 +182,16 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	// The host's own addresses are local (its neighbours are not): read
 	// them before the first packet, then follow changes.
-	setHostAddrs := func(ps []netip.Prefix) {
-		hosts := make([]netip.Prefix, 0, len(ps))
-		for _, p := range ps {
-			hosts = append(hosts, netip.PrefixFrom(p.Addr().Unmap(), p.Addr().Unmap().BitLen()))
-		}
-		a.env.SetHostNetworks(hosts)
-		logger.Debug("host addresses", "addresses", hosts)
+	setHostAddrs := func(addrs []netip.Addr) {
+		a.env.SetHostAddrs(addrs)
+		logger.Debug("host addresses", "addresses", addrs)
 	}
-	if ps, err := hostAddrs(); err != nil {
+	if addrs, err := flow.HostAddrs(); err != nil {
 		logger.Warn("cannot read the host's addresses; direction relies on the configured local networks", "err", err)
 	} else {
-		setHostAddrs(ps)
+		setHostAddrs(addrs)
 	}
-	go capture.WatchAddrs(ctx, c.addrEvery, setHostAddrs)
+	go flow.WatchHostAddrs(ctx, c.addrEvery, setHostAddrs)
 	go a.watchDatabases(ctx)
 
 	capErr := make(chan error, 1)
@@ -260,6 +259,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 // decoder and accountant, all telling the same observers.
 func (a *agent) newWorkers(cfg flow.Config) {
 	cfg.Grouping = flow.ByMetrics
+	cfg.AllVendors = a.cmd.vendorMode == string(exporter.VendorTop)
 	cfg.PublishEvery = time.Second // a scrape is at most this stale
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
@@ -306,7 +306,8 @@ func (a *agent) registerMetrics(c *runCommand) {
 			Decoders:    a.decodeCounts,
 			Capture:     a.live.Stats,
 			Geo:         a.res,
-		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
+		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN,
+			Vendor: exporter.VendorMode(c.vendorMode), TopVendors: c.topVendors}),
 	)
 	a.reg.MustRegister(a.vendors, a.devices.Collector())
 	a.reloads = newReloadMetrics()
@@ -422,23 +423,6 @@ func (a *agent) reloadLocked() error {
 		return fmt.Errorf("IEEE MAC registry: %w", err)
 	}
 	return nil
-}
-
-// hostAddrs returns the addresses of every interface.
-func hostAddrs() ([]netip.Prefix, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, err
-	}
-	var out []netip.Prefix
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
-			}
-		}
-	}
-	return out, nil
 }
 
 func (a *agent) signalReloads(ctx context.Context) {

@@ -3,41 +3,18 @@ package capture
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// WatchAddrs calls fn with the addresses of every interface of the host (as
-// prefixes: address and mask length) once at start and again whenever they
-// change, until ctx is done; it blocks, so run it in a goroutine. On Linux it
-// subscribes to the kernel's address and link notifications
-// (RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK) and re-reads the
-// list when one arrives, so changes are seen at once; it also re-reads every
-// `every` (default 30s when zero or negative) in case a notification was lost
-// or the subscription could not be made. fn is never called concurrently.
-func WatchAddrs(ctx context.Context, every time.Duration, fn func([]netip.Prefix)) {
-	if every <= 0 {
-		every = 30 * time.Second
-	}
-	wake := make(chan struct{}, 1)
-	defer notifyNetlink(ctx, unix.RTMGRP_IPV4_IFADDR|unix.RTMGRP_IPV6_IFADDR|unix.RTMGRP_LINK, func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})()
-	watchAddrs(ctx.Done(), every, wake, fn)
-}
-
-// notifyNetlink calls notify (from one goroutine) shortly after each burst
+// NotifyNetlink calls notify (from one goroutine) shortly after each burst
 // of the kernel's rtnetlink notifications in groups, until ctx is done or
 // the subscription fails; the returned func waits for that goroutine to end.
 // Without a subscription (not permitted, not pollable) it does nothing: the
 // callers also poll.
-func notifyNetlink(ctx context.Context, groups uint32, notify func()) (wait func()) {
+func NotifyNetlink(ctx context.Context, groups uint32, notify func()) (wait func()) {
 	// The socket is non-blocking and waited on in the runtime's network
 	// poller: a reader blocked in recvfrom(2) would keep a thread in a
 	// system call, and every return from one wakes the runtime's sysmon
