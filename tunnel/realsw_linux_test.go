@@ -125,7 +125,9 @@ func TestRealSoftware(t *testing.T) {
 func realChild(t *testing.T, name, ns string) {
 	sc := scenarios[name]
 	dir := t.TempDir()
-	c, err := capture.NewLive(capture.LiveOptions{Interfaces: []string{realVethC}})
+	// The kernel filter cuts the payload unless asked: keep the first bytes
+	// the classifier reads.
+	c, err := capture.NewLive(capture.LiveOptions{Interfaces: []string{realVethC}, Payload: 64})
 	if err != nil {
 		t.Fatalf("NewLive: %v", err)
 	}

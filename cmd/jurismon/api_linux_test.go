@@ -33,13 +33,16 @@ func startLabAgentNoWait(t *testing.T, l *lab, extra ...string) (base string) {
 	t.Helper()
 	dir := agentDir(t) // the policy is re-read by the agent once it is nobody
 	pol := filepath.Join(dir, "policy.yml")
-	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
+	// The vendors rule flags the lab's interface (a Huawei MAC), so that
+	// the runbook's device commands find it.
+	if err := os.WriteFile(pol, []byte(labVendorsPol), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"netns", "exec", l.a, binary, "run",
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
-		"--config", pol, "--events.interval", "0s", "--flow.idle-timeout", "1s"}, extra...)
+		"--config", pol, "--events.interval", "0s", "--flow.idle-timeout", "1s",
+		"--vendors.registry-dir", writeLabRegistry(t, dir)}, extra...)
 	agent := exec.Command("ip", args...)
 	var stderr bytes.Buffer
 	agent.Stderr = &stderr
@@ -291,7 +294,8 @@ func checkRunbookCommands(t *testing.T, base string) {
 			if expr == "" {
 				expr = "."
 			}
-			expr = strings.ReplaceAll(expr, "JURISDICTION", "sanctioned") // the lab policy's
+			expr = strings.ReplaceAll(expr, "JURISDICTION", "sanctioned")            // the lab policy's
+			expr = strings.ReplaceAll(expr, "VENDOR", "HUAWEI TECHNOLOGIES CO.,LTD") // the lab interface's maker
 			cmd := exec.Command(jq, "-c", expr)
 			cmd.Stdin = bytes.NewReader(body)
 			out, err := cmd.CombinedOutput()
