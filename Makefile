@@ -44,7 +44,7 @@ lint: ## gofmt, go vet and staticcheck, in both modules.
 bench: ## Benchmarks of the packet path (COUNT runs each, for benchstat).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./capture ./flow ./geo ./policy ./dns
 
-bench-analyze: ## Time analyze against tcpdump on a generated 1 GB pcap, one core.
+bench-analyze: ## Time analyze against tcpdump on one core: 1 GB of whole frames, and of 128-byte headers with a GeoLite2-sized database.
 	scripts/bench-analyze.sh
 
 bench-collect: ## Flow records per second on one core, allocations, drops over UDP; then jurismon collect and nfacctd on one stream.

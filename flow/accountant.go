@@ -22,6 +22,9 @@ type Config struct {
 	MaxHosts      int           // distinct remote hosts tracked for host counts (default 1048576)
 	NoHosts       bool          // do not count distinct remote hosts (the live agent exports no host counts)
 	AllVendors    bool          // under ByMetrics, key every device's traffic by its vendor, not only flagged devices' (--metrics.vendor=top)
+	// Mergeable keeps what Merge needs to add this accountant's remote
+	// hosts to another's exactly: 4 bytes more a host-set slot.
+	Mergeable bool
 
 	// PublishEvery, when positive, publishes the counts of active flows to
 	// the aggregates this often, for readers on other goroutines (the
@@ -142,6 +145,7 @@ type Accountant struct {
 	now       int64    // latest packet timestamp seen
 	lastSweep int64    // when counters were last published by sweep
 	lastEv    int64    // last periodic event sweep
+	seen      int64    // latest packet time given to AddAhead or See
 	event     Event
 	record    capture.Packet // AddRecord's packet: a local one would escape to the heap
 	sides     Sides          // the record's, while AddRecord starts its flow
@@ -154,8 +158,8 @@ func NewAccountant(env *Env, cfg Config, obs ...Observer) *Accountant {
 	if len(env.Inspectors) > enrich.MaxInspectors {
 		panic(fmt.Sprintf("flow: %d inspectors, at most %d", len(env.Inspectors), enrich.MaxInspectors))
 	}
-	return &Accountant{
-		internal:     &Aggregate{Key: AggregateKey{Internal: true}},
+	a := &Accountant{
+		internal:     newGroup(AggregateKey{Internal: true}),
 		env:          env,
 		cfg:          cfg,
 		obs:          sortObservers(obs),
@@ -168,6 +172,8 @@ func NewAccountant(env *Env, cfg Config, obs ...Observer) *Accountant {
 		publishEvery: int64(cfg.PublishEvery),
 		moveEvery:    moveEvery(cfg),
 	}
+	a.hosts.track = cfg.Mergeable
+	return a
 }
 
 // Add accounts one decoded packet. On a known flow it does not allocate.
@@ -571,7 +577,7 @@ func (a *Accountant) countHost(addr netip.Addr, g *Aggregate) {
 		a.Stats.HostsUntracked.Add(1)
 		return
 	}
-	if _, ok := a.hosts.add(h); !ok {
+	if _, ok := a.hosts.add(h, g.index); !ok {
 		a.Stats.HostsUntracked.Add(1)
 		return
 	}

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -159,6 +160,18 @@ type Aggregate struct {
 	Flows    [2]atomic.Uint64 // new flows whose first packet went To or came From the remote endpoint
 	Hosts    atomic.Uint64    // distinct remote addresses (see Summary.HostsUntracked)
 	LastSeen atomic.Int64     // Unix nanoseconds of the last packet, kept for flagged groups only
+	// id is a hash of Key, the same in every accountant of the process,
+	// so that the host sets of accountants that split one input (Merge)
+	// hash a remote host of one aggregate alike.
+	id    uint64
+	index int32 // in its accountant's list
+}
+
+// groupSeed keys the group ids: hostile traffic cannot aim at collisions.
+var groupSeed = maphash.MakeSeed()
+
+func newGroup(k AggregateKey) *Aggregate {
+	return &Aggregate{Key: k, id: maphash.Comparable(groupSeed, k)}
 }
 
 // add is called by the group's single writer when a flow publishes its
@@ -201,7 +214,8 @@ func (s *groups) get(k AggregateKey) *Aggregate {
 			return g
 		}
 	}
-	g := &Aggregate{Key: k}
+	g := newGroup(k)
+	g.index = int32(len(s.list))
 	s.mu.Lock()
 	s.byKey[k] = g
 	s.list = append(s.list, g)

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"net/netip"
-	"unsafe"
 
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/keyhash"
@@ -19,24 +18,41 @@ import (
 // and no hash is kept more than maxProbe slots past its home: a host that
 // would be is not tracked (the caller counts it), so that a lookup reads at
 // most maxProbe+1 slots whatever the traffic.
+//
+// With track set (an accountant whose aggregates will be merged), each slot
+// also keeps the index of its aggregate in the accountant's list, so that
+// Merge can add the hosts of one accountant to another's: 4 more bytes a
+// slot, only then; such sets share one seed (mergeSeed), drawn once a
+// process, so that a pair hashes alike in all of them.
 type hostSet struct {
-	slots []uint64 // hash|1; 0 is empty
-	n     int
-	seed  keyhash.Seed
-	init  bool // seed drawn
+	slots  []uint64 // hash|1; 0 is empty
+	owners []int32  // parallel to slots when tracked: the aggregate's index
+	track  bool
+	n      int
+	seed   keyhash.Seed
+	init   bool // seed drawn
 }
 
+// mergeSeed keys the host sets of mergeable accountants.
+var mergeSeed = keyhash.New()
+
+// hash hashes the pair of a remote address and its aggregate, by the
+// aggregate's id (a hash of its key, the same in every accountant).
 func (s *hostSet) hash(addr netip.Addr, g *Aggregate) uint64 {
 	if !s.init {
 		s.seed, s.init = keyhash.New(), true
+		if s.track {
+			s.seed = mergeSeed
+		}
 	}
 	hi, lo := geo.AddrWords(addr)
-	return s.seed.Sum3(hi, lo, uint64(uintptr(unsafe.Pointer(g)))) | 1
+	return s.seed.Sum3(hi, lo, g.id) | 1
 }
 
-// add inserts h unless it is there; it reports whether it was new, and
-// whether it is in the set now (false when its probe run was too long).
-func (s *hostSet) add(h uint64) (added, ok bool) {
+// add inserts h, of the aggregate at index owner, unless it is there; it
+// reports whether it was new, and whether it is in the set now (false when
+// its probe run was too long).
+func (s *hostSet) add(h uint64, owner int32) (added, ok bool) {
 	if 2*(s.n+1) > len(s.slots) {
 		s.grow()
 	}
@@ -48,6 +64,9 @@ func (s *hostSet) add(h uint64) (added, ok bool) {
 			return false, true
 		case 0:
 			s.slots[pos] = h
+			if s.track {
+				s.owners[pos] = owner
+			}
 			s.n++
 			return true, true
 		}
@@ -78,12 +97,19 @@ func (s *hostSet) has(h uint64) bool {
 // grow doubles the slots. A hash that would land past maxProbe is dropped:
 // with a keyed hash about never, and then that host may be counted again.
 func (s *hostSet) grow() {
-	old := s.slots
+	old, oldOwners := s.slots, s.owners
 	s.slots = make([]uint64, max(2*len(old), 1024))
+	if s.track {
+		s.owners = make([]int32, len(s.slots))
+	}
 	s.n = 0
-	for _, h := range old {
+	for i, h := range old {
 		if h != 0 {
-			s.add(h)
+			var owner int32
+			if s.track {
+				owner = oldOwners[i]
+			}
+			s.add(h, owner)
 		}
 	}
 }

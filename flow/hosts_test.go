@@ -12,7 +12,7 @@ import (
 // repeats and growth, and that the hash tells aggregates apart.
 func TestHostSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	groups := []*Aggregate{{}, {}, {}}
+	groups := []*Aggregate{newGroup(AggregateKey{Country: "AU"}), newGroup(AggregateKey{Country: "NZ"}), newGroup(AggregateKey{Country: "JP"})}
 	var s hostSet
 	ref := map[[2]any]bool{}
 	for range 200000 {
@@ -23,7 +23,7 @@ func TestHostSet(t *testing.T) {
 		if got, want := s.has(h), ref[k]; got != want {
 			t.Fatalf("has(%v, %p) = %v, want %v", a, g, got, want)
 		}
-		if added, ok := s.add(h); !ok || added == ref[k] {
+		if added, ok := s.add(h, 0); !ok || added == ref[k] {
 			t.Fatalf("add(%v, %p) = %v with the pair seen %v", a, g, added, ref[k])
 		}
 		ref[k] = true
@@ -34,6 +34,12 @@ func TestHostSet(t *testing.T) {
 	a := netip.MustParseAddr("192.0.2.1")
 	if s.hash(a, groups[0]) == s.hash(a, groups[1]) {
 		t.Error("the same address in two aggregates hashes alike")
+	}
+	// Merge relies on the groups of one key in two mergeable
+	// accountants hashing alike.
+	m1, m2 := hostSet{track: true}, hostSet{track: true}
+	if m1.hash(a, groups[0]) != m2.hash(a, newGroup(AggregateKey{Country: "AU"})) {
+		t.Error("the same address in two groups of one key hashes apart")
 	}
 }
 
@@ -74,7 +80,7 @@ func TestHostSetCollisions(t *testing.T) {
 	}
 	var s hostSet
 	for _, a := range flood {
-		if added, ok := s.add(s.hash(a, g)); !added || !ok {
+		if added, ok := s.add(s.hash(a, g), 0); !added || !ok {
 			t.Fatalf("add(%v) = %v, %v", a, added, ok)
 		}
 	}
@@ -107,11 +113,11 @@ func TestHostSetProbeBound(t *testing.T) {
 	s.grow()
 	mask := uint64(len(s.slots) - 1)
 	for i := range uint64(maxProbe + 1) {
-		if _, ok := s.add((i+1)*(mask+1) | 1); !ok {
+		if _, ok := s.add((i+1)*(mask+1)|1, 0); !ok {
 			t.Fatalf("hash %d refused within the bound", i)
 		}
 	}
-	if added, ok := s.add((maxProbe+2)*(mask+1) | 1); added || ok {
+	if added, ok := s.add((maxProbe+2)*(mask+1)|1, 0); added || ok {
 		t.Fatalf("add past the bound = %v, %v; want refused", added, ok)
 	}
 	if s.has((maxProbe+2)*(mask+1) | 1) {

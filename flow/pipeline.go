@@ -28,6 +28,7 @@ type inFlight struct {
 	k       Key
 	h       uint32
 	epoch   uint32 // the table's epoch when h was made
+	clock   int64  // the latest packet time seen when this one came (see See)
 	srcIsA  bool
 	payload [keepDNS]byte
 }
@@ -51,13 +52,10 @@ func (a *Accountant) AddAhead(p *capture.Packet) {
 	}
 	r := &q.ring[(q.head+q.n)%depth]
 	r.p = *p
+	a.seen = max(a.seen, p.Timestamp)
+	r.clock = a.seen
 	if n := len(p.Payload); n > 0 {
-		keep := keepPayload
-		if p.SrcPort == 53 || p.DstPort == 53 {
-			keep = keepDNS
-		}
-		n = min(n, keep)
-		r.p.Payload = r.payload[:copy(r.payload[:n], p.Payload)]
+		r.p.Payload = r.payload[:copy(r.payload[:PayloadKept(p)], p.Payload)]
 	}
 	r.srcIsA = makeKey(p, &r.k)
 	t := a.table
@@ -78,6 +76,17 @@ func (a *Accountant) AddAhead(p *capture.Packet) {
 	}
 }
 
+// PayloadKept is how many bytes of p's payload the accountant reads, at
+// most: what a caller that holds p back (AddAhead, analyze's workers) must
+// copy of it.
+func PayloadKept(p *capture.Packet) int {
+	keep := keepPayload
+	if p.SrcPort == 53 || p.DstPort == 53 {
+		keep = keepDNS
+	}
+	return min(len(p.Payload), keep)
+}
+
 func (a *Accountant) addOldest() {
 	q := &a.pipe
 	r := &q.ring[q.head]
@@ -87,8 +96,15 @@ func (a *Accountant) addOldest() {
 		// The table drew a new seed since (see table.rebuild).
 		r.h = a.table.hash(&r.k)
 	}
+	a.tick(r.clock)
 	a.add(&r.p, &r.k, r.srcIsA, r.h, r.p.Timestamp, uint64(r.p.IPLen), 1, false)
 }
+
+// See tells an accountant that splits an input with others (Merge) the
+// time of a packet another one accounts: its clock, and so which idle
+// flows have ended, then moves as one accountant's would, in step with the
+// packets it accounts (AddAhead).
+func (a *Accountant) See(ts int64) { a.seen = max(a.seen, ts) }
 
 // Drain accounts every packet AddAhead holds, so that the flows' own
 // counters are complete; it publishes nothing (see Sync) and ends nothing

@@ -39,6 +39,9 @@ type Worker struct {
 	counts      [capture.NumResults]uint64
 	publishedAt int64          // frame time of the last publication
 	p           capture.Packet // reused: zeroing a Packet per frame was 2% of analyze's instructions
+
+	// shard and shards: see Share.
+	shard, shards int
 }
 
 // PacketTap reads packets as they are decoded (see Worker.DNS). It must not
@@ -51,6 +54,21 @@ const (
 	dnsPort  = 53
 	protoUDP = 17
 )
+
+// TapDNS shows t a decoded packet if it comes from port 53 over UDP or TCP:
+// the one test every other packet pays.
+func TapDNS(t PacketTap, p *capture.Packet) {
+	if p.SrcPort == dnsPort && (p.Proto == protoTCP || p.Proto == protoUDP) {
+		t.Tap(p)
+	}
+}
+
+// Share makes the worker shard i of n workers that each read the whole
+// input: it decodes every frame but counts and accounts only the packets
+// of its flows (Shard), and the frames that are not IP packets only when
+// it is shard 0, so that the counts of the n workers add up to one
+// worker's (see Accountant.Merge).
+func (w *Worker) Share(i, n int) { w.shard, w.shards = i, n }
 
 // publishEvery is how often, in frame time, the decode counts are published.
 const publishEvery = int64(time.Second)
@@ -77,19 +95,34 @@ func (w *Worker) Handle(f *capture.Frame) capture.Result {
 	}
 	p := &w.p
 	r := w.Decoder.DecodeFrame(f, p)
+	if r == capture.Decoded && w.DNS != nil {
+		// Before the shard test: every shard reads the answers before
+		// the packets after them, as one worker would.
+		TapDNS(w.DNS, p)
+	}
+	if w.shards > 1 && !w.mine(r, p) {
+		if r == capture.Decoded {
+			w.Acct.See(p.Timestamp)
+		}
+		return r // counted by the shard it belongs to
+	}
 	w.counts[r]++
 	// A second on, or a clock that went back (negative: huge unsigned).
 	if uint64(f.Timestamp-w.publishedAt) >= uint64(publishEvery) {
 		w.publishedAt = f.Timestamp
 		w.publish()
 	}
-	if r == capture.Decoded && p.SrcPort == dnsPort && w.DNS != nil && (p.Proto == protoTCP || p.Proto == protoUDP) {
-		w.DNS.Tap(p)
-	}
 	if r == capture.Decoded && (w.Exclude == nil || !w.Exclude(p.Proto, p.Src, p.Dst, p.SrcPort, p.DstPort, f.Data)) {
 		w.Acct.AddAhead(p)
 	}
 	return r
+}
+
+func (w *Worker) mine(r capture.Result, p *capture.Packet) bool {
+	if r != capture.Decoded {
+		return w.shard == 0
+	}
+	return Shard(p, w.shards) == w.shard
 }
 
 // Flush ends every flow (Accountant.Flush) and publishes the decode counts:

@@ -175,7 +175,16 @@ func Build(groups []*flow.Aggregate, by flow.Grouping, s Summary) *Report {
 		if c := cmp.Compare(b.Bytes(), a.Bytes()); c != 0 {
 			return c
 		}
-		return cmp.Compare(rowID(&a), rowID(&b))
+		if c := cmp.Compare(rowID(&a), rowID(&b)); c != 0 {
+			return c
+		}
+		// Rows alike in every shown field but these: an order of the
+		// rows alone, not of the groups, so that the report does not
+		// depend on the order the aggregates were made in (analyze
+		// --workers merges them in another).
+		return cmp.Or(cmp.Compare(b2i(a.Folded), b2i(b.Folded)), cmp.Compare(a.MatchedBy, b.MatchedBy),
+			cmp.Compare(a.BytesTo, b.BytesTo), cmp.Compare(a.PacketsTo, b.PacketsTo),
+			cmp.Compare(a.PacketsFrom, b.PacketsFrom), cmp.Compare(a.Flows, b.Flows), cmp.Compare(a.RemoteHosts, b.RemoteHosts))
 	})
 	if rep.Rows == nil {
 		rep.Rows = []Row{}
@@ -273,4 +282,11 @@ func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
 		r.CNAMEChain = strings.Split(k.CNAMEChain, flow.ChainSeparator)
 	}
 	return r
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

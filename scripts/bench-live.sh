@@ -5,7 +5,9 @@
 # jurismon-loadgen sends a realistic mix (64..1500-byte frames, TCP/UDP/ICMP,
 # IPv4/IPv6, documentation addresses only) from namespace jmcap-bench-b; on
 # the other end, in jmcap-bench-a, each contender captures in turn:
-#   (a) tcpdump -i IFACE -w /dev/null          (only copies)
+#   (a) tcpdump -i IFACE -w /dev/null          (only copies), and with -s 128,
+#       the reference: every round ends with each contender's CPU per
+#       packet as a ratio to tcpdump -s 128's (jurismon keeps 128 bytes)
 #   (b) pmacctd aggregating by src/dst country (GeoIP2 test database)
 #   (c) jurismon run with 1 and 2 workers, and with --capture.engine afpacket
 #                                              (skipped, with a message, when
@@ -139,6 +141,25 @@ run_one() {
 	cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
 	per_m=$(awk -v a="$c0" -v b="$c1" -v n="$sent" 'BEGIN {printf "%.3f", n ? (b - a) / 1e9 / n * 1e6 : 0}')
 	printf "%-22s %10s %10s %12s %8s %10s %10s %10s\n" "$name" "${rate}" "$sent" "$rate_got" "$cpu_s" "$per_m" "$captured" "$drops"
+	PER_M[$name]=$per_m
+	ORDER+=("$name")
+}
+
+# ratios prints, for the round just run, each contender's CPU per million
+# packets over that of tcpdump -s 128: jurismon keeps 128 bytes a frame, so
+# that is its peer (issue 17), not full tcpdump.
+declare -A PER_M
+ORDER=()
+ratios() {
+	local ref=${PER_M["tcpdump -s 128"]:-0} n
+	for n in "${ORDER[@]}"; do
+		[[ $n == "tcpdump -s 128" ]] && continue
+		awk -v n="$n" -v a="${PER_M[$n]}" -v r="$ref" 'BEGIN {
+			if (r > 0) printf "  ratio %-22s %5.2fx the CPU of tcpdump -s 128 (%s)\n", n, a / r, (a <= r ? "no more" : "more")
+		}'
+	done
+	PER_M=()
+	ORDER=()
 }
 
 header() {
@@ -146,7 +167,10 @@ header() {
 }
 
 contenders() { # RATE
-	for ((rep = 0; rep < REPEAT; rep++)); do contenders_once "$1"; done
+	for ((rep = 0; rep < REPEAT; rep++)); do
+		contenders_once "$1"
+		ratios
+	done
 }
 
 contenders_once() { # RATE

@@ -27,6 +27,9 @@ func run(args []string, stderr io.Writer) int {
 	flows := fs.Int("flows", 100000, "number of distinct flows")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed writes the same file")
 	v6 := fs.Float64("ipv6", 0.10, "share of flows over IPv6")
+	snap := fs.Int("snap", 0, "snap length: keep at most this many bytes of each frame, as a capture of headers does (jurismon keeps 128); 0 keeps whole frames")
+	mmdbDir := fs.String("mmdb", "", "also write GeoLite2-Country.mmdb and GeoLite2-ASN.mmdb of about -networks networks into this `directory`, over the generator's prefixes (a database as large as GeoLite2)")
+	networks := fs.Int("networks", 450000, "networks in each -mmdb database")
 	scan := fs.Bool("scan", false, "a scan instead: every packet goes out to a new random remote address (for memory bounds)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -41,12 +44,24 @@ func run(args []string, stderr io.Writer) int {
 	if err == nil && (*v6 < 0 || *v6 > 1) {
 		err = errors.New("-ipv6 must be between 0 and 1")
 	}
+	if err == nil && (*snap < 0 || *snap > 0 && *snap < 64) {
+		err = errors.New("-snap must be 0 (whole frames) or at least 64")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "jurismon-pcapgen: %v\n", err)
 		return 2
 	}
 	start := time.Now()
-	st, err := writeFile(*out, config{size: size, flows: *flows, seed: *seed, v6Share: *v6, scan: *scan})
+	if *mmdbDir != "" {
+		n, err := writeDatabases(*mmdbDir, *networks, *seed)
+		if err != nil {
+			fmt.Fprintf(stderr, "jurismon-pcapgen: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "jurismon-pcapgen: wrote %s/GeoLite2-{Country,ASN}.mmdb: %d networks each in %.1fs\n", *mmdbDir, n, time.Since(start).Seconds())
+		start = time.Now()
+	}
+	st, err := writeFile(*out, config{size: size, flows: *flows, seed: *seed, v6Share: *v6, scan: *scan, snap: *snap})
 	if err != nil {
 		fmt.Fprintf(stderr, "jurismon-pcapgen: %v\n", err)
 		return 1
@@ -90,6 +105,7 @@ type config struct {
 	seed    uint64
 	v6Share float64
 	scan    bool // every packet to a new remote address
+	snap    int  // bytes kept of each frame; 0 keeps them whole
 }
 
 type stats struct {
@@ -153,7 +169,11 @@ func generate(w io.Writer, c config) (stats, error) {
 	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4) // microseconds, little-endian
 	binary.LittleEndian.PutUint16(hdr[4:], 2)
 	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 65535)
+	snaplen := 65535
+	if c.snap > 0 {
+		snaplen = c.snap
+	}
+	binary.LittleEndian.PutUint32(hdr[16:], uint32(snaplen))
 	binary.LittleEndian.PutUint32(hdr[20:], 1) // Ethernet
 	if _, err := bw.Write(hdr[:]); err != nil {
 		return stats{}, err
@@ -185,11 +205,13 @@ func generate(w io.Writer, c config) (stats, error) {
 		copy(rec[16:], h)
 		copy(rec[16+len(h):], payload[:n-len(h)])
 		fl.finish(rec[16:], len(h), egress)
+		incl := min(n, snaplen)
+		rec = rec[:16+incl]
 
 		ts += int64(1 + r.IntN(20)) // about 100k packets per second
 		binary.LittleEndian.PutUint32(rec[0:], uint32(ts/1e6))
 		binary.LittleEndian.PutUint32(rec[4:], uint32(ts%1e6))
-		binary.LittleEndian.PutUint32(rec[8:], uint32(n))
+		binary.LittleEndian.PutUint32(rec[8:], uint32(incl))
 		binary.LittleEndian.PutUint32(rec[12:], uint32(n))
 		if _, err := bw.Write(rec); err != nil {
 			return st, err
