@@ -35,6 +35,9 @@ const (
 // "registered_country", "asn", "as_org"), or "" for MatchedNone so that it
 // can be used as a label value as it is.
 func (f Field) String() string {
+	if f == MatchedUnlisted {
+		return "flag_unlisted"
+	}
 	switch f {
 	case MatchedCountry:
 		return "country"
@@ -56,8 +59,15 @@ type Verdict struct {
 	// MatchedBy is the field that made Jurisdiction match, or MatchedNone.
 	MatchedBy Field
 	// Excepted is the reason of the exception that suppressed a match (the
-	// address is then not flagged and Jurisdiction is ""), else "".
+	// address is then not flagged by the jurisdictions, and Jurisdiction is
+	// "" unless the tunnel rules flag it), else "".
 	Excepted string
+
+	// Tunnel is the tunnels section's verdict on a flow that carries a
+	// tunnel (EvaluateTunnel). When it flags the tunnel and no top-level
+	// jurisdiction matched, Jurisdiction and MatchedBy are its tunnel
+	// jurisdiction and field, or UnlistedTunnel and MatchedUnlisted.
+	Tunnel TunnelVerdict
 }
 
 // Flagged reports whether the address belongs to a jurisdiction.
@@ -163,8 +173,27 @@ func Empty() *Policy {
 // address is in an exception's CIDR, its ASN is an exception's, or it is in
 // local_networks (which are never remote). Special-purpose addresses
 // (Location.Class other than geo.ClassPublic) and a nil Location are never
-// flagged. Evaluate does not allocate and does not keep f.
+// flagged. A flow that carries a tunnel is judged by the tunnels section
+// too (see Verdict.Tunnel). Evaluate does not allocate and does not keep f.
 func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
+	v := p.evaluate(f)
+	if f.Tunnel.Protocol == "" {
+		return v
+	}
+	v.Tunnel = p.EvaluateTunnel(f)
+	if v.Jurisdiction == "" {
+		switch {
+		case v.Tunnel.Jurisdiction != "":
+			v.Jurisdiction, v.MatchedBy = v.Tunnel.Jurisdiction, v.Tunnel.MatchedBy
+		case v.Tunnel.Unlisted:
+			v.Jurisdiction, v.MatchedBy = UnlistedTunnel, MatchedUnlisted
+		}
+	}
+	return v
+}
+
+// evaluate judges f by the top-level jurisdictions.
+func (p *Policy) evaluate(f *enrich.Facts) Verdict {
 	loc := f.Location
 	if loc == nil || loc.Class != geo.ClassPublic || len(p.jurisdictions) == 0 {
 		return Verdict{}

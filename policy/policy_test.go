@@ -65,24 +65,24 @@ func TestEvaluate(t *testing.T) {
 		loc  *geo.Location
 		want Verdict
 	}{
-		{"country v4", "203.0.113.5", loc("RU", "NL", 64999, "Other"), Verdict{"sanctioned", MatchedCountry, ""}},
-		{"country v6", "2001:db8::5", loc("BY", unknown, 0, unknown), Verdict{"sanctioned", MatchedCountry, ""}},
-		{"registered country", "203.0.113.5", loc("DE", "IR", 64999, "Other"), Verdict{"sanctioned", MatchedRegisteredCountry, ""}},
-		{"group member", "203.0.113.5", loc("NZ", "NZ", 64999, "Other"), Verdict{"eyes", MatchedCountry, ""}},
-		{"first jurisdiction in file order wins", "203.0.113.5", loc("US", "IR", 64999, "Other"), Verdict{"sanctioned", MatchedRegisteredCountry, ""}},
-		{"earlier field in one jurisdiction wins", "203.0.113.5", loc("GB", "DE", 64510, "Other"), Verdict{"eyes", MatchedCountry, ""}},
-		{"asn", "203.0.113.5", loc("DE", "DE", 64510, "Other"), Verdict{"eyes", MatchedASN, ""}},
-		{"asn written AS64502", "2001:db8::5", loc("DE", "DE", 64502, "Other"), Verdict{"hosting", MatchedASN, ""}},
-		{"as_org case-insensitive, unanchored", "203.0.113.5", loc("DE", "DE", 64999, "EXAMPLE TELECOM GmbH"), Verdict{"hosting", MatchedASOrg, ""}},
-		{"as_org anchored", "203.0.113.5", loc("DE", "DE", 64999, "Bad Hosting"), Verdict{"hosting", MatchedASOrg, ""}},
+		{"country v4", "203.0.113.5", loc("RU", "NL", 64999, "Other"), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedCountry, Excepted: ""}},
+		{"country v6", "2001:db8::5", loc("BY", unknown, 0, unknown), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedCountry, Excepted: ""}},
+		{"registered country", "203.0.113.5", loc("DE", "IR", 64999, "Other"), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedRegisteredCountry, Excepted: ""}},
+		{"group member", "203.0.113.5", loc("NZ", "NZ", 64999, "Other"), Verdict{Jurisdiction: "eyes", MatchedBy: MatchedCountry, Excepted: ""}},
+		{"first jurisdiction in file order wins", "203.0.113.5", loc("US", "IR", 64999, "Other"), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedRegisteredCountry, Excepted: ""}},
+		{"earlier field in one jurisdiction wins", "203.0.113.5", loc("GB", "DE", 64510, "Other"), Verdict{Jurisdiction: "eyes", MatchedBy: MatchedCountry, Excepted: ""}},
+		{"asn", "203.0.113.5", loc("DE", "DE", 64510, "Other"), Verdict{Jurisdiction: "eyes", MatchedBy: MatchedASN, Excepted: ""}},
+		{"asn written AS64502", "2001:db8::5", loc("DE", "DE", 64502, "Other"), Verdict{Jurisdiction: "hosting", MatchedBy: MatchedASN, Excepted: ""}},
+		{"as_org case-insensitive, unanchored", "203.0.113.5", loc("DE", "DE", 64999, "EXAMPLE TELECOM GmbH"), Verdict{Jurisdiction: "hosting", MatchedBy: MatchedASOrg, Excepted: ""}},
+		{"as_org anchored", "203.0.113.5", loc("DE", "DE", 64999, "Bad Hosting"), Verdict{Jurisdiction: "hosting", MatchedBy: MatchedASOrg, Excepted: ""}},
 		{"as_org anchored, no match", "203.0.113.5", loc("DE", "DE", 64999, "Not Bad Hosting Ltd"), Verdict{}},
-		{"later jurisdiction", "203.0.113.5", loc("HK", "CN", 64999, "Other"), Verdict{"registered", MatchedRegisteredCountry, ""}},
+		{"later jurisdiction", "203.0.113.5", loc("HK", "CN", 64999, "Other"), Verdict{Jurisdiction: "registered", MatchedBy: MatchedRegisteredCountry, Excepted: ""}},
 		{"nothing matches", "203.0.113.5", loc("DE", "DE", 64999, "Other"), Verdict{}},
 		{"unknown everything", "203.0.113.5", loc(unknown, unknown, 0, unknown), Verdict{}},
 		{"empty fields", "203.0.113.5", &geo.Location{}, Verdict{}},
 		{"lower-case country from a database", "203.0.113.5", loc("ru", "ru", 0, ""), Verdict{}},
 		{"exception by /32", "192.0.2.10", loc("RU", "RU", 64999, "Other"), Verdict{Excepted: "vpn exit"}},
-		{"next address not excepted", "192.0.2.11", loc("RU", "RU", 64999, "Other"), Verdict{"sanctioned", MatchedCountry, ""}},
+		{"next address not excepted", "192.0.2.11", loc("RU", "RU", 64999, "Other"), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedCountry, Excepted: ""}},
 		{"exception by v4-mapped address", "::ffff:192.0.2.10", loc("RU", "RU", 64999, "Other"), Verdict{Excepted: "vpn exit"}},
 		{"exception by v6 prefix", "2001:db8:ffff:1::1", loc("RU", "RU", 64999, "Other"), Verdict{Excepted: "v6 partner"}},
 		{"exception by asn", "203.0.113.5", loc("RU", "RU", 64500, "Other"), Verdict{Excepted: "transit"}},
@@ -93,7 +93,7 @@ func TestEvaluate(t *testing.T) {
 		{"special-purpose class", "203.0.113.5", &geo.Location{Class: geo.ClassPrivate, Country: "RU", RegisteredCountry: "RU", ASN: 64501, ASOrg: "Example Telecom"}, Verdict{}},
 		{"documentation class", "2001:db8::5", &geo.Location{Class: geo.ClassDocumentation, Country: "US"}, Verdict{}},
 		{"nil location", "203.0.113.5", nil, Verdict{}},
-		{"invalid address", "", loc("RU", "RU", 0, ""), Verdict{"sanctioned", MatchedCountry, ""}},
+		{"invalid address", "", loc("RU", "RU", 0, ""), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedCountry, Excepted: ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestEvaluateUnknownOrg(t *testing.T) {
 	if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 64999, geo.Unknown)); v.Flagged() {
 		t.Errorf("unknown organisation flagged: %+v", v)
 	}
-	if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 64999, "x")); v != (Verdict{"any", MatchedASOrg, ""}) {
+	if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("DE", "DE", 64999, "x")); v != (Verdict{Jurisdiction: "any", MatchedBy: MatchedASOrg, Excepted: ""}) {
 		t.Errorf("known organisation: %+v", v)
 	}
 }
@@ -134,7 +134,7 @@ func TestEvaluateEmpty(t *testing.T) {
 
 func TestEvaluateConcurrent(t *testing.T) {
 	p := mustParse(t, verdictPolicy)
-	want := Verdict{"hosting", MatchedASOrg, ""}
+	want := Verdict{Jurisdiction: "hosting", MatchedBy: MatchedASOrg, Excepted: ""}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -256,7 +256,7 @@ func TestOrgCacheBounded(t *testing.T) {
 		t.Errorf("org cache holds %d entries, more than %d", n, orgCacheSize)
 	}
 	// Cached answers stay right.
-	if v := evaluate(p, addr, loc("BR", "BR", 1, "Example Telecom 4000")); v != (Verdict{"hosting", MatchedASOrg, ""}) {
+	if v := evaluate(p, addr, loc("BR", "BR", 1, "Example Telecom 4000")); v != (Verdict{Jurisdiction: "hosting", MatchedBy: MatchedASOrg, Excepted: ""}) {
 		t.Errorf("cached: %+v", v)
 	}
 }
@@ -274,7 +274,7 @@ func TestManyOrgJurisdictions(t *testing.T) {
 		t.Error("a cache for 70 jurisdictions with as_orgs")
 	}
 	for _, i := range []int{0, 63, 64, 69} {
-		want := Verdict{fmt.Sprintf("j%d", i), MatchedASOrg, ""}
+		want := Verdict{Jurisdiction: fmt.Sprintf("j%d", i), MatchedBy: MatchedASOrg}
 		if v := evaluate(p, netip.MustParseAddr("203.0.113.1"), loc("BR", "BR", 1, fmt.Sprintf("Org %d", i))); v != want {
 			t.Errorf("Org %d: %+v, want %+v", i, v, want)
 		}
