@@ -120,9 +120,10 @@ type Accountant struct {
 	obs          observers
 	enrichers    []enrich.Enricher // the geo enricher first, then env.Enrichers
 	inspectors   []enrich.Inspector
-	facts        []*[chunkSize]enrich.Facts // indexed like the table's entries
-	states       [][]enrich.State           // per chunk: chunkSize × len(inspectors), when there are inspectors
-	scratch      enrich.Facts               // the second remote endpoint of a transit flow
+	facts        []*[chunkSize]enrich.Facts   // indexed like the table's entries
+	verdicts     []*[chunkSize]policy.Verdict // likewise: each flow's verdict
+	states       [][]enrich.State             // per chunk: chunkSize × len(inspectors), when there are inspectors
+	scratch      enrich.Facts                 // the second remote endpoint of a transit flow
 	table        *table
 	groups       *groups
 	hosts        hostSet
@@ -140,6 +141,7 @@ type Accountant struct {
 	lastSweep int64    // when counters were last published by sweep
 	lastEv    int64    // last periodic event sweep
 	event     FlowEvent
+	tunnelEv  TunnelEvent
 }
 
 // NewAccountant returns an accountant reading shared state from env and
@@ -220,6 +222,9 @@ func (a *Accountant) entry(p *capture.Packet, k *Key, srcIsA bool, h uint32, las
 	if ts-e.moved >= a.moveEvery {
 		if a.publishEvery > 0 {
 			a.publish(e)
+		}
+		if e.tunnel {
+			a.tunnelEvent(i, e, false, false)
 		}
 		a.table.touch(i)
 		e.moved = ts
@@ -399,6 +404,11 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	pol := a.env.Policy()
 	f := a.newFacts(i)
 	kept := false // f holds a remote endpoint's facts
+	vf := a.verdictAt(i)
+	*vf = policy.Verdict{}
+	e.firstSrc = uint8(src)
+	e.tunnel = false
+	e.tunnelBytes, e.tunnelPk = [2]uint64{}, [2]uint64{}
 	for j := range 2 {
 		if !e.remote[j] {
 			continue
@@ -417,10 +427,10 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		v := pol.Evaluate(fj)
 		a.noteLocation(loc)
 		if !kept {
-			kept, e.factsSide = true, uint8(j)
+			kept, e.factsSide, *vf = true, uint8(j), v
 		}
 		if v.Flagged() && e.flagged < 0 {
-			e.flagged, e.verdict = int8(j), v
+			e.flagged, *vf = int8(j), v
 			if fj != f {
 				*f, e.factsSide = *fj, uint8(j)
 			}
@@ -429,7 +439,7 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		if !transit {
 			local = addrs[1-j].Addr()
 		}
-		g := a.groups.get(a.key(addrs[j].Addr(), local, transit, loc, v))
+		g := a.groups.get(a.key(fj, local, transit, v))
 		e.side[j] = g
 		first := To
 		if j == src {
@@ -473,8 +483,14 @@ func (a *Accountant) noteLocation(loc *geo.Location) {
 	}
 }
 
-// key builds the aggregate key of a remote endpoint under the grouping.
-func (a *Accountant) key(remote, local netip.Addr, transit bool, loc *geo.Location, v policy.Verdict) GroupKey {
+// key builds the aggregate key of a remote endpoint, from its facts and
+// verdict, under the grouping. local is the flow's local address, invalid
+// for a transit flow.
+func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v policy.Verdict) GroupKey {
+	loc, remote := f.Location, f.Remote.Addr()
+	if a.cfg.Grouping == ByTunnel {
+		return tunnelKey(f, v)
+	}
 	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy}
 	g := a.cfg.Grouping
 	if g.Has(FieldCountry) {
@@ -532,6 +548,9 @@ func (a *Accountant) end(i int32, evicted bool) {
 	if e.flagged >= 0 {
 		a.emit(i, e, true)
 	}
+	if e.tunnel {
+		a.tunnelEvent(i, e, false, true)
+	}
 	for _, o := range a.obs.ended {
 		for j := range 2 {
 			if e.remote[j] {
@@ -582,7 +601,7 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 		PacketsFrom: e.Packets[r],
 		Location:    f.Location,
 		Facts:       f,
-		Verdict:     e.verdict,
+		Verdict:     *a.verdictAt(i),
 		Ended:       ended,
 	}
 	e.emitted = e.Last

@@ -27,6 +27,10 @@ const (
 	// ByMetrics keys by what the exporter's metrics need: transit or not,
 	// location and verdict. Folding drops the ASN first.
 	ByMetrics
+	// ByTunnel keys a flow that carries a tunnel by the tunnel (protocol,
+	// both ends with their ports, the endpoint's location and the verdict),
+	// and any other by location and verdict (see tunnelKey).
+	ByTunnel
 )
 
 var groupingNames = map[string]Grouping{
@@ -35,6 +39,7 @@ var groupingNames = map[string]Grouping{
 	"asn":          ByASN,
 	"remote":       ByRemote,
 	"local-remote": ByLocalRemote,
+	"tunnel":       ByTunnel,
 }
 
 // ParseGrouping parses a --by value.
@@ -93,8 +98,12 @@ type GroupKey struct {
 	ASOrg             string
 	Jurisdiction      string
 	MatchedBy         policy.Field
-	Remote            netip.Addr
-	Local             netip.Addr
+	// Tunnel is the tunnel protocol under ByTunnel (Remote and Local are
+	// then the tunnel's ends, with their ports), else "".
+	Tunnel                string
+	LocalPort, RemotePort uint16
+	Remote                netip.Addr
+	Local                 netip.Addr
 }
 
 // Counter indexes of a Group's byte and packet pairs: traffic sent to the
@@ -149,8 +158,12 @@ func (s *groups) get(k GroupKey) *Group {
 	}
 	if len(s.list) >= s.max {
 		s.folded.Add(1)
+		tunnel := k.Tunnel // a folded tunnel is still a tunnel, of its protocol
+
 		k = GroupKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
 			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy}
+
+		k.Tunnel = tunnel
 		if g, ok := s.byKey[k]; ok {
 			return g
 		}
