@@ -27,6 +27,7 @@ type TunnelEvent struct {
 	BytesTo, BytesFrom     uint64
 	PacketsTo, PacketsFrom uint64
 	Started, Ended         bool
+	Transit                bool // the facts' Local is a remote endpoint too
 }
 
 // TunnelFunc adapts a function to a TunnelObserver.
@@ -60,6 +61,7 @@ func (a *Accountant) tunnelEvent(i int32, e *Entry, started, ended bool) {
 		PacketsTo:   e.Packets[l] - e.tunnelPk[l],
 		PacketsFrom: e.Packets[r] - e.tunnelPk[r],
 		Started:     started, Ended: ended,
+		Transit:     e.remote[l],
 	}
 	e.tunnelBytes, e.tunnelPk = e.Bytes, e.Packets
 	for _, o := range a.obs.tunnel {
