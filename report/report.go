@@ -26,6 +26,9 @@ type Row struct {
 	AddressClass      string  `json:"address_class"`
 	Remote            string  `json:"remote,omitempty"`
 	Local             string  `json:"local,omitempty"`
+	Tunnel            string  `json:"tunnel,omitempty"`      // --by tunnel: the protocol
+	RemotePort        *uint16 `json:"remote_port,omitempty"` // --by tunnel: the ends' ports
+	LocalPort         *uint16 `json:"local_port,omitempty"`
 	BytesTo           uint64  `json:"bytes_to"`
 	BytesFrom         uint64  `json:"bytes_from"`
 	PacketsTo         uint64  `json:"packets_to"`
@@ -62,6 +65,7 @@ type Summary struct {
 	GroupsFolded   uint64               `json:"groups_folded"`
 	HostsUntracked uint64               `json:"remote_hosts_untracked"`
 	Grouping       string               `json:"grouping"`
+	Tunnels        map[string]uint64    `json:"tunnels"` // tunnels recognised, by protocol
 	Databases      []Database           `json:"databases"`
 }
 
@@ -88,11 +92,17 @@ func (r *Report) Flagged() bool {
 func Build(groups []*flow.Group, by flow.Grouping, s Summary) *Report {
 	rep := &Report{Summary: s}
 	rep.Summary.Grouping = by.String()
+	if rep.Summary.Tunnels == nil {
+		rep.Summary.Tunnels = map[string]uint64{}
+	}
 	for _, g := range groups {
 		row := makeRow(g, by)
 		if row.Jurisdiction != "" {
 			rep.Summary.FlaggedBytes += row.Bytes()
 			rep.Summary.FlaggedFlows += row.Flows
+		}
+		if by == flow.ByTunnel && g.Key.Tunnel == "" {
+			continue // traffic that is not a tunnel: in the summary only
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
@@ -113,7 +123,14 @@ func rowID(r *Row) string {
 	if r.ASN != nil {
 		asn = fmt.Sprint(*r.ASN)
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction)
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Tunnel, portString(r.RemotePort))
+}
+
+func portString(p *uint16) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprint(*p)
 }
 
 func makeRow(g *flow.Group, by flow.Grouping) Row {
@@ -156,6 +173,11 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 	}
 	if k.Local.IsValid() {
 		r.Local = k.Local.String()
+	}
+	if k.Tunnel != "" {
+		r.Tunnel = k.Tunnel
+		lp, rp := k.LocalPort, k.RemotePort
+		r.LocalPort, r.RemotePort = &lp, &rp
 	}
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,7 +40,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 var CSVHeader = []string{
 	"country", "registered_country", "asn", "as_org", "address_class", "remote", "local",
 	"bytes_to", "bytes_from", "packets_to", "packets_from", "flows", "remote_hosts",
-	"jurisdiction", "matched_by", "folded",
+	"jurisdiction", "matched_by", "folded", "tunnel", "local_port", "remote_port",
 }
 
 // WriteCSV writes one header line and one line per row; the summary is not
@@ -58,7 +59,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		rec := []string{
 			row.Country, row.RegisteredCountry, asn, row.ASOrg, row.AddressClass, row.Remote, row.Local,
 			u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts),
-			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded),
+			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Tunnel, portString(row.LocalPort), portString(row.RemotePort),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -74,6 +75,10 @@ func u(v uint64) string { return strconv.FormatUint(v, 10) }
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	cols := []string{"COUNTRY", "REG", "ASN", "AS ORGANISATION"}
+	tunnels := r.Summary.Grouping == "tunnel"
+	if tunnels {
+		cols = append([]string{"TUNNEL", "LOCAL", "REMOTE"}, cols...)
+	}
 	if r.Summary.Grouping == "remote" || r.Summary.Grouping == "local-remote" {
 		cols = append(cols, "REMOTE")
 		if r.Summary.Grouping == "local-remote" {
@@ -101,7 +106,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			flagged = row.Jurisdiction + " (" + row.MatchedBy + ")"
 		}
 		f := []string{country, reg, asn, org}
-		if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {
+		if tunnels {
+			f = append([]string{row.Tunnel, endpoint(row.Local, row.LocalPort), endpoint(row.Remote, row.RemotePort)}, f...)
+		} else if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {
 			f = append(f, row.Remote)
 			if slices.Contains(cols, "LOCAL") {
 				f = append(f, row.Local)
@@ -114,6 +121,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	return r.writeSummary(w)
+}
+
+// endpoint is addr:port (port omitted when 0, as for decapsulated tunnels).
+func endpoint(addr string, port *uint16) string {
+	if port == nil || *port == 0 {
+		return addr
+	}
+	return net.JoinHostPort(addr, strconv.Itoa(int(*port)))
 }
 
 func truncate(s string, n int) string {
@@ -143,6 +158,13 @@ func (r *Report) writeSummary(w io.Writer) error {
 		fmt.Fprintf(&b, "%-8s %d bytes, %d packets, %d flows\n", d+":", v.Bytes, v.Packets, v.Flows)
 	}
 	fmt.Fprintf(&b, "unknown locations: %d, flagged: %d bytes in %d flows\n", s.UnknownLookups, s.FlaggedBytes, s.FlaggedFlows)
+	if len(s.Tunnels) > 0 {
+		var ts []string
+		for _, p := range slices.Sorted(maps.Keys(s.Tunnels)) {
+			ts = append(ts, fmt.Sprintf("%s %d", p, s.Tunnels[p]))
+		}
+		fmt.Fprintf(&b, "tunnels: %s\n", strings.Join(ts, ", "))
+	}
 	if s.FlowsEvicted > 0 || s.GroupsFolded > 0 || s.HostsUntracked > 0 {
 		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.GroupsFolded, s.HostsUntracked)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/policy"
@@ -36,7 +37,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd = app.Command("analyze", "Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report.")
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
-	c.cmd.Flag("by", "Grouping of the rows: location, country, asn, remote, local-remote.").Default("location").EnumVar(&c.by, "location", "country", "asn", "remote", "local-remote")
+	c.cmd.Flag("by", "Grouping of the rows: location, country, asn, remote, local-remote, tunnel (one row per tunnel or VPN).").Default("location").EnumVar(&c.by, "location", "country", "asn", "remote", "local-remote", "tunnel")
 	c.cmd.Flag("format", "Output format: table, json, csv.").Default("table").EnumVar(&c.format, report.Formats...)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
@@ -75,7 +76,13 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
-	acct := flow.NewAccountant(flow.NewEnv(res, pol, gf.lookupDoc), c.flows)
+	var tun tunnels
+	if err := tun.setup(pol); err != nil {
+		return err
+	}
+	env := flow.NewEnv(res, pol, gf.lookupDoc)
+	env.Inspectors = []enrich.Inspector{tun.inspector(res)}
+	acct := flow.NewAccountant(env, c.flows, tun.inventory)
 	w := flow.NewWorker(acct, c.decapsulate)
 	for _, name := range c.files {
 		if err := analyzeFile(w, name, c.showProgress()); err != nil {
@@ -84,7 +91,9 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	w.Flush()
 
-	rep := report.Build(acct.Groups(), by, summary(c.files, w, res))
+	s := summary(c.files, w, res)
+	s.Tunnels = tun.inventory.Started()
+	rep := report.Build(acct.Groups(), by, s)
 	if err := rep.Write(os.Stdout, c.format); err != nil {
 		return err
 	}

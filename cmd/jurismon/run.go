@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/events"
 	"github.com/jurismon/jurismon/exporter"
 	"github.com/jurismon/jurismon/flow"
@@ -46,6 +47,7 @@ type runCommand struct {
 	stopTimeout time.Duration
 	addrEvery   time.Duration
 	paths       pathFlags
+	tunnels     tunnels
 	cpuProfile  string
 }
 
@@ -78,6 +80,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
+	c.tunnels.register(c.cmd)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
@@ -118,11 +121,15 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		return err
 	}
 	a.policySum = pol.Checksum()
+	if err := c.tunnels.setup(pol); err != nil {
+		return err
+	}
 	if a.res, err = gf.open(logger); err != nil {
 		return err
 	}
 	defer a.res.Close()
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
+	a.env.Inspectors = []enrich.Inspector{c.tunnels.inspector(a.res)}
 
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)
@@ -230,6 +237,7 @@ func (a *agent) newWorkers(cfg flow.Config) {
 	if a.events != nil {
 		obs = append(obs, flow.FlaggedFunc(a.events.Observe))
 	}
+	obs = append(obs, a.cmd.tunnels.inventory)
 	a.workers = make([]*flow.Worker, a.live.Workers())
 	for i := range a.workers {
 		a.workers[i] = flow.NewWorker(flow.NewAccountant(a.env, cfg, obs...), a.cmd.decapsulate)
@@ -277,6 +285,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 	if a.events != nil {
 		a.reg.MustRegister(a.events.Collector())
 	}
+	a.reg.MustRegister(c.tunnels.inventory.Collector())
 }
 
 func (a *agent) routes(c *runCommand) http.Handler {
@@ -315,7 +324,9 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		sched = a.paths.scheduler
 	}
 	mux.Handle("/api/v1/paths", probe.PathsHandler(sched)) // {"paths": []} without --probe.target or --probe.auto
+	mux.Handle("/api/v1/tunnels", c.tunnels.inventory.Handler())
 	links = append(links,
+		web.LandingLinks{Address: "/api/v1/tunnels", Text: "Tunnels", Description: "the active tunnels and VPNs, where they end, as JSON"},
 		web.LandingLinks{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, as JSON (with --probe.target or --probe.auto)"},
 		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
 		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
@@ -354,6 +365,10 @@ func (a *agent) reloadLocked() error {
 	if a.cmd.config != "" {
 		p, err := policy.Load(a.cmd.config)
 		if err != nil {
+			return err
+		}
+		// The provider list may change without the policy: read it each time.
+		if err := a.cmd.tunnels.loadProviders(p); err != nil {
 			return err
 		}
 		if sum := p.Checksum(); sum != a.policySum {
