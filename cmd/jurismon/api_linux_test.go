@@ -31,15 +31,26 @@ func startLabAgent(t *testing.T, l *lab, extra ...string) (base string) {
 // startLabAgentNoWait starts the agent and returns at once.
 func startLabAgentNoWait(t *testing.T, l *lab, extra ...string) (base string) {
 	t.Helper()
+	return startLabAgentPolicy(t, l, labPolicy, extra...)
+}
+
+// startLabAgentPolicy starts the agent with the given policy and returns at
+// once. Live flagged flows are reported only when they end unless extra
+// sets --events.interval.
+func startLabAgentPolicy(t *testing.T, l *lab, policy string, extra ...string) (base string) {
+	t.Helper()
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yml")
-	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
+	if err := os.WriteFile(pol, []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Contains(extra, "--events.interval") {
+		extra = append(extra, "--events.interval", "0s")
 	}
 	args := append([]string{"netns", "exec", l.a, binary, "run",
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
-		"--config", pol, "--events.interval", "0s", "--flow.idle-timeout", "1s"}, extra...)
+		"--config", pol, "--flow.idle-timeout", "1s"}, extra...)
 	agent := exec.Command("ip", args...)
 	var stderr bytes.Buffer
 	agent.Stderr = &stderr
