@@ -707,7 +707,7 @@ const datasourceUID = "${datasource}"
 // them.
 var wantRows = []string{
 	"Overview", "World map", "Flagged traffic", "Top ASNs and organisations",
-	"Egress versus ingress", "New countries", "Paths", "Agent health",
+	"Egress versus ingress", "New countries", "Paths", "Agent health", "Tunnels",
 }
 
 func TestDashboardStructure(t *testing.T) {
