@@ -13,10 +13,10 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Fuzz targets as package:function.
-FUZZ := ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
+FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
-	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders
+	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
 

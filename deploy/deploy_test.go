@@ -108,6 +108,9 @@ var metricLabels = map[string][]string{
 	"jurismon_rtt_seconds_sum":                              {"country", "jurisdiction"},
 	"jurismon_rtt_seconds_count":                            {"country", "jurisdiction"},
 	"jurismon_route_hopcount_changes_total":                 {"country"},
+	"jurismon_device_bytes_total":                           {"vendor", "direction", "country", "jurisdiction"},
+	"jurismon_devices":                                      {"vendor_country", "flagged"},
+	"jurismon_devices_new_total":                            {"vendor_country", "flagged"},
 }
 
 // ---------------------------------------------------------------------------
@@ -707,7 +710,7 @@ const datasourceUID = "${datasource}"
 // them.
 var wantRows = []string{
 	"Overview", "World map", "Flagged traffic", "Top ASNs and organisations",
-	"Egress versus ingress", "New countries", "Paths", "Agent health", "Tunnels",
+	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors", "Tunnels",
 }
 
 func TestDashboardStructure(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 type Facts struct {
 	Local, Remote netip.AddrPort
 	Proto         uint8
+	Transit       bool          // Local is a remote endpoint too: the flow only passes the capture point
 	Location      *geo.Location // remote endpoint's location (the geo enricher, always first); never nil once enriched
 	Tunnel        Tunnel        // tunnel enricher (Protocol "" when none)
 	Device        Device        // vendor enricher: the local endpoint's device

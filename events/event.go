@@ -5,11 +5,13 @@
 package events
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/jurismon/jurismon/flow"
+	"github.com/jurismon/jurismon/geo"
 )
 
 // Event is one flagged flow as written to the log, one JSON object a line.
@@ -46,6 +48,17 @@ type Event struct {
 	Jurisdiction      string    `json:"jurisdiction"`
 	MatchedBy         string    `json:"matched_by"` // country, registered_country, asn or as_org
 	Ended             bool      `json:"ended"`      // false for a periodic report of a live flow
+	// The local device, where the capture shows its MAC (see README,
+	// "Devices and vendors"); empty otherwise.
+	LocalMAC        string `json:"local_mac,omitempty"`
+	Vendor          string `json:"vendor,omitempty"`            // the registrant of the MAC's prefix
+	VendorCountry   string `json:"vendor_country,omitempty"`    // the registrant's country
+	VendorRule      string `json:"vendor_rule,omitempty"`       // the vendors rule that flagged the device
+	VendorMatchedBy string `json:"vendor_matched_by,omitempty"` // vendor or vendor_country
+	// Embedded is nat64, 6to4 or teredo when the remote IPv6 address was
+	// located by the IPv4 address it embeds, EmbeddedAddress; absent else.
+	Embedded        string `json:"embedded,omitempty"`
+	EmbeddedAddress string `json:"embedded_address,omitempty"`
 }
 
 // FromFlow converts a flow event, copying everything out of it: the
@@ -83,6 +96,18 @@ func FromFlow(e *flow.FlowEvent, now time.Time) Event {
 		ev.RegisteredCountry = loc.RegisteredCountry
 		ev.ASN = loc.ASN
 		ev.ASOrg = loc.ASOrg
+		if loc.Embedded != geo.EmbedNone {
+			_, v4 := geo.Embedded(e.Remote.Addr())
+			ev.Embedded, ev.EmbeddedAddress = loc.Embedded.String(), addrString(v4)
+		}
+	}
+	if f := e.Facts; f != nil && f.Device.HasMAC {
+		ev.LocalMAC = net.HardwareAddr(f.Device.MAC[:]).String()
+		ev.Vendor, ev.VendorCountry = f.Device.Vendor, f.Device.VendorCountry
+	}
+	ev.VendorRule = e.Verdict.Device
+	if e.Verdict.Device != "" {
+		ev.VendorMatchedBy = e.Verdict.DeviceMatchedBy.String()
 	}
 	return ev
 }

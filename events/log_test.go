@@ -62,6 +62,9 @@ var (
 		ASN: 64500, ASOrg: `Example "Backbone" & Co`, Network: netip.MustParsePrefix("203.0.113.0/24")}
 	locRU = &geo.Location{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "RU", Continent: "EU",
 		ASN: 64501, ASOrg: "Пример Телеком", Network: netip.MustParsePrefix("2001:db8:ff::/48")}
+	// 64:ff9b::c633:6401 located by the 198.51.100.1 it embeds.
+	locNAT64 = &geo.Location{Class: geo.ClassPublic, Country: "US", RegisteredCountry: "US", Continent: "NA",
+		ASN: 64502, ASOrg: "Example Networks Inc", Network: netip.MustParsePrefix("64:ff9b::c633:6400/120"), Embedded: geo.EmbedNAT64}
 	locUnknown = &geo.Location{Class: geo.ClassPublic, Country: geo.Unknown, RegisteredCountry: geo.Unknown,
 		Continent: geo.Unknown, ASN: 64502, ASOrg: geo.Unknown}
 )
@@ -109,6 +112,15 @@ func sampleEvents() []flow.FlowEvent {
 		Proto:  132, BytesTo: 100, PacketsTo: 1,
 		Verdict: policy.Verdict{Jurisdiction: "restricted", MatchedBy: policy.MatchedCountry},
 		Ended:   true,
+	}, {
+		// A NAT64 address says which IPv4 address located it.
+		First: t0, Last: t0,
+		Local:  netip.MustParseAddrPort("[2001:db8::10]:40000"),
+		Remote: netip.MustParseAddrPort("[64:ff9b::c633:6401]:443"),
+		Proto:  6, BytesTo: 60, PacketsTo: 1,
+		Location: locNAT64,
+		Verdict:  policy.Verdict{Jurisdiction: "restricted", MatchedBy: policy.MatchedCountry},
+		Ended:    true,
 	}}
 }
 

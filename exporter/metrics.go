@@ -66,7 +66,7 @@ type Collector struct {
 	trafficBytes, trafficPackets, flows             *prometheus.Desc
 	flaggedBytes, flaggedPackets, flaggedFlows      *prometheus.Desc
 	flaggedLastSeen                                 *prometheus.Desc
-	asnBytes                                        *prometheus.Desc
+	asnBytes, deviceBytes                           *prometheus.Desc
 	conflicts, unknown                              *prometheus.Desc
 	capturePackets, captureDrops, decodeErrors      *prometheus.Desc
 	captureFreezes                                  *prometheus.Desc
@@ -99,6 +99,7 @@ func New(src Sources, opts Options) *Collector {
 		flaggedFlows:    d("flagged_flows_total", "New flows with a flagged endpoint.", flagged...),
 		flaggedLastSeen: d("flagged_last_seen_timestamp_seconds", "Time of the last packet to or from a flagged jurisdiction.", "jurisdiction", "country"),
 		asnBytes:        d("traffic_asn_bytes_total", "IP bytes by direction and remote AS (see --metrics.asn).", "direction", "asn", "as_org"),
+		deviceBytes:     d("device_bytes_total", "IP bytes of local devices that a vendors rule flags, by vendor, direction, remote country and jurisdiction.", "vendor", "direction", "country", "jurisdiction"),
 		conflicts:       d("location_conflicts_total", "Remote endpoints whose geolocated, registered and AS countries disagree, by pair.", "kind"),
 		unknown:         d("lookups_unknown_total", "Remote endpoints whose country or AS was not in the databases."),
 		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
@@ -123,7 +124,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.trafficBytes, c.trafficPackets, c.flows,
 		c.flaggedBytes, c.flaggedPackets, c.flaggedFlows, c.flaggedLastSeen,
-		c.asnBytes, c.conflicts, c.unknown,
+		c.asnBytes, c.deviceBytes, c.conflicts, c.unknown,
 		c.capturePackets, c.captureDrops, c.captureFreezes, c.decodeErrors,
 		c.cacheRequests, c.cacheEntries, c.cacheEvictions,
 		c.flowEntries, c.flowEvictions, c.flowExpired, c.folded,
@@ -147,6 +148,8 @@ type asnKey struct {
 
 type jc struct{ jurisdiction, country string }
 
+type deviceKey struct{ vendor, dir, country, jurisdiction string }
+
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
@@ -165,6 +168,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		lastSeen = map[jc]int64{}
 		asns     = map[asnKey]uint64{}
 		flagASN  = map[asnKey]uint64{}
+		devBytes = map[deviceKey]float64{}
 	)
 	var conflicts [flow.NumConflicts]uint64
 	var unknown, entries, evicted, expired, folded uint64
@@ -201,6 +205,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 					ak = asnKey{dir: dir, org: Other}
 				}
 				asns[ak] += b
+				if k.DeviceRule != "" {
+					vendor := k.Vendor
+					if vendor == "" {
+						vendor = Other // folded past the aggregate cap
+					}
+					devBytes[deviceKey{vendor, dir, country, k.Jurisdiction}] += float64(b)
+				}
 				if k.Jurisdiction != "" {
 					flagASN[ak] += b
 					asn, org := asnLabels(k)
@@ -237,6 +248,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.flaggedLastSeen, prometheus.GaugeValue, float64(ts)/1e9, k.jurisdiction, k.country)
 	}
 	c.collectASN(ch, asns, flagASN)
+	for k, v := range devBytes {
+		ch <- prometheus.MustNewConstMetric(c.deviceBytes, prometheus.CounterValue, v, k.vendor, k.dir, k.country, k.jurisdiction)
+	}
 	for k, v := range conflicts {
 		ch <- prometheus.MustNewConstMetric(c.conflicts, prometheus.CounterValue, float64(v), flow.Conflict(k).String())
 	}

@@ -65,6 +65,7 @@ type FlowEvent struct {
 	First, Last   int64 // Unix nanoseconds
 	Local, Remote netip.AddrPort
 	Proto         uint8
+	Transit       bool // Local is a remote endpoint too (a transit flow)
 	BytesTo       uint64
 	BytesFrom     uint64
 	PacketsTo     uint64
@@ -403,7 +404,8 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	transit := e.remote[0] && e.remote[1]
 	pol := a.env.Policy()
 	f := a.newFacts(i)
-	kept := false // f holds a remote endpoint's facts
+	kept := false            // f holds a remote endpoint's facts
+	var keptV policy.Verdict // and this is its verdict
 	vf := a.verdictAt(i)
 	*vf = policy.Verdict{}
 	e.firstSrc = uint8(src)
@@ -419,7 +421,7 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		if kept {
 			fj = &a.scratch
 		}
-		*fj = enrich.Facts{Local: addrs[1-j], Remote: addrs[j], Proto: p.Proto}
+		*fj = enrich.Facts{Local: addrs[1-j], Remote: addrs[j], Proto: p.Proto, Transit: transit}
 		for _, en := range a.enrichers {
 			en.Enrich(fj, p)
 		}
@@ -427,10 +429,10 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		v := pol.Evaluate(fj)
 		a.noteLocation(loc)
 		if !kept {
-			kept, e.factsSide, *vf = true, uint8(j), v
+			kept, e.factsSide, keptV, *vf = true, uint8(j), v, v
 		}
-		if v.Flagged() && e.flagged < 0 {
-			e.flagged, *vf = int8(j), v
+		if v.Any() && e.flagged < 0 {
+			e.flagged, *vf, keptV = int8(j), v, v
 			if fj != f {
 				*f, e.factsSide = *fj, uint8(j)
 			}
@@ -453,6 +455,11 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	} else if len(a.inspectors) > 0 {
 		e.inspect = uint8(1<<len(a.inspectors) - 1)
 		clear(a.statesAt(i))
+	}
+	if kept {
+		for _, o := range a.obs.started {
+			o.ObserveStarted(f, keptV, e.First)
+		}
 	}
 	dir := a.direction(e, src)
 	a.Totals.Flows[dir]++
@@ -488,10 +495,7 @@ func (a *Accountant) noteLocation(loc *geo.Location) {
 // for a transit flow.
 func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v policy.Verdict) GroupKey {
 	loc, remote := f.Location, f.Remote.Addr()
-	if a.cfg.Grouping == ByTunnel {
-		return tunnelKey(f, v)
-	}
-	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy}
+	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy, DeviceRule: v.Device}
 	g := a.cfg.Grouping
 	if g.Has(FieldCountry) {
 		k.Country = loc.Country
@@ -510,6 +514,23 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 	}
 	if g == ByMetrics {
 		k.Transit = transit
+		if v.DeviceFlagged() {
+			// Flagged devices' bytes are exported per vendor: the
+			// vendors rules bound how many there are.
+			k.Vendor = f.Device.Vendor
+		}
+	} else {
+		k.Excepted = v.Excepted
+		if g.Has(FieldRegistered) {
+			k.Embedded = loc.Embedded
+		}
+	}
+	if g == ByDevice && f.Device.HasMAC {
+		k.MAC, k.HasMAC = f.Device.MAC, true
+		k.Vendor, k.VendorCountry, k.DevicePrivate = f.Device.Vendor, f.Device.VendorCountry, f.Device.Private
+	}
+	if g == ByTunnel {
+		tunnelKey(&k, f)
 	}
 	return k
 }
@@ -551,11 +572,14 @@ func (a *Accountant) end(i int32, evicted bool) {
 	if e.tunnel {
 		a.tunnelEvent(i, e, false, true)
 	}
-	for _, o := range a.obs.ended {
-		for j := range 2 {
-			if e.remote[j] {
-				o.ObserveEnded(e.Key.Addr(j), e.Bytes[0]+e.Bytes[1])
-			}
+	if len(a.obs.ended) > 0 && (e.remote[0] || e.remote[1]) {
+		side := int(e.factsSide)
+		if e.flagged >= 0 {
+			side = int(e.flagged)
+		}
+		ev := a.fill(i, e, side, true)
+		for _, o := range a.obs.ended {
+			o.ObserveEnded(ev)
 		}
 	}
 	if evicted {
@@ -585,16 +609,25 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 	if len(a.obs.flagged) == 0 {
 		return
 	}
-	r := int(e.flagged)
+	ev := a.fill(i, e, int(e.flagged), ended)
+	e.emitted = e.Last
+	for _, o := range a.obs.flagged {
+		o.ObserveFlagged(ev)
+	}
+}
+
+// fill describes flow i from the side of its remote endpoint r in the
+// accountant's one reused event.
+func (a *Accountant) fill(i int32, e *Entry, r int, ended bool) *FlowEvent {
 	l := 1 - r
 	ev := &a.event
 	f := a.factsAt(i)
-	remote := e.Key.Addr(r)
 	*ev = FlowEvent{
 		First: e.First, Last: e.Last,
 		Local:       netip.AddrPortFrom(e.Key.Addr(l), e.Key.Port(l)),
-		Remote:      netip.AddrPortFrom(remote, e.Key.Port(r)),
+		Remote:      netip.AddrPortFrom(e.Key.Addr(r), e.Key.Port(r)),
 		Proto:       e.Key.Proto,
+		Transit:     e.remote[l],
 		BytesTo:     e.Bytes[l],
 		BytesFrom:   e.Bytes[r],
 		PacketsTo:   e.Packets[l],
@@ -604,10 +637,7 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 		Verdict:     *a.verdictAt(i),
 		Ended:       ended,
 	}
-	e.emitted = e.Last
-	for _, o := range a.obs.flagged {
-		o.ObserveFlagged(ev)
-	}
+	return ev
 }
 
 // Sync publishes every flow's counts to the aggregates now; the owner

@@ -70,7 +70,7 @@ func TestAccountant(t *testing.T) {
 	ru := GroupKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
 	cn := GroupKey{Class: geo.ClassPublic, Country: "CN", Jurisdiction: "transit-as", MatchedBy: policy.MatchedASN}
 	cnUnknownAS := GroupKey{Class: geo.ClassPublic, Country: "CN"}
-	ruExcepted := GroupKey{Class: geo.ClassPublic, Country: "RU"}
+	ruExcepted := GroupKey{Class: geo.ClassPublic, Country: "RU", Excepted: "approved exit"}
 	multicast := GroupKey{Class: geo.ClassMulticast}
 	tests := []struct {
 		name    string

@@ -87,7 +87,7 @@ func (a *Accountant) rejudge(i int32, e *Entry, f *enrich.Facts) {
 		local = e.Key.Addr(1 - j)
 	}
 	k := a.key(f, local, transit, v)
-	if g := e.side[j]; g != nil && g.Key.Jurisdiction == v.Jurisdiction && g.Key.MatchedBy == v.MatchedBy && g.Key.Tunnel == k.Tunnel {
+	if g := e.side[j]; g != nil && g.Key.Jurisdiction == v.Jurisdiction && g.Key.MatchedBy == v.MatchedBy && g.Key.DeviceRule == v.Device && g.Key.Tunnel == k.Tunnel {
 		return
 	}
 	old := e.side[j]
@@ -108,7 +108,7 @@ func (a *Accountant) rejudge(i int32, e *Entry, f *enrich.Facts) {
 		g.Flows[first].Store(g.Flows[first].Load() + 1)
 	}
 	// A flagged flow's facts are its flagged endpoint's: e.flagged is -1 or j.
-	if v.Flagged() {
+	if v.Any() {
 		e.flagged = int8(j)
 	} else {
 		e.flagged = -1

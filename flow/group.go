@@ -25,8 +25,12 @@ const (
 	// ByLocalRemote keys by local and remote address.
 	ByLocalRemote
 	// ByMetrics keys by what the exporter's metrics need: transit or not,
-	// location and verdict. Folding drops the ASN first.
+	// location and verdict, and the vendor of a flagged local device.
+	// Folding drops the ASN first.
 	ByMetrics
+	// ByDevice keys by the local device (MAC, vendor, vendor country) and
+	// the verdict.
+	ByDevice
 	// ByTunnel keys a flow that carries a tunnel by the tunnel (protocol,
 	// both ends with their ports, the endpoint's location and the verdict),
 	// and any other by location and verdict (see tunnelKey).
@@ -39,6 +43,7 @@ var groupingNames = map[string]Grouping{
 	"asn":          ByASN,
 	"remote":       ByRemote,
 	"local-remote": ByLocalRemote,
+	"device":       ByDevice,
 	"tunnel":       ByTunnel,
 }
 
@@ -69,9 +74,11 @@ func (g Grouping) Has(f KeyField) bool {
 	case ByASN:
 		return f == FieldASN
 	case ByRemote:
-		return f != FieldLocal
+		return f != FieldLocal && f != FieldDevice
+	case ByDevice:
+		return f == FieldDevice
 	}
-	return true
+	return f != FieldDevice // only ByDevice keys by the device
 }
 
 // KeyField names a part of a GroupKey.
@@ -84,6 +91,7 @@ const (
 	FieldASN
 	FieldRemote
 	FieldLocal
+	FieldDevice // MAC, vendor and vendor country of the local device
 )
 
 // GroupKey is the key of one aggregate. Fields outside the grouping are zero.
@@ -98,12 +106,32 @@ type GroupKey struct {
 	ASOrg             string
 	Jurisdiction      string
 	MatchedBy         policy.Field
+	// Excepted is the reason of the policy exception that kept the traffic
+	// from being flagged, so that a report tells it apart from traffic that
+	// matched nothing. Embedded is how the remote address carried the IPv4
+	// address it was located by (NAT64, 6to4, Teredo). Neither is part of a
+	// ByMetrics key: the exporter's labels do not have them.
+	Excepted string
+	Embedded geo.Embedding
 	// Tunnel is the tunnel protocol under ByTunnel (Remote and Local are
 	// then the tunnel's ends, with their ports), else "".
 	Tunnel                string
 	LocalPort, RemotePort uint16
 	Remote                netip.Addr
 	Local                 netip.Addr
+	// DeviceRule is the vendors rule that flagged the local device, in
+	// every grouping (it is part of the verdict).
+	DeviceRule string
+	// Vendor is the local device's maker under ByDevice, and under
+	// ByMetrics when the device is flagged.
+	Vendor string
+	// MAC, VendorCountry and DevicePrivate (a locally administered MAC)
+	// describe the local device under ByDevice; HasMAC is false for
+	// traffic whose local device is not known.
+	MAC           [6]byte
+	HasMAC        bool
+	DevicePrivate bool
+	VendorCountry string
 }
 
 // Counter indexes of a Group's byte and packet pairs: traffic sent to the
@@ -150,8 +178,9 @@ func newGroups(max int) *groups {
 
 // get returns the group of k, creating it while there is room; past the
 // cap, k is folded into a coarser key (the remote and local addresses and
-// the AS dropped) so that the set stays bounded whatever the traffic. The
-// coarse keys form a closed set (countries × verdicts).
+// the AS and the device dropped) so that the set stays bounded whatever the
+// traffic. The coarse keys form a closed set (countries × verdicts, the
+// vendors rule included).
 func (s *groups) get(k GroupKey) *Group {
 	if g, ok := s.byKey[k]; ok {
 		return g
@@ -161,7 +190,7 @@ func (s *groups) get(k GroupKey) *Group {
 		tunnel := k.Tunnel // a folded tunnel is still a tunnel, of its protocol
 
 		k = GroupKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
-			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy}
+			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy, Excepted: k.Excepted, DeviceRule: k.DeviceRule}
 
 		k.Tunnel = tunnel
 		if g, ok := s.byKey[k]; ok {

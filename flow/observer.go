@@ -11,8 +11,8 @@ import (
 )
 
 // An Observer is told what an accountant learns. It implements one or more
-// of FlaggedObserver, HandshakeObserver, TTLObserver and EndObserver (and
-// TunnelObserver, in tunnel.go);
+// of StartObserver, FlaggedObserver, HandshakeObserver, TTLObserver and
+// EndObserver (and TunnelObserver, in tunnel.go);
 // NewAccountant sorts the observers it is given by those interfaces, once.
 // Observers run on the packet path's goroutine, of every accountant at
 // once: they must be quick, safe for concurrent use, and must not keep the
@@ -38,14 +38,23 @@ type TTLObserver interface {
 	ObserveTTL(remote netip.Addr, loc *geo.Location, ttl uint8)
 }
 
-// EndObserver receives each remote endpoint of a flow that ends, with the
-// bytes of the flow (for picking destinations to trace).
+// EndObserver receives every flow that ends and has a remote endpoint (for
+// picking destinations to trace, and for the device inventory), described
+// from the side of its flagged endpoint, else of the one its facts are of.
 type EndObserver interface {
-	ObserveEnded(remote netip.Addr, bytes uint64)
+	ObserveEnded(*FlowEvent)
+}
+
+// StartObserver receives every new flow that has a remote endpoint, once it
+// is enriched and judged, with the time of its first packet (Unix
+// nanoseconds): the facts of the side the flow keeps (see FlowEvent).
+type StartObserver interface {
+	ObserveStarted(f *enrich.Facts, v policy.Verdict, at int64)
 }
 
 // observers are an accountant's observers by interface.
 type observers struct {
+	started   []StartObserver
 	flagged   []FlaggedObserver
 	handshake []HandshakeObserver
 	ttl       []TTLObserver
@@ -60,6 +69,10 @@ func sortObservers(obs []Observer) observers {
 	var s observers
 	for _, o := range obs {
 		n := 0
+		if st, ok := o.(StartObserver); ok {
+			s.started = append(s.started, st)
+			n++
+		}
 		if f, ok := o.(FlaggedObserver); ok {
 			s.flagged = append(s.flagged, f)
 			n++
@@ -108,7 +121,7 @@ type TTLFunc func(remote netip.Addr, loc *geo.Location, ttl uint8)
 func (t TTLFunc) ObserveTTL(remote netip.Addr, loc *geo.Location, ttl uint8) { t(remote, loc, ttl) }
 
 // EndedFunc adapts a function to an EndObserver.
-type EndedFunc func(remote netip.Addr, bytes uint64)
+type EndedFunc func(*FlowEvent)
 
 // ObserveEnded calls e.
-func (e EndedFunc) ObserveEnded(remote netip.Addr, bytes uint64) { e(remote, bytes) }
+func (e EndedFunc) ObserveEnded(ev *FlowEvent) { e(ev) }

@@ -61,7 +61,7 @@ func (a *Accountant) tunnelEvent(i int32, e *Entry, started, ended bool) {
 		PacketsTo:   e.Packets[l] - e.tunnelPk[l],
 		PacketsFrom: e.Packets[r] - e.tunnelPk[r],
 		Started:     started, Ended: ended,
-		Transit:     e.remote[l],
+		Transit: e.remote[l],
 	}
 	e.tunnelBytes, e.tunnelPk = e.Bytes, e.Packets
 	for _, o := range a.obs.tunnel {
@@ -69,22 +69,20 @@ func (a *Accountant) tunnelEvent(i int32, e *Entry, started, ended bool) {
 	}
 }
 
-// tunnelKey is the aggregate key under ByTunnel: one per tunnel (protocol,
-// its two ends, the endpoint's location and the verdict) for a flow that
-// carries one, else one per location and verdict, as ByLocation, which
-// the tunnel report leaves out. The tunnel's ends are the flow's own
-// endpoints, or the outer addresses of a tunnel the decoder removed: the
-// inner flows through one tunnel make one row.
-func tunnelKey(f *enrich.Facts, v policy.Verdict) GroupKey {
-	loc := f.Location
+// tunnelKey makes k, a key under ByTunnel, the key of the tunnel f
+// carries, if any: one per tunnel (protocol, its two ends with their ports,
+// the endpoint's location, and the verdict). A flow without a tunnel keeps
+// a location key, as under ByLocation, which the tunnel report leaves out.
+// The tunnel's ends are the flow's own endpoints, or the outer addresses of
+// a tunnel the decoder removed: the inner flows through one tunnel make one
+// aggregate.
+func tunnelKey(k *GroupKey, f *enrich.Facts) {
 	t := &f.Tunnel
-	if t.Protocol != "" && t.Endpoint.IsValid() && t.Location != nil {
-		loc = t.Location
-	}
-	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy,
-		Country: loc.Country, RegisteredCountry: loc.RegisteredCountry, ASN: loc.ASN, ASOrg: loc.ASOrg}
 	if t.Protocol == "" {
-		return k
+		return
+	}
+	if loc := t.Location; t.Endpoint.IsValid() && loc != nil {
+		k.Class, k.Country, k.RegisteredCountry, k.ASN, k.ASOrg, k.Embedded = loc.Class, loc.Country, loc.RegisteredCountry, loc.ASN, loc.ASOrg, loc.Embedded
 	}
 	k.Tunnel = t.Protocol
 	local, remote := t.Local, t.Endpoint
@@ -93,5 +91,4 @@ func tunnelKey(f *enrich.Facts, v policy.Verdict) GroupKey {
 	}
 	k.Local, k.LocalPort = local.Addr(), local.Port()
 	k.Remote, k.RemotePort = remote.Addr(), remote.Port()
-	return k
 }

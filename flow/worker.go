@@ -45,12 +45,14 @@ func NewWorker(acct *Accountant, decapsulate bool) *Worker {
 // packets later (AddAhead), so that the cache misses of consecutive flows
 // overlap. A nil frame means the source was idle for a poll interval: the
 // accountant's clock still moves, so flows on a quiet link end and flagged
-// ones are reported.
-func (w *Worker) Handle(f *capture.Frame) {
+// ones are reported. It returns the decode result (capture.Decoded for a nil
+// frame), for callers that say more about some results than the counts do
+// (analyze names the link types it cannot decode).
+func (w *Worker) Handle(f *capture.Frame) capture.Result {
 	if f == nil {
 		w.publish()
 		w.Acct.Tick(time.Now().UnixNano())
-		return
+		return capture.Decoded
 	}
 	var p capture.Packet
 	r := w.Decoder.DecodeFrame(f, &p)
@@ -62,6 +64,7 @@ func (w *Worker) Handle(f *capture.Frame) {
 	if r == capture.Decoded && (w.Exclude == nil || !w.Exclude(p.Proto, p.Src, p.Dst, p.SrcPort, p.DstPort, f.Data)) {
 		w.Acct.AddAhead(&p)
 	}
+	return r
 }
 
 // Flush ends every flow (Accountant.Flush) and publishes the decode counts:

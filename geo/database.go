@@ -21,7 +21,7 @@ const (
 // and the jurismon_geo_database_info metric.
 type DatabaseInfo struct {
 	Name        string    // NameCountry or NameASN
-	Type        string    // the file's metadata DatabaseType, e.g. "GeoLite2-Country"
+	Type        string    // the file's metadata DatabaseType, e.g. "GeoLite2-Country"; jurismon-builtin-country/-asn for the built-in one
 	Source      string    // the file path, or "built-in: <source>"
 	BuildTime   time.Time // from the metadata's build epoch (UTC)
 	Path        string    // the file path, "" for the built-in database

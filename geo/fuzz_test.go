@@ -52,3 +52,36 @@ func FuzzOpenDatabase(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLookupEmbedded checks the locations of IPv6 addresses against those
+// of the IPv4 addresses they embed, through a small cache that evicts: a
+// derived location is cached under an IPv6 network, which must hold the
+// address and every address the cache then answers from it.
+func FuzzLookupEmbedded(f *testing.F) {
+	for _, s := range []string{"64:ff9b::c633:6407", "2002:c000:205::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+		"64:ff9b::808:808", "2002:a00:1::", "64:ff9b::1:c000:205", "2001:db8::1"} {
+		b := netip.MustParseAddr(s).As16()
+		f.Add(b[:])
+	}
+	r := geotest.ResolverWith(f, geo.Options{CacheSize: 16})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) != 16 {
+			return
+		}
+		a := netip.AddrFrom16([16]byte(b))
+		loc := r.Lookup(a)
+		e, v4 := geo.Embedded(a)
+		if loc.Embedded == geo.EmbedNone {
+			return
+		}
+		if loc.Embedded != e || !loc.Network.Contains(a) {
+			t.Fatalf("Lookup(%s) = %+v; Embedded says %v %v", a, *loc, e, v4)
+		}
+		want := *r.Lookup(v4)
+		got := *loc
+		got.Embedded, got.Network = geo.EmbedNone, want.Network
+		if got != want {
+			t.Fatalf("Lookup(%s) = %+v, but %s is %+v", a, *loc, v4, want)
+		}
+	})
+}

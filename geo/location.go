@@ -21,4 +21,10 @@ type Location struct {
 	ASOrg             string       // AS organisation, or Unknown
 	ASCountry         string       // country of the AS where the database says, else ""
 	Network           netip.Prefix // the database network that matched (the narrower of the two databases)
+	// Embedded says that the address is an IPv6 address carrying an IPv4
+	// one (NAT64, 6to4, Teredo) and was located by that IPv4 address (which
+	// geo.Embedded returns: the Location is shared by a whole network, so it
+	// does not hold it). Network is then the IPv6 network of the addresses
+	// that embed the IPv4 database network. EmbedNone for other addresses.
+	Embedded Embedding
 }

@@ -60,6 +60,8 @@ type Resolver struct {
 	stats  []shardStats
 	// reloadMu serialises Reload and Close; Lookup never takes it.
 	reloadMu sync.Mutex
+	// builtinAgeLogged: the built-in database's age is said once.
+	builtinAgeLogged atomic.Bool
 }
 
 // state is what a reload swaps as a whole: the databases and the cache of
@@ -162,10 +164,26 @@ func (r *Resolver) openBuiltin(name string) (*database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geo: built-in %s database: %w", name, err)
 	}
-	r.checkAge(db.info)
+	// The file's metadata says GeoLite2-Country/-ASN so that every reader
+	// opens it, but it is not MaxMind data: say what it is.
+	db.info.Type = BuiltinTypePrefix + name
+	if age := db.info.Age(r.opts.Now()); age > MaxAge && r.builtinAgeLogged.CompareAndSwap(false, true) {
+		// geoipupdate cannot update it and the user did nothing wrong: one
+		// line at info level, for both built-in databases, saying where
+		// fresher data come from.
+		r.logger.Info("the built-in geo database is older than 30 days; for fresher data give GeoLite2 files "+
+			"(--geoip.country and --geoip.asn, or geoipupdate into /usr/share/GeoIP) or use a newer jurismon",
+			"build_time", db.info.BuildTime.Format(time.DateOnly), "age_days", int(age.Hours()/24))
+	}
 	return db, nil
 }
 
+// BuiltinTypePrefix starts the DatabaseInfo.Type of a built-in database:
+// jurismon-builtin-country and jurismon-builtin-asn.
+const BuiltinTypePrefix = "jurismon-builtin-"
+
+// checkAge warns about a stale database file that the user supplied or
+// installed: they can update it.
 func (r *Resolver) checkAge(info DatabaseInfo) {
 	if age := info.Age(r.opts.Now()); age > MaxAge {
 		r.logger.Warn("geo database is older than 30 days; update it (geoipupdate) or give a newer one",
@@ -177,7 +195,8 @@ func (r *Resolver) checkAge(info DatabaseInfo) {
 // Lookup returns what the databases say about a. The result is never nil;
 // it is shared and must not be modified. Special-purpose addresses get the
 // static Location of their class without a lookup. IPv4-mapped IPv6
-// addresses are looked up as IPv4.
+// addresses are looked up as IPv4; NAT64 (well-known prefix), 6to4 and
+// Teredo addresses by the public IPv4 address they embed (see Embedded).
 func (r *Resolver) Lookup(a netip.Addr) *Location {
 	if a.Is4In6() {
 		a = a.Unmap()
@@ -185,7 +204,12 @@ func (r *Resolver) Lookup(a netip.Addr) *Location {
 	if a.Zone() != "" {
 		a = a.WithZone("")
 	}
-	if c := Classify(a, r.opts.LookupDocumentation); c != ClassPublic {
+	c := Classify(a, r.opts.LookupDocumentation)
+	switch c {
+	case ClassPublic:
+	case ClassNAT64, Class6to4, ClassTeredo:
+		return r.lookupEmbedded(a, c)
+	default:
 		return &specialLocations[c]
 	}
 	st := r.state.Load()
@@ -195,6 +219,33 @@ func (r *Resolver) Lookup(a netip.Addr) *Location {
 	loc := st.resolve(a, r.logger)
 	st.cache.put(a, loc)
 	return loc
+}
+
+// lookupEmbedded locates an address of a translation or tunnelling prefix by
+// the IPv4 address it embeds. An embedded address that is not public (RFC
+// 6052 forbids the well-known prefix for those, and a 6to4 or Teredo address
+// with a private IPv4 one is broken) leaves the address special: it says
+// nothing about a place. The derived Location is cached under the IPv6
+// network it holds for, so a known flow's lookup does not allocate.
+func (r *Resolver) lookupEmbedded(a netip.Addr, c Class) *Location {
+	e, v4 := Embedded(a)
+	if e == EmbedNone || Classify(v4, r.opts.LookupDocumentation) != ClassPublic {
+		return &specialLocations[c]
+	}
+	st := r.state.Load()
+	if loc := st.cache.get(a); loc != nil {
+		return loc
+	}
+	inner := st.cache.get(v4)
+	if inner == nil {
+		inner = st.resolve(v4, r.logger)
+		st.cache.put(v4, inner)
+	}
+	loc := *inner
+	loc.Embedded = e
+	loc.Network = embeddedNetwork(e, a, inner.Network)
+	st.cache.put(a, &loc)
+	return &loc
 }
 
 // specialLocations holds one Location per class, for addresses that are

@@ -95,9 +95,12 @@ func TestLookupSpecial(t *testing.T) {
 		{"fd00::1", geo.ClassUniqueLocal},
 		{"fe80::1%eth0", geo.ClassLinkLocal},
 		{"ff02::1", geo.ClassMulticast},
-		{"64:ff9b::8.8.8.8", geo.ClassNAT64},
+		// Translation and tunnelling prefixes embedding a non-public IPv4
+		// address, or with an operator-defined layout, stay special.
+		{"64:ff9b::10.1.1.1", geo.ClassNAT64},
+		{"64:ff9b:1::808:808", geo.ClassNAT64},
 		{"2001::1", geo.ClassTeredo},
-		{"2002:808:808::1", geo.Class6to4},
+		{"2002:a00:1::1", geo.Class6to4},
 		{"100::1", geo.ClassDiscardOnly},
 		{"2001:2::1", geo.ClassBenchmarking},
 	}
@@ -443,7 +446,7 @@ func TestSearchDirsAndBuiltin(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbs := r.Databases()
-	if !dbs[0].BuiltIn() || !strings.HasPrefix(dbs[0].Source, "built-in: ") || dbs[0].Type != "GeoLite2-Country" {
+	if !dbs[0].BuiltIn() || !strings.HasPrefix(dbs[0].Source, "built-in: ") || dbs[0].Type != "jurismon-builtin-country" {
 		t.Errorf("country database: %+v", dbs[0])
 	}
 	if dbs[1].Path != filepath.Join(dir, "GeoLite2-ASN.mmdb") {
@@ -469,15 +472,28 @@ func TestSearchDirsAndBuiltin(t *testing.T) {
 }
 
 func TestBuiltin(t *testing.T) {
-	r, err := geo.NewResolver(geo.Options{SearchDirs: []string{}})
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	now := func() time.Time { return time.Now().AddDate(1, 0, 0) } // a year from now it is old
+	r, err := geo.NewResolver(geo.Options{SearchDirs: []string{}, Logger: logger, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range r.Databases() {
-		if !d.BuiltIn() || d.BuildTime.Year() < 2025 || d.Description == "" {
+		if !d.BuiltIn() || d.BuildTime.Year() < 2025 || d.Description == "" || d.Type != "jurismon-builtin-"+d.Name {
 			t.Errorf("built-in database: %+v", d)
 		}
 		t.Logf("%s: %s, built %s, %s", d.Name, d.Type, d.BuildTime.Format(time.DateOnly), d.Source)
+	}
+	// Its age is said once for both databases, at info level, with what to
+	// do instead of geoipupdate (which cannot update it).
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	got := logs.String()
+	if n := strings.Count(got, "\n"); n != 1 || !strings.Contains(got, "level=INFO") ||
+		!strings.Contains(got, "GeoLite2 files") || !strings.Contains(got, "newer jurismon") || strings.Contains(got, "geoipupdate)") {
+		t.Errorf("want one info line about the built-in database's age, got:\n%s", got)
 	}
 	// What the ip-location-db data say for well-known anycast resolvers.
 	tests := []struct {

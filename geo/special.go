@@ -5,7 +5,10 @@ import "net/netip"
 // Class is the special-purpose class of an address, from IANA's IPv4 and IPv6
 // Special-Purpose Address Registries (RFC 6890 and its updates). Addresses of
 // any class other than ClassPublic are never looked up in a database nor
-// reported as a country: they say nothing about a jurisdiction.
+// reported as a country: they say nothing about a jurisdiction. The
+// exceptions are ClassNAT64 (the well-known /96), Class6to4 and ClassTeredo
+// addresses that embed a public IPv4 address: the Resolver locates them by
+// it (see Embedded) and reports them as ClassPublic.
 type Class uint8
 
 // The classes. Their String values are stable: they appear in reports, JSON

@@ -62,7 +62,8 @@ func Load(path string) (*Policy, error) {
 }
 
 // Parse parses a policy file. An empty file (or one with only comments) is
-// a policy that flags nothing. Problems are reported as an *Error.
+// refused: write "jurisdictions: []" for a policy that flags nothing.
+// Problems are reported as an *Error, all of them at once.
 func Parse(data []byte) (p *Policy, err error) {
 	defer func() {
 		// yaml.v3 has panicked on hostile input before (CVE-2022-28948);
@@ -85,12 +86,20 @@ func Parse(data []byte) (p *Policy, err error) {
 		return nil, yamlError(err, data)
 	}
 	p = f.compiled
-	if p == nil { // empty or null document: UnmarshalYAML was never called
-		p = &Policy{}
+	if p == nil {
+		// An empty or null document (only comments, "---", "~"):
+		// UnmarshalYAML was never called. Taking it for a policy would
+		// turn all flagging off without a word, and a reload racing a
+		// non-atomic cp or an editor's save reads exactly that.
+		return nil, &Error{Problems: []string{errEmptyPolicy}}
 	}
 	p.sum = sha256.Sum256(data)
 	return p, nil
 }
+
+// errEmptyPolicy is the problem of a file without any YAML content.
+const errEmptyPolicy = `the policy file is empty (or holds only comments), which would silently flag nothing: ` +
+	`name at least one jurisdiction, or write "jurisdictions: []" to flag nothing on purpose`
 
 // docLine is the line of a document's content.
 func docLine(n *yaml.Node) int {
@@ -109,6 +118,7 @@ type policyFile struct {
 	Jurisdictions []jurisdictionFile `yaml:"jurisdictions"`
 	Exceptions    []exceptionFile    `yaml:"exceptions"`
 	LocalNetworks yaml.Node          `yaml:"local_networks"`
+	Vendors       []vendorFile       `yaml:"vendors"`
 	Tunnels       tunnelsFile        `yaml:"tunnels"`
 
 	compiled *Policy
@@ -125,6 +135,7 @@ type jurisdictionFile struct {
 	ASOrgs              yaml.Node `yaml:"as_orgs"`
 
 	line     int
+	named    bool // the name is valid, whatever else is wrong
 	valid    bool
 	compiled jurisdiction
 }
@@ -162,6 +173,27 @@ func (ps *problems) add(line int, format string, args ...any) {
 	*ps = append(*ps, fmt.Sprintf("line %d: ", line)+fmt.Sprintf(format, args...))
 }
 
+// absorb takes the problems of a decoder error into ps, so that the checks
+// after it still run and report theirs: yaml.v3 decodes everything it can
+// around a type error (an unknown field, a wrong type) before returning it.
+// Any other error is returned as it is.
+func (ps *problems) absorb(err error) error {
+	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
+		*ps = append(*ps, te.Errors...)
+		return nil
+	}
+	return err
+}
+
+// decodeEntry takes the decoding problems of a list entry into ps. An entry
+// that is not a mapping has nothing more to check: its error is returned.
+func decodeEntry(n *yaml.Node, err error, ps *problems) error {
+	if err != nil && resolve(n).Kind != yaml.MappingNode {
+		return err
+	}
+	return ps.absorb(err)
+}
+
 func (ps problems) err() error {
 	if len(ps) == 0 {
 		return nil
@@ -176,26 +208,31 @@ func (f *policyFile) UnmarshalYAML(unmarshal func(any) error) error {
 	var at nodeAt
 	_ = unmarshal(&at) // cannot fail: nodeAt accepts any node
 	*f = policyFile{}
-	if err := unmarshal((*plainPolicy)(f)); err != nil {
+	var ps problems
+	if err := ps.absorb(unmarshal((*plainPolicy)(f))); err != nil {
 		return err
 	}
-	var ps problems
 	// The decoder drops null list items without a word: find them.
 	nullItems(at.n, "jurisdictions", "jurisdiction", &ps)
 	nullItems(at.n, "exceptions", "exception", &ps)
+	nullItems(at.n, "vendors", "vendors rule", &ps)
 	p := &Policy{exceptASN: map[uint32]string{}}
 	firstName := map[string]int{}
 	for i := range f.Jurisdictions {
 		j := &f.Jurisdictions[i]
-		if !j.valid {
-			continue
+		// Names are compared even where the rest of the jurisdiction has
+		// problems (or another one has no name), so that one run reports
+		// every duplicate.
+		if j.named {
+			if first, ok := firstName[j.compiled.name]; ok {
+				ps.add(j.line, "jurisdiction %q is defined twice (first at line %d)", j.compiled.name, first)
+				continue
+			}
+			firstName[j.compiled.name] = j.line
 		}
-		if first, ok := firstName[j.compiled.name]; ok {
-			ps.add(j.line, "jurisdiction %q is defined twice (first at line %d)", j.compiled.name, first)
-			continue
+		if j.valid {
+			p.jurisdictions = append(p.jurisdictions, j.compiled)
 		}
-		firstName[j.compiled.name] = j.line
-		p.jurisdictions = append(p.jurisdictions, j.compiled)
 	}
 	firstCIDR := map[netip.Prefix]int{}
 	firstASN := map[uint32]int{}
@@ -217,6 +254,20 @@ func (f *policyFile) UnmarshalYAML(unmarshal func(any) error) error {
 			}
 			firstASN[e.asn] = e.line
 			p.exceptASN[e.asn] = e.reason
+		}
+	}
+	firstVendor := map[string]int{}
+	for i := range f.Vendors {
+		r := &f.Vendors[i]
+		if r.named {
+			if first, ok := firstVendor[r.compiled.name]; ok {
+				ps.add(r.line, "vendors rule %q is defined twice (first at line %d)", r.compiled.name, first)
+				continue
+			}
+			firstVendor[r.compiled.name] = r.line
+		}
+		if r.valid {
+			p.vendors = append(p.vendors, r.compiled)
 		}
 	}
 	p.tunnels = f.Tunnels.compiled
@@ -266,19 +317,26 @@ func (j *jurisdictionFile) UnmarshalYAML(unmarshal func(any) error) error {
 	var at nodeAt
 	_ = unmarshal(&at)
 	*j = jurisdictionFile{line: at.n.Line}
-	if err := unmarshal((*plainJurisdiction)(j)); err != nil {
+	var ps problems
+	if err := decodeEntry(at.n, unmarshal((*plainJurisdiction)(j)), &ps); err != nil {
 		return err
 	}
-	var ps problems
+	// After a decoding problem (an unknown or repeated field) a field may
+	// be missing only because of it: say nothing more about missing ones.
+	complete := len(ps) == 0
 	c := &j.compiled
 	name, ok := scalar(&j.Name)
 	switch {
 	case !ok && !absent(&j.Name):
 		ps.add(resolve(&j.Name).Line, "jurisdiction name must be a string, not %s", kind(&j.Name))
 	case name == "":
-		ps.add(j.line, "jurisdiction has no name")
+		if complete {
+			ps.add(j.line, "jurisdiction has no name")
+		}
 	case !nameRE.MatchString(name):
 		ps.add(resolve(&j.Name).Line, "jurisdiction name %q must use only a-z, 0-9, _ and - (it becomes a metric label value)", name)
+	default:
+		j.named = true
 	}
 	c.name = name
 	ctx := "jurisdiction"
@@ -319,7 +377,7 @@ func (j *jurisdictionFile) UnmarshalYAML(unmarshal func(any) error) error {
 		// group in RE2 syntax, so each expression keeps its meaning.
 		c.orgs = regexp.MustCompile(strings.Join(orgs, "|"))
 	}
-	if len(ps) == 0 && c.countries.empty() && c.registered.empty() && len(c.asns) == 0 && c.orgs == nil {
+	if complete && len(ps) == 0 && c.countries.empty() && c.registered.empty() && len(c.asns) == 0 && c.orgs == nil {
 		ps.add(j.line, "%s matches nothing: give at least one of countries, registered_countries, asns, as_orgs", ctx)
 	}
 	j.valid = len(ps) == 0
@@ -343,10 +401,11 @@ func (e *exceptionFile) decode(unmarshal func(any) error, plain any, what string
 	var at nodeAt
 	_ = unmarshal(&at)
 	*e = exceptionFile{line: at.n.Line}
-	if err := unmarshal(plain); err != nil {
+	var ps problems
+	if err := decodeEntry(at.n, unmarshal(plain), &ps); err != nil {
 		return err
 	}
-	var ps problems
+	complete := len(ps) == 0 // as for jurisdictions
 	hasCIDR, hasASN := !absent(&e.CIDR), !absent(&e.ASN)
 	switch {
 	case hasCIDR && hasASN:
@@ -355,14 +414,14 @@ func (e *exceptionFile) decode(unmarshal func(any) error, plain any, what string
 		e.prefix, _ = parsePrefix(resolve(&e.CIDR), what+": cidr", &ps)
 	case hasASN:
 		e.asn, _ = parseASN(resolve(&e.ASN), what+": asn", &ps)
-	default:
+	case complete:
 		ps.add(e.line, "%s has neither cidr nor asn", what)
 	}
 	reason, ok := scalar(&e.Reason)
 	switch {
 	case !ok && !absent(&e.Reason):
 		ps.add(resolve(&e.Reason).Line, "%s: reason must be a string, not %s", what, kind(&e.Reason))
-	case strings.TrimSpace(reason) == "":
+	case strings.TrimSpace(reason) == "" && complete:
 		ps.add(e.line, "%s needs a reason: say why this traffic is allowed", what)
 	}
 	e.reason = reason
@@ -558,14 +617,18 @@ var parts = map[string]struct {
 	name, want string
 	fields     []string
 }{
-	"policy.plainPolicy":        {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks, tunnels)", yamlFields(plainPolicy{})},
-	"policy.plainTunnels":       {"in tunnels", "tunnels must be a mapping (of allowed, flag_unlisted, jurisdictions, providers)", yamlFields(plainTunnels{})},
-	"policy.plainAllowed":       {"in an allowed tunnel endpoint", "each allowed tunnel endpoint must be a mapping", yamlFields(plainAllowed{})},
-	"[]policy.allowedFile":      {"", "tunnels: allowed must be a list", nil},
-	"policy.plainJurisdiction":  {"in a jurisdiction", "each jurisdiction must be a mapping", yamlFields(plainJurisdiction{})},
-	"policy.plainException":     {"in an exception", "each exception must be a mapping", yamlFields(plainException{})},
-	"[]policy.jurisdictionFile": {"", "jurisdictions must be a list", nil},
-	"[]policy.exceptionFile":    {"", "exceptions must be a list", nil},
+	"policy.plainPolicy":           {"at the top level", "the policy must be a mapping (of jurisdictions, exceptions, local_networks, tunnels, vendors)", yamlFields(plainPolicy{})},
+	"policy.plainTunnels":          {"in tunnels", "tunnels must be a mapping (of allowed, flag_unlisted, jurisdictions, providers)", yamlFields(plainTunnels{})},
+	"policy.plainAllowed":          {"in an allowed tunnel endpoint", "each allowed tunnel endpoint must be a mapping", yamlFields(plainAllowed{})},
+	"[]policy.allowedFile":         {"", "tunnels: allowed must be a list", nil},
+	"policy.plainVendor":           {"in a vendors rule", "each vendors rule must be a mapping", yamlFields(plainVendor{})},
+	"policy.plainVendorException":  {"in a vendors exception", "each vendors exception must be a mapping", yamlFields(plainVendorException{})},
+	"[]policy.vendorFile":          {"", "vendors must be a list", nil},
+	"[]policy.vendorExceptionFile": {"", "a vendors rule's exceptions must be a list", nil},
+	"policy.plainJurisdiction":     {"in a jurisdiction", "each jurisdiction must be a mapping", yamlFields(plainJurisdiction{})},
+	"policy.plainException":        {"in an exception", "each exception must be a mapping", yamlFields(plainException{})},
+	"[]policy.jurisdictionFile":    {"", "jurisdictions must be a list", nil},
+	"[]policy.exceptionFile":       {"", "exceptions must be a list", nil},
 }
 
 func yamlFields(v any) []string {

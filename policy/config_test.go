@@ -73,8 +73,6 @@ func TestGoodFiles(t *testing.T) {
 		jurisdictions []string
 		local         []string
 	}{
-		"empty.yml":         {},
-		"comments-only.yml": {},
 		"null-sections.yml": {},
 		"norway.yml":        {jurisdictions: []string{"nordic"}},
 		"anchors.yml":       {jurisdictions: []string{"hosting", "hosting-again"}},
@@ -143,8 +141,17 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-func TestParseEmptyIsEmpty(t *testing.T) {
-	for _, data := range []string{"", "\n", "# nothing\n", "---\n", "~\n", "{}\n"} {
+// TestParseEmptyRefused: a file without content is refused (it would turn
+// all flagging off, and a reload racing a non-atomic copy reads one), while
+// an explicit empty policy flags nothing; Empty() is that one.
+func TestParseEmptyRefused(t *testing.T) {
+	for _, data := range []string{"", "\n", "# nothing\n", "---\n", "~\n", "  \n# a\n\n"} {
+		p, err := Parse([]byte(data))
+		if err == nil || err.Error() != errEmptyPolicy {
+			t.Errorf("Parse(%q) = %v, %v; want the empty-policy error", data, p, err)
+		}
+	}
+	for _, data := range []string{"jurisdictions: []\n", "{}\n", "jurisdictions:\nlocal_networks:\n"} {
 		p, err := Parse([]byte(data))
 		if err != nil {
 			t.Errorf("Parse(%q): %v", data, err)
@@ -154,8 +161,8 @@ func TestParseEmptyIsEmpty(t *testing.T) {
 			t.Errorf("Parse(%q) is not empty: %v %v", data, p.Jurisdictions(), p.LocalNetworks())
 		}
 	}
-	if len(Empty().Jurisdictions()) != 0 || Empty().Checksum() != mustParse(t, "").Checksum() {
-		t.Error("Empty() is not the policy of an empty file")
+	if len(Empty().Jurisdictions()) != 0 || Empty().Checksum() != mustParse(t, "jurisdictions: []\n").Checksum() {
+		t.Error("Empty() is not the policy of \"jurisdictions: []\"")
 	}
 }
 

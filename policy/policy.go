@@ -47,6 +47,10 @@ func (f Field) String() string {
 		return "asn"
 	case MatchedASOrg:
 		return "as_org"
+	case MatchedVendor:
+		return "vendor"
+	case MatchedVendorCountry:
+		return "vendor_country"
 	}
 	return ""
 }
@@ -63,6 +67,15 @@ type Verdict struct {
 	// "" unless the tunnel rules flag it), else "".
 	Excepted string
 
+	// Device is the name of the first vendors rule, in file order, that
+	// flagged the flow's local device (by its maker), or "".
+	Device string
+	// DeviceMatchedBy is MatchedVendor or MatchedVendorCountry when Device
+	// is set.
+	DeviceMatchedBy Field
+	// DeviceExcepted is the reason of the device exception that suppressed
+	// a vendors rule, else "".
+	DeviceExcepted string
 	// Tunnel is the tunnels section's verdict on a flow that carries a
 	// tunnel (EvaluateTunnel). When it flags the tunnel and no top-level
 	// jurisdiction matched, Jurisdiction and MatchedBy are its tunnel
@@ -70,8 +83,16 @@ type Verdict struct {
 	Tunnel TunnelVerdict
 }
 
-// Flagged reports whether the address belongs to a jurisdiction.
+// Flagged reports whether the remote address belongs to a jurisdiction.
 func (v Verdict) Flagged() bool { return v.Jurisdiction != "" }
+
+// DeviceFlagged reports whether the local device's maker is flagged.
+func (v Verdict) DeviceFlagged() bool { return v.Device != "" }
+
+// Any reports whether either side of the flow is flagged: the remote's
+// jurisdiction or the local device's maker. Flows for which it holds are
+// reported as flagged flows.
+func (v Verdict) Any() bool { return v.Jurisdiction != "" || v.Device != "" }
 
 // Policy is a parsed policy file.
 type Policy struct {
@@ -79,6 +100,7 @@ type Policy struct {
 	exceptCIDR    []exception
 	exceptASN     map[uint32]string
 	local         []netip.Prefix
+	vendors       []vendorRule
 	sum           [32]byte
 	orgs          *orgCache // nil when no jurisdiction has as_orgs, or more than 64 do
 	tunnels       tunnelRules
@@ -155,9 +177,9 @@ type exception struct {
 }
 
 // Empty returns a policy that flags nothing and has no local networks, as
-// an empty file does.
+// "jurisdictions: []" does: the policy of a command run without --config.
 func Empty() *Policy {
-	p, err := Parse(nil)
+	p, err := Parse([]byte("jurisdictions: []\n"))
 	if err != nil {
 		panic("policy: the empty policy does not parse: " + err.Error())
 	}
@@ -170,16 +192,29 @@ func Empty() *Policy {
 // touching the accountant. The first jurisdiction in file order that
 // matches wins; within one, fields are checked in the order country,
 // registered country, ASN, AS organisation. A match is suppressed when the
-// address is in an exception's CIDR, its ASN is an exception's, or it is in
+// address (or the IPv4 address it embeds, for NAT64, 6to4 and Teredo) is in
+// an exception's CIDR, its ASN is an exception's, or it is in
 // local_networks (which are never remote). Special-purpose addresses
 // (Location.Class other than geo.ClassPublic) and a nil Location are never
 // flagged. A flow that carries a tunnel is judged by the tunnels section
 // too (see Verdict.Tunnel). Evaluate does not allocate and does not keep f.
 func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
-	v := p.evaluate(f)
-	if f.Tunnel.Protocol == "" {
-		return v
+	v := p.evaluateRemote(f)
+	// A device is judged by the flows it has with the world: its chatter
+	// with special-purpose addresses (multicast group reports, link-local
+	// neighbours) says nothing about where its data goes.
+	if f.Location != nil && f.Location.Class == geo.ClassPublic {
+		p.evaluateDevice(&f.Device, &v)
 	}
+	if f.Tunnel.Protocol != "" {
+		p.evaluateTunnel(f, &v)
+	}
+	return v
+}
+
+// evaluateTunnel adds the tunnels section's verdict on a flow that carries
+// a tunnel: it flags the flow when no top-level jurisdiction did.
+func (p *Policy) evaluateTunnel(f *enrich.Facts, v *Verdict) {
 	v.Tunnel = p.EvaluateTunnel(f)
 	if v.Jurisdiction == "" {
 		switch {
@@ -189,11 +224,10 @@ func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
 			v.Jurisdiction, v.MatchedBy = UnlistedTunnel, MatchedUnlisted
 		}
 	}
-	return v
 }
 
-// evaluate judges f by the top-level jurisdictions.
-func (p *Policy) evaluate(f *enrich.Facts) Verdict {
+// evaluateRemote judges the remote endpoint by its location.
+func (p *Policy) evaluateRemote(f *enrich.Facts) Verdict {
 	loc := f.Location
 	if loc == nil || loc.Class != geo.ClassPublic || len(p.jurisdictions) == 0 {
 		return Verdict{}
@@ -224,8 +258,14 @@ func (p *Policy) evaluate(f *enrich.Facts) Verdict {
 		if reason, ok := p.exceptASN[loc.ASN]; ok {
 			return Verdict{Excepted: reason}
 		}
+		// An address located by the IPv4 address it embeds (NAT64, 6to4,
+		// Teredo) reaches that host: an exception for it holds too.
+		var inner netip.Addr
+		if loc.Embedded != geo.EmbedNone {
+			_, inner = geo.Embedded(addr)
+		}
 		for _, e := range p.exceptCIDR {
-			if e.prefix.Contains(addr) {
+			if e.prefix.Contains(addr) || (inner.IsValid() && e.prefix.Contains(inner)) {
 				return Verdict{Excepted: e.reason}
 			}
 		}

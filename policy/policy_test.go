@@ -56,6 +56,11 @@ var testLocations = []geo.Location{
 	{},
 }
 
+func embedded(l *geo.Location, e geo.Embedding) *geo.Location {
+	l.Embedded = e
+	return l
+}
+
 func TestEvaluate(t *testing.T) {
 	p := mustParse(t, verdictPolicy)
 	unknown := geo.Unknown
@@ -84,6 +89,9 @@ func TestEvaluate(t *testing.T) {
 		{"exception by /32", "192.0.2.10", loc("RU", "RU", 64999, "Other"), Verdict{Excepted: "vpn exit"}},
 		{"next address not excepted", "192.0.2.11", loc("RU", "RU", 64999, "Other"), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedCountry, Excepted: ""}},
 		{"exception by v4-mapped address", "::ffff:192.0.2.10", loc("RU", "RU", 64999, "Other"), Verdict{Excepted: "vpn exit"}},
+		{"exception by the address NAT64 embeds", "64:ff9b::c000:20a", embedded(loc("RU", "RU", 64999, "Other"), geo.EmbedNAT64), Verdict{Excepted: "vpn exit"}},
+		{"exception by the address 6to4 embeds", "2002:c000:20a::1", embedded(loc("RU", "RU", 64999, "Other"), geo.Embed6to4), Verdict{Excepted: "vpn exit"}},
+		{"NAT64 of another address not excepted", "64:ff9b::c000:20b", embedded(loc("RU", "RU", 64999, "Other"), geo.EmbedNAT64), Verdict{Jurisdiction: "sanctioned", MatchedBy: MatchedCountry, Excepted: ""}},
 		{"exception by v6 prefix", "2001:db8:ffff:1::1", loc("RU", "RU", 64999, "Other"), Verdict{Excepted: "v6 partner"}},
 		{"exception by asn", "203.0.113.5", loc("RU", "RU", 64500, "Other"), Verdict{Excepted: "transit"}},
 		{"exception by asn suppresses an asn match", "203.0.113.5", loc("DE", "DE", 64500, "Example Telecom"), Verdict{Excepted: "transit"}},
@@ -236,6 +244,11 @@ func TestEvaluateAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { evaluate(p, addr, l) }); n != 0 {
 			t.Errorf("Evaluate(%+v) allocates %v times", l, n)
 		}
+	}
+	nat64 := netip.MustParseAddr("64:ff9b::c000:20b")
+	l := embedded(loc("RU", "RU", 1, "x"), geo.EmbedNAT64)
+	if n := testing.AllocsPerRun(100, func() { evaluate(p, nat64, l) }); n != 0 {
+		t.Errorf("Evaluate of a NAT64 address allocates %v times", n)
 	}
 }
 

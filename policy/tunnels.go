@@ -194,10 +194,12 @@ func (t *tunnelsFile) UnmarshalYAML(unmarshal func(any) error) error {
 	var at nodeAt
 	_ = unmarshal(&at)
 	*t = tunnelsFile{}
-	if err := unmarshal((*plainTunnels)(t)); err != nil {
+	var ps problems
+	// As for the whole file: the checks below still run after a decoding
+	// problem, so that one run reports every problem.
+	if err := decodeEntry(at.n, unmarshal((*plainTunnels)(t)), &ps); err != nil {
 		return err
 	}
-	var ps problems
 	nullItems(at.n, "allowed", "allowed tunnel endpoint", &ps)
 	nullItems(at.n, "jurisdictions", "tunnel jurisdiction", &ps)
 	r := &t.compiled

@@ -37,7 +37,9 @@ type Row struct {
 	RemoteHosts       uint64  `json:"remote_hosts"`
 	Jurisdiction      string  `json:"jurisdiction"` // "" when not flagged
 	MatchedBy         string  `json:"matched_by"`   // "" when not flagged
-	Folded            bool    `json:"folded,omitempty"`
+	Folded            bool    `json:"folded"`       // always present: true for a row standing for many keys
+	Excepted          string  `json:"excepted"`     // the reason of the exception that kept the row from being flagged, else ""
+	Embedded          string  `json:"embedded"`     // nat64, 6to4 or teredo when located by the embedded IPv4 address, else ""
 }
 
 // Bytes is the row's traffic in both directions.
@@ -67,6 +69,46 @@ type Summary struct {
 	Grouping       string               `json:"grouping"`
 	Tunnels        map[string]uint64    `json:"tunnels"` // tunnels recognised, by protocol
 	Databases      []Database           `json:"databases"`
+	// RowsShown and RowsOmitted: --top shows the largest rows only; the
+	// totals above still count every row.
+	RowsShown        int          `json:"rows_shown"`
+	RowsOmitted      int          `json:"rows_omitted"`
+	Truncated        []Truncation `json:"truncated"`              // files cut short: read up to the cut
+	UnsupportedLinks []LinkType   `json:"unsupported_link_types"` // frames not decoded for their link type
+	LocalNetworks    []string     `json:"local_networks"`         // given with --local-network
+	// CaptureHost is the likely capture host when no traffic was local
+	// (every flow transit) and one address is in most flows; else null.
+	CaptureHost *CaptureHost `json:"capture_host"`
+}
+
+// Truncation says where a capture file ends short: everything before the
+// cut is in the report.
+type Truncation struct {
+	File    string `json:"file"`
+	Packets uint64 `json:"packets_read"` // whole packets read from the file before the cut
+	Error   string `json:"error"`        // where it is cut (the byte offset) and how
+}
+
+// LinkType counts the frames of a link type that jurismon cannot decode.
+type LinkType struct {
+	LinkType uint16 `json:"link_type"` // the pcap LINKTYPE_ number
+	Name     string `json:"name"`      // e.g. radiotap; "" when unknown
+	Frames   uint64 `json:"frames"`
+}
+
+func (l LinkType) String() string {
+	if l.Name == "" {
+		return fmt.Sprintf("unsupported link type %d", l.LinkType)
+	}
+	return fmt.Sprintf("unsupported link type %d (%s)", l.LinkType, l.Name)
+}
+
+// CaptureHost is analyze's guess at the host a capture was taken on.
+type CaptureHost struct {
+	Address      string `json:"address"`
+	Flows        uint64 `json:"flows"`         // flows it is an endpoint of
+	TransitFlows uint64 `json:"transit_flows"` // out of these
+	Hint         string `json:"hint"`
 }
 
 // Database names a geo database the report was made with.
@@ -115,7 +157,28 @@ func Build(groups []*flow.Group, by flow.Grouping, s Summary) *Report {
 	if rep.Rows == nil {
 		rep.Rows = []Row{}
 	}
+	rep.Summary.RowsShown = len(rep.Rows)
+	if rep.Summary.Truncated == nil {
+		rep.Summary.Truncated = []Truncation{}
+	}
+	if rep.Summary.UnsupportedLinks == nil {
+		rep.Summary.UnsupportedLinks = []LinkType{}
+	}
+	if rep.Summary.LocalNetworks == nil {
+		rep.Summary.LocalNetworks = []string{}
+	}
 	return rep
+}
+
+// Top keeps the n largest rows (all when n is 0). The summary's totals,
+// flagged ones included, still count every row.
+func (r *Report) Top(n int) {
+	if n <= 0 || n >= len(r.Rows) {
+		return
+	}
+	r.Summary.RowsOmitted += len(r.Rows) - n
+	r.Rows = r.Rows[:n]
+	r.Summary.RowsShown = n
 }
 
 func rowID(r *Row) string {
@@ -123,7 +186,7 @@ func rowID(r *Row) string {
 	if r.ASN != nil {
 		asn = fmt.Sprint(*r.ASN)
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Tunnel, portString(r.RemotePort))
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.Tunnel, portString(r.RemotePort))
 }
 
 func portString(p *uint16) string {
@@ -148,6 +211,8 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 		RemoteHosts:       g.Hosts.Load(),
 		Jurisdiction:      k.Jurisdiction,
 		Folded:            k.Folded,
+		Excepted:          k.Excepted,
+		Embedded:          k.Embedded.String(),
 	}
 	if k.Jurisdiction != "" {
 		r.MatchedBy = k.MatchedBy.String()

@@ -57,9 +57,12 @@ func TestWriteFormats(t *testing.T) {
 		want   string // a line or fragment the output must hold
 	}{
 		{"csv", strings.Join(CSVHeader, ",")},
-		{"csv", `DE,DE,64500,"Example, ""Carrier""",public,192.0.2.1,,1,2,1,0,1,1,,,false`},
+		{"csv", `DE,DE,64500,"Example, ""Carrier""",public,192.0.2.1,,1,2,1,0,1,1,,,false,,`},
 		{"json", `"as_org": "Example, \"Carrier\""`},
 		{"json", `"remote": "192.0.2.1"`},
+		{"json", `"folded": false`}, // always present
+		{"table", "BYTES TO  BYTES FROM  PKTS TO  PKTS FROM"},
+		{"table", "1 B"},
 		{"table", "AS64500"},
 		{"table", "192.0.2.1"},
 	}
@@ -74,5 +77,64 @@ func TestWriteFormats(t *testing.T) {
 	}
 	if err := rep.Write(&bytes.Buffer{}, "xml"); err == nil || err.Error() != `unknown format "xml" (want one of table, json, csv)` {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	tests := []struct {
+		v    uint64
+		want string
+	}{
+		{0, "0 B"},
+		{999, "999 B"},
+		{1000, "1.00 kB"},
+		{1858, "1.86 kB"},
+		{12_345_678, "12.3 MB"},
+		{99_949, "99.9 kB"},
+		{99_950, "100 kB"},
+		{999_499, "999 kB"},
+		{999_500, "1.00 MB"},
+		{123_456_789_012, "123 GB"},
+		{1<<64 - 1, "18.4 EB"},
+	}
+	for _, tt := range tests {
+		if got := HumanBytes(tt.v); got != tt.want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
+
+// TestExceptedAndEmbedded: a row kept from being flagged by an exception and
+// a row located through an embedded IPv4 address say so in every format,
+// so that they do not look like the plain row of the same country.
+func TestExceptedAndEmbedded(t *testing.T) {
+	groups := []*flow.Group{
+		group(flow.GroupKey{Class: geo.ClassPublic, Country: "US"}, 300, 0),
+		group(flow.GroupKey{Class: geo.ClassPublic, Country: "US", Excepted: "approved CDN"}, 200, 0),
+		group(flow.GroupKey{Class: geo.ClassPublic, Country: "US", Embedded: geo.EmbedNAT64}, 100, 0),
+	}
+	rep := Build(groups, flow.ByCountry, Summary{})
+	tests := []struct {
+		format string
+		want   []string
+	}{
+		{"csv", []string{
+			"US,*,,*,public,,,300,0,1,0,1,1,,,false,,",
+			"US,*,,*,public,,,200,0,1,0,1,1,,,false,approved CDN,",
+			"US,*,,*,public,,,100,0,1,0,1,1,,,false,,nat64",
+		}},
+		{"json", []string{`"excepted": "approved CDN"`, `"embedded": "nat64"`, `"excepted": ""`}},
+		{"table", []string{"excepted: approved CDN", "US (nat64)"}},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if err := rep.Write(&b, tt.format); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s output lacks %q:\n%s", tt.format, w, b.String())
+			}
+		}
 	}
 }

@@ -37,10 +37,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // CSVHeader is the first line of the CSV form: the JSON row fields, in order.
+// New columns go at the end, so that scripts reading by position keep working.
 var CSVHeader = []string{
 	"country", "registered_country", "asn", "as_org", "address_class", "remote", "local",
 	"bytes_to", "bytes_from", "packets_to", "packets_from", "flows", "remote_hosts",
-	"jurisdiction", "matched_by", "folded", "tunnel", "local_port", "remote_port",
+	"jurisdiction", "matched_by", "folded", "excepted", "embedded", "tunnel", "local_port", "remote_port",
 }
 
 // WriteCSV writes one header line and one line per row; the summary is not
@@ -59,7 +60,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		rec := []string{
 			row.Country, row.RegisteredCountry, asn, row.ASOrg, row.AddressClass, row.Remote, row.Local,
 			u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts),
-			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Tunnel, portString(row.LocalPort), portString(row.RemotePort),
+			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Excepted, row.Embedded, row.Tunnel, portString(row.LocalPort), portString(row.RemotePort),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -70,6 +71,31 @@ func (r *Report) WriteCSV(w io.Writer) error {
 }
 
 func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// HumanBytes spells a byte count for people, in SI units with three
+// significant digits: 512 B, 1.86 kB, 12.3 MB, 456 GB. Only the
+// table uses it; JSON and CSV keep the exact count.
+func HumanBytes(v uint64) string {
+	if v < 1000 {
+		return strconv.FormatUint(v, 10) + " B"
+	}
+	const units = "kMGTPE"
+	f := float64(v)
+	i := -1
+	// 999.5 and above would round to "1000" with no decimals: the next unit.
+	for f >= 999.5 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	prec := 0
+	switch {
+	case f < 9.995:
+		prec = 2
+	case f < 99.95:
+		prec = 1
+	}
+	return strconv.FormatFloat(f, 'f', prec, 64) + " " + string(units[i]) + "B"
+}
 
 // WriteTable writes an aligned table for people, then the summary.
 func (r *Report) WriteTable(w io.Writer) error {
@@ -85,7 +111,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			cols = append(cols, "LOCAL")
 		}
 	}
-	cols = append(cols, "BYTES OUT", "BYTES IN", "PKTS OUT", "PKTS IN", "FLOWS", "HOSTS", "FLAGGED")
+	// "to" and "from" the remote side, the words of the JSON fields and the
+	// README.
+	cols = append(cols, "BYTES TO", "BYTES FROM", "PKTS TO", "PKTS FROM", "FLOWS", "HOSTS", "FLAGGED")
 	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
 	for i := range r.Rows {
 		row := &r.Rows[i]
@@ -97,13 +125,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if row.AddressClass != "public" {
 			country, reg, asn, org = "("+row.AddressClass+")", "-", "-", "-"
 		}
+		if row.Embedded != "" {
+			country += " (" + row.Embedded + ")"
+		}
 		if row.Folded {
 			org = "(other, folded)"
 		}
 		org = truncate(org, 32)
 		flagged := "-"
-		if row.Jurisdiction != "" {
+		switch {
+		case row.Jurisdiction != "":
 			flagged = row.Jurisdiction + " (" + row.MatchedBy + ")"
+		case row.Excepted != "":
+			flagged = "excepted: " + truncate(row.Excepted, 32)
 		}
 		f := []string{country, reg, asn, org}
 		if tunnels {
@@ -114,7 +148,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 				f = append(f, row.Local)
 			}
 		}
-		f = append(f, u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts), flagged)
+		f = append(f, HumanBytes(row.BytesTo), HumanBytes(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts), flagged)
 		fmt.Fprintln(tw, strings.Join(f, "\t")+"\t")
 	}
 	if err := tw.Flush(); err != nil {
@@ -155,9 +189,9 @@ func (r *Report) writeSummary(w io.Writer) error {
 	b.WriteString("\n")
 	for _, d := range []string{"egress", "ingress", "transit", "internal"} {
 		v := s.Directions[d]
-		fmt.Fprintf(&b, "%-8s %d bytes, %d packets, %d flows\n", d+":", v.Bytes, v.Packets, v.Flows)
+		fmt.Fprintf(&b, "%-8s %s, %d packets, %d flows\n", d+":", HumanBytes(v.Bytes), v.Packets, v.Flows)
 	}
-	fmt.Fprintf(&b, "unknown locations: %d, flagged: %d bytes in %d flows\n", s.UnknownLookups, s.FlaggedBytes, s.FlaggedFlows)
+	fmt.Fprintf(&b, "unknown locations: %d, flagged: %s in %d flows\n", s.UnknownLookups, HumanBytes(s.FlaggedBytes), s.FlaggedFlows)
 	if len(s.Tunnels) > 0 {
 		var ts []string
 		for _, p := range slices.Sorted(maps.Keys(s.Tunnels)) {
@@ -167,6 +201,21 @@ func (r *Report) writeSummary(w io.Writer) error {
 	}
 	if s.FlowsEvicted > 0 || s.GroupsFolded > 0 || s.HostsUntracked > 0 {
 		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.GroupsFolded, s.HostsUntracked)
+	}
+	if s.RowsOmitted > 0 {
+		fmt.Fprintf(&b, "rows: %d largest shown, %d more not shown (--top)\n", s.RowsShown, s.RowsOmitted)
+	}
+	for _, u := range s.UnsupportedLinks {
+		fmt.Fprintf(&b, "%s: %d frames not decoded\n", u, u.Frames)
+	}
+	for _, t := range s.Truncated {
+		fmt.Fprintf(&b, "TRUNCATED: %s is cut short after %d packets (%s); the report covers what comes before the cut\n", t.File, t.Packets, t.Error)
+	}
+	if len(s.LocalNetworks) > 0 {
+		fmt.Fprintf(&b, "local networks: %s\n", strings.Join(s.LocalNetworks, ", "))
+	}
+	if h := s.CaptureHost; h != nil {
+		fmt.Fprintf(&b, "hint: %s (in %d of %d transit flows)\n", h.Hint, h.Flows, h.TransitFlows)
 	}
 	for _, d := range s.Databases {
 		fmt.Fprintf(&b, "%s database: %s, built %s, %s\n", d.Name, d.Type, d.BuildTime, d.Source)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -204,4 +205,28 @@ func TestGeneratedTraffic(t *testing.T) {
 		t.Errorf("%d of %d frames are 1400 bytes or more, want some but not most", large, packets)
 	}
 	t.Logf("%d packets, %d flows (%d IPv6), busiest flow %d packets, protocols %v", packets, len(flows), v6Flows, top, protos)
+}
+
+// TestSampleCapture: the capture the README's first analyze example reads
+// (testdata/sample.pcap) is this generator's output with the options
+// testdata/README.md gives, byte for byte, and stays small.
+func TestSampleCapture(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sample.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "sample.pcap")
+	if code := run([]string{"-o", out, "-size", "64KB", "-flows", "40", "-seed", "1"}, io.Discard); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("testdata/sample.pcap is not what the generator writes: regenerate it (testdata/README.md)")
+	}
+	if len(want) >= 100e3 {
+		t.Errorf("testdata/sample.pcap is %d bytes: keep it under 100 kB", len(want))
+	}
 }

@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net/netip"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/enrich"
@@ -27,6 +32,8 @@ type analyzeCommand struct {
 	format        string
 	failOnFlagged bool
 	decapsulate   bool
+	top           int
+	localNets     []string
 	progress      string
 	cpuProfile    string
 	flows         flow.Config
@@ -34,14 +41,16 @@ type analyzeCommand struct {
 
 func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c := &analyzeCommand{flows: flow.DefaultConfig()}
-	c.cmd = app.Command("analyze", "Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report.")
+	c.cmd = app.Command("analyze", fmt.Sprintf("Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report. A file cut short is reported up to the cut, and the exit code is then %d.", exitTruncated))
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
-	c.cmd.Flag("by", "Grouping of the rows: location, country, asn, remote, local-remote, tunnel (one row per tunnel or VPN).").Default("location").EnumVar(&c.by, "location", "country", "asn", "remote", "local-remote", "tunnel")
-	c.cmd.Flag("format", "Output format: table, json, csv.").Default("table").EnumVar(&c.format, report.Formats...)
+	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, tunnel (one row per tunnel or VPN).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "tunnel")
+	enumFlag(c.cmd, "format", "Output format: table, json, csv.", "table", &c.format, report.Formats...)
+	c.cmd.Flag("top", "Show only the N largest rows (0: all); the summary's totals still count every row.").Default("0").IntVar(&c.top)
+	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
-	c.cmd.Flag("progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.").Default("auto").EnumVar(&c.progress, "auto", "always", "never")
+	enumFlag(c.cmd, "progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.", "auto", &c.progress, "auto", "always", "never")
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
@@ -58,9 +67,22 @@ func loadPolicy(path string) (*policy.Policy, error) {
 }
 
 func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
+	if c.top < 0 {
+		return usageError{fmt.Errorf("--top %d: must be 0 (every row) or more", c.top)}
+	}
+	local, err := parseLocalNetworks(c.localNets)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := distinctFiles(c.files); err != nil {
+		return err
+	}
 	pol, err := loadPolicy(c.config)
 	if err != nil {
 		return err
+	}
+	if c.failOnFlagged && c.config == "" {
+		logger.Warn("--fail-on-flagged without --config: there is no policy, so nothing can be flagged and the exit code is never 3")
 	}
 	res, err := gf.open(logger)
 	if err != nil {
@@ -81,24 +103,104 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		return err
 	}
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
+	env.SetHostNetworks(local)
 	env.Inspectors = []enrich.Inspector{tun.inspector(res)}
-	acct := flow.NewAccountant(env, c.flows, tun.inventory)
-	w := flow.NewWorker(acct, c.decapsulate)
+	var (
+		obs   = []flow.Observer{tun.inventory}
+		hosts *hostCounter
+	)
+	if len(local) == 0 && len(pol.LocalNetworks()) == 0 {
+		hosts = newHostCounter()
+		obs = append(obs, hosts)
+	}
+	acct := flow.NewAccountant(env, c.flows, obs...)
+	an := analysis{w: flow.NewWorker(acct, c.decapsulate), unsupported: map[capture.LinkType]uint64{}}
 	for _, name := range c.files {
-		if err := analyzeFile(w, name, c.showProgress()); err != nil {
+		if err := an.file(name, c.showProgress()); err != nil {
 			return err
 		}
 	}
-	w.Flush()
+	an.w.Flush()
 
-	s := summary(c.files, w, res)
+	s := an.summary(c.files, res)
+	s.LocalNetworks = prefixStrings(local)
+	if hosts != nil {
+		s.CaptureHost = hosts.hint(s)
+	}
 	s.Tunnels = tun.inventory.Started()
 	rep := report.Build(acct.Groups(), by, s)
+	rep.Top(c.top)
 	if err := rep.Write(os.Stdout, c.format); err != nil {
 		return err
 	}
+	an.warn(logger, s)
 	if c.failOnFlagged && rep.Flagged() {
 		return errFlagged
+	}
+	if len(an.truncated) > 0 {
+		return errTruncated
+	}
+	return nil
+}
+
+// errTruncated makes analyze exit with exitTruncated once the report of
+// what could be read is written.
+var errTruncated = errors.New("truncated capture")
+
+// parseLocalNetworks reads the --local-network values: CIDR prefixes or
+// single addresses.
+func parseLocalNetworks(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("--local-network %q: not a CIDR prefix or an address (write 192.0.2.0/24 or 2001:db8::/32)", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Masked() != p {
+			return nil, fmt.Errorf("--local-network %s: host bits set (the network is %s; a single host is %s/%d)", v, p.Masked(), p.Addr(), p.Addr().BitLen())
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// distinctFiles refuses a file given twice (under one name or two): its
+// traffic would be counted twice and every total would be wrong.
+func distinctFiles(files []string) error {
+	type seen struct {
+		name string
+		fi   os.FileInfo
+	}
+	var infos []seen
+	for _, name := range files {
+		fi, err := os.Stat(name)
+		if err != nil {
+			continue // OpenFile reports it, with the file's name
+		}
+		for _, o := range infos {
+			if os.SameFile(o.fi, fi) {
+				if o.name == name {
+					return fmt.Errorf("%s is given twice: give each capture file once (its traffic would be counted twice)", name)
+				}
+				return fmt.Errorf("%s and %s are the same file: give each capture file once (its traffic would be counted twice)", o.name, name)
+			}
+		}
+		infos = append(infos, seen{name, fi})
 	}
 	return nil
 }
@@ -127,33 +229,57 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// analysis reads the files into one flow.Worker and keeps what the
+// summary says about the files themselves.
+type analysis struct {
+	w *flow.Worker
+	// unsupported counts the frames of each link type the decoder does not
+	// know, so that the summary can name them.
+	unsupported map[capture.LinkType]uint64
+	truncated   []report.Truncation
+}
+
 // progressMin is the file size from which a progress line is worth showing.
 const progressMin = 64 << 20
 
-// analyzeFile feeds every frame of a file to w.
-func analyzeFile(w *flow.Worker, name string, progress bool) error {
+// file feeds every frame of a file to the worker. A file cut short (a
+// capture still being written, a copy that did not finish) is not an error:
+// everything before the cut is accounted, as tcpdump reads it, and the cut
+// is recorded for the summary.
+func (an *analysis) file(name string, progress bool) error {
 	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
-		return err
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			an.cut(name, 0, err)
+			return nil
+		}
+		return err // capture's errors name the file
 	}
 	defer fs.Close()
 	if _, total := fs.Progress(); total < progressMin {
 		progress = false
 	}
 	var (
-		f    capture.Frame
-		read = w.Decodes.Frames() // of the files before
-		last = time.Now()
+		f     capture.Frame
+		start = an.w.Decodes.Frames() // of the files before
+		read  = start
+		last  = time.Now()
 	)
 	for {
 		if err := fs.Next(&f); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return fmt.Errorf("%s: %w", name, err)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				an.cut(name, read-start, err)
+				break
+			}
+			return err
 		}
 		read++
-		w.Handle(&f)
+		if an.w.Handle(&f) == capture.UnsupportedLink {
+			an.unsupported[f.Link]++
+		}
 		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {
 			last = time.Now()
 			done, total := fs.Progress()
@@ -166,7 +292,29 @@ func analyzeFile(w *flow.Worker, name string, progress bool) error {
 	return nil
 }
 
-func summary(files []string, w *flow.Worker, res *geo.Resolver) report.Summary {
+// cut records that name ended short after packets whole packets.
+func (an *analysis) cut(name string, packets uint64, err error) {
+	// capture's messages start with "capture: NAME: "; the summary names
+	// the file itself.
+	msg := strings.TrimPrefix(err.Error(), "capture: ")
+	msg = strings.TrimPrefix(msg, name+": ")
+	an.truncated = append(an.truncated, report.Truncation{File: name, Packets: packets, Error: msg})
+}
+
+// warn repeats on stderr what a user must not miss in the summary, which a
+// script may not show them: truncated files and undecodable link types.
+func (an *analysis) warn(logger *slog.Logger, s report.Summary) {
+	for _, t := range s.Truncated {
+		logger.Warn("capture file is truncated: the report covers what comes before the cut",
+			"file", t.File, "packets_read", t.Packets, "cut", t.Error)
+	}
+	for _, u := range s.UnsupportedLinks {
+		logger.Warn("frames of an unsupported link type were not decoded", "link_type", u.String(), "frames", u.Frames)
+	}
+}
+
+func (an *analysis) summary(files []string, res *geo.Resolver) report.Summary {
+	w := an.w
 	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
 		Files:          files,
@@ -192,6 +340,11 @@ func summary(files []string, w *flow.Worker, res *geo.Resolver) report.Summary {
 			Flows:   acct.Totals.Flows[d],
 		}
 	}
+	for _, l := range slices.Sorted(maps.Keys(an.unsupported)) {
+		s.UnsupportedLinks = append(s.UnsupportedLinks, report.LinkType{
+			LinkType: uint16(l), Name: linkTypeName(l), Frames: an.unsupported[l]})
+	}
+	s.Truncated = an.truncated
 	for _, db := range res.Databases() {
 		s.Databases = append(s.Databases, report.Database{
 			Name: db.Name, Type: db.Type, Source: db.Source,
@@ -199,4 +352,63 @@ func summary(files []string, w *flow.Worker, res *geo.Resolver) report.Summary {
 		})
 	}
 	return s
+}
+
+// linkTypeName is gopacket's name of a pcap link type in lower case
+// (radiotap, ppp), or "" for a number it does not know.
+func linkTypeName(l capture.LinkType) string {
+	n := layers.LinkType(l).String()
+	if n == "UnknownLinkType" || n == "" {
+		return ""
+	}
+	return strings.ToLower(n)
+}
+
+// hostCounter finds the capture host of a capture without local networks:
+// on a host with a public address every flow is transit (both endpoints
+// remote) and the host is one endpoint of nearly all of them. It counts
+// the flows of each remote endpoint as flows end, for a bounded number of
+// addresses: the capture host shows up early and in most flows, so an
+// address first seen after the table is full cannot be it.
+type hostCounter struct {
+	flows map[netip.Addr]uint64
+	ended uint64 // endpoints of ended flows
+}
+
+const maxHostCandidates = 4096
+
+func newHostCounter() *hostCounter {
+	return &hostCounter{flows: make(map[netip.Addr]uint64)}
+}
+
+// ObserveEnded counts a remote endpoint of an ended flow (flow.EndObserver).
+func (h *hostCounter) ObserveEnded(remote netip.Addr, _ uint64) {
+	h.ended++
+	if n, ok := h.flows[remote]; ok || len(h.flows) < maxHostCandidates {
+		h.flows[remote] = n + 1
+	}
+}
+
+// hint names the address in most flows when nothing was local (no egress
+// nor ingress) and it is in more than half of the transit flows.
+func (h *hostCounter) hint(s report.Summary) *report.CaptureHost {
+	if s.Directions["egress"].Flows+s.Directions["ingress"].Flows > 0 {
+		return nil
+	}
+	transit := s.Directions["transit"].Flows
+	var best netip.Addr
+	var most uint64
+	for a, n := range h.flows {
+		if n > most || (n == most && a.Less(best)) {
+			best, most = a, n
+		}
+	}
+	if transit == 0 || 2*most <= transit {
+		return nil
+	}
+	p := netip.PrefixFrom(best, best.BitLen())
+	return &report.CaptureHost{
+		Address: best.String(), Flows: most, TransitFlows: transit,
+		Hint: fmt.Sprintf("%s looks like the capture host; pass --local-network %s", best, p),
+	}
 }

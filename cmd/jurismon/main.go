@@ -21,10 +21,11 @@ import (
 
 // Exit codes. Scripts rely on them: keep them stable.
 const (
-	exitOK      = 0
-	exitError   = 1
-	exitUsage   = 2
-	exitFlagged = 3 // analyze --fail-on-flagged saw flagged traffic
+	exitOK        = 0
+	exitError     = 1
+	exitUsage     = 2
+	exitFlagged   = 3 // analyze --fail-on-flagged saw flagged traffic
+	exitTruncated = 4 // analyze read a capture file cut short (the report covers what comes before the cut)
 )
 
 // errFlagged makes analyze exit with exitFlagged.
@@ -158,6 +159,7 @@ type cli struct {
 	analyze     *analyzeCommand
 	lookup      *lookupCommand
 	versionCmd  *kingpin.CmdClause
+	versionVF   vendorFlags
 	checkConfig *checkConfigCommand
 	health      *healthcheckCommand
 }
@@ -179,7 +181,8 @@ func newCLI(manPage bool) *cli {
 	c.runCmd = newRunCommand(c.app)
 	c.analyze = newAnalyzeCommand(c.app)
 	c.lookup = newLookupCommand(c.app)
-	c.versionCmd = c.app.Command("version", "Print the build and the geo databases' provenance.")
+	c.versionCmd = c.app.Command("version", "Print the build, the geo databases' provenance and the IEEE MAC registry files in use.")
+	c.versionVF.register(c.versionCmd, false)
 	c.checkConfig = newCheckConfigCommand(c.app)
 	c.health = newHealthcheckCommand(c.app)
 	return c
@@ -207,7 +210,7 @@ func run(args []string) int {
 	case c.lookup.cmd.FullCommand():
 		err = c.lookup.run(logger, &c.gf)
 	case c.versionCmd.FullCommand():
-		err = printVersion(os.Stdout, logger, &c.gf)
+		err = printVersion(os.Stdout, logger, &c.gf, &c.versionVF)
 	case c.checkConfig.cmd.FullCommand():
 		err = c.checkConfig.run()
 	case c.health.cmd.FullCommand():
@@ -218,6 +221,8 @@ func run(args []string) int {
 		return exitOK
 	case errors.Is(err, errFlagged):
 		return exitFlagged
+	case errors.Is(err, errTruncated): // said in the summary and logged
+		return exitTruncated
 	case errors.As(err, new(usageError)):
 		fmt.Fprintf(os.Stderr, "jurismon: %v (see jurismon --help)\n", err)
 		return exitUsage

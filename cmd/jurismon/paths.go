@@ -170,7 +170,15 @@ func (p *paths) observers() []flow.Observer {
 		return nil
 	}
 	if p.auto {
-		obs = append(obs, flow.EndedFunc(p.scheduler.Observe))
+		obs = append(obs, flow.EndedFunc(func(ev *flow.FlowEvent) {
+			// Both endpoints of a transit flow are remote: either may be
+			// worth tracing.
+			bytes := ev.BytesTo + ev.BytesFrom
+			p.scheduler.Observe(ev.Remote.Addr(), bytes)
+			if ev.Transit {
+				p.scheduler.Observe(ev.Local.Addr(), bytes)
+			}
+		}))
 	}
 	if p.passive != nil {
 		obs = append(obs, passiveObserver{p.passive})

@@ -29,6 +29,7 @@ import (
 	"github.com/jurismon/jurismon/exporter"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
 )
@@ -49,6 +50,7 @@ type runCommand struct {
 	paths       pathFlags
 	tunnels     tunnels
 	cpuProfile  string
+	vendors     vendorFlags
 }
 
 func newRunCommand(app *kingpin.Application) *runCommand {
@@ -63,11 +65,11 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("capture.snaplen", "Bytes kept of each frame: headers only, never payload.").Default(fmt.Sprint(capture.DefaultSnapLen)).IntVar(&c.live.SnapLen)
 	c.cmd.Flag("capture.buffer-size", "Ring size of each socket, in bytes.").Default(fmt.Sprint(capture.DefaultBufferSize)).IntVar(&c.live.BufferSize)
 	c.cmd.Flag("capture.promiscuous", "Put the interfaces into promiscuous mode.").BoolVar(&c.live.Promiscuous)
-	c.cmd.Flag("capture.engine", "How AF_PACKET rings are read on Linux: ring (jurismon's own reader, waits in the Go poller) or afpacket (gopacket/afpacket, blocking poll).").Default(capture.EngineRing).EnumVar(&c.live.Engine, capture.EngineRing, capture.EngineAFPacket)
+	enumFlag(c.cmd, "capture.engine", "How AF_PACKET rings are read on Linux: ring (jurismon's own reader, waits in the Go poller) or afpacket (gopacket/afpacket, blocking poll).", capture.EngineRing, &c.live.Engine, capture.EngineRing, capture.EngineAFPacket)
 	c.cmd.Flag("capture.filter", "Capture filter (a documented subset of tcpdump's syntax, compiled without libpcap).").StringVar(&c.live.Filter)
 	c.cmd.Flag("capture.decapsulate", "Attribute tunnelled traffic to the inner hosts.").Default("true").BoolVar(&c.decapsulate)
 	c.cmd.Flag("config", "Policy file (YAML); re-read on SIGHUP and POST /-/reload.").StringVar(&c.config)
-	c.cmd.Flag("metrics.asn", "Per-ASN series: none, flagged (ASNs of flagged traffic), top (the top N by bytes, the rest as asn=\"other\").").Default("flagged").EnumVar(&c.asnMode, "none", "flagged", "top")
+	enumFlag(c.cmd, "metrics.asn", "Per-ASN series: none, flagged (ASNs of flagged traffic), top (the top N by bytes, the rest as asn=\"other\").", "flagged", &c.asnMode, "none", "flagged", "top")
 	c.cmd.Flag("metrics.asn-top", "N for --metrics.asn=top.").Default("50").IntVar(&c.topASN)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap per worker: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
@@ -80,6 +82,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("events.interval", "Also report live flagged flows this often (0: only when they end).").Default("60s").DurationVar(&c.eventsEvery)
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
+	c.vendors.register(c.cmd, true)
 	c.tunnels.register(c.cmd)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
@@ -96,6 +99,8 @@ type agent struct {
 	workers []*flow.Worker // one per capture worker: each owns its decoder and accountant
 	events  *events.Log
 	paths   *paths
+	vendors *macvendor.Source
+	devices *macvendor.Inventory
 	reg     *prometheus.Registry
 
 	reloadMu  sync.Mutex
@@ -129,6 +134,11 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	defer a.res.Close()
 	a.env = flow.NewEnv(a.res, pol, gf.lookupDoc)
+	if a.vendors, err = c.vendors.open(logger); err != nil {
+		return err
+	}
+	a.env.Enrichers = append(a.env.Enrichers, macvendor.Enricher{Source: a.vendors})
+	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{Policy: a.env.Policy, MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
 	a.env.Inspectors = []enrich.Inspector{c.tunnels.inspector(a.res)}
 
 	c.live.Logger = logger
@@ -233,7 +243,7 @@ func (a *agent) newWorkers(cfg flow.Config) {
 	cfg.PublishEvery = time.Second // a scrape is at most this stale
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
-	obs := a.paths.observers()
+	obs := append(a.paths.observers(), a.devices)
 	if a.events != nil {
 		obs = append(obs, flow.FlaggedFunc(a.events.Observe))
 	}
@@ -279,6 +289,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 			Geo:         a.res,
 		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
 	)
+	a.reg.MustRegister(a.vendors, a.devices.Collector())
 	a.reloads = newReloadMetrics()
 	a.reloads.succeeded() // the configuration the agent started with
 	a.reg.MustRegister(a.reloads)
@@ -324,10 +335,12 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		sched = a.paths.scheduler
 	}
 	mux.Handle("/api/v1/paths", probe.PathsHandler(sched)) // {"paths": []} without --probe.target or --probe.auto
+	mux.Handle("/api/v1/devices", a.devices.Handler())
 	mux.Handle("/api/v1/tunnels", c.tunnels.inventory.Handler())
 	links = append(links,
 		web.LandingLinks{Address: "/api/v1/tunnels", Text: "Tunnels", Description: "the active tunnels and VPNs, where they end, as JSON"},
 		web.LandingLinks{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, as JSON (with --probe.target or --probe.auto)"},
+		web.LandingLinks{Address: "/api/v1/devices", Text: "Devices", Description: "the local devices seen, with their vendors and where they talk to, as JSON"},
 		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
 		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
 	)
@@ -379,6 +392,11 @@ func (a *agent) reloadLocked() error {
 	}
 	if err := a.res.Reload(); err != nil {
 		return fmt.Errorf("geo databases: %w", err)
+	}
+	// Without ieee-data installed there is nothing to reload, and that is
+	// not a failure; a registry that was there and is now broken is.
+	if err := a.vendors.Reload(); err != nil && !(errors.Is(err, macvendor.ErrNoRegistry) && a.vendors.Registry().Len() == 0) {
+		return fmt.Errorf("IEEE MAC registry: %w", err)
 	}
 	return nil
 }

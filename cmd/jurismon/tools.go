@@ -47,6 +47,9 @@ type lookupResult struct {
 	ASN               uint32 `json:"asn,omitempty"`
 	ASOrg             string `json:"as_org,omitempty"`
 	Network           string `json:"network,omitempty"`
+	Embedded          string `json:"embedded,omitempty"`         // nat64, 6to4 or teredo: located by the IPv4 address it embeds
+	EmbeddedAddress   string `json:"embedded_address,omitempty"` // that IPv4 address
+	TeredoServer      string `json:"teredo_server,omitempty"`
 	Local             bool   `json:"local"`
 	Jurisdiction      string `json:"jurisdiction,omitempty"`
 	MatchedBy         string `json:"matched_by,omitempty"`
@@ -92,6 +95,13 @@ func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
 			if loc.Network.IsValid() {
 				r.Network = loc.Network.String()
 			}
+			if loc.Embedded != geo.EmbedNone {
+				_, v4 := geo.Embedded(a)
+				r.Embedded, r.EmbeddedAddress = loc.Embedded.String(), v4.String()
+				if srv, ok := geo.TeredoServer(a); ok {
+					r.TeredoServer = srv.String()
+				}
+			}
 		}
 		if !r.Local {
 			f := enrich.At(a, loc)
@@ -133,6 +143,12 @@ func printLookup(w io.Writer, r *lookupResult) {
 			asn = fmt.Sprintf("AS%d", r.ASN)
 		}
 		fmt.Fprintf(w, "  asn:                %s %s\n  network:            %s\n", asn, r.ASOrg, r.Network)
+		if r.Embedded != "" {
+			fmt.Fprintf(w, "  embedded:           %s, located by %s\n", r.Embedded, r.EmbeddedAddress)
+			if r.TeredoServer != "" {
+				fmt.Fprintf(w, "  teredo server:      %s\n", r.TeredoServer)
+			}
+		}
 	}
 	switch {
 	case r.Local:
@@ -155,7 +171,7 @@ func printLookup(w io.Writer, r *lookupResult) {
 }
 
 // printVersion prints the build and each geo database's provenance.
-func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags) error {
+func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags, vf *vendorFlags) error {
 	fmt.Fprintln(w, version.Print("jurismon"))
 	res, err := gf.open(logger)
 	if err != nil {
@@ -166,6 +182,18 @@ func printVersion(w io.Writer, logger *slog.Logger, gf *geoFlags) error {
 	for _, db := range res.Databases() {
 		fmt.Fprintf(w, "%s database: %s, built %s (%d days ago), source: %s\n",
 			db.Name, db.Type, db.BuildTime.UTC().Format(time.DateOnly), int(db.Age(now).Hours()/24), db.Source)
+	}
+	src, err := vf.open(logger)
+	if err != nil {
+		return err
+	}
+	files := src.Registry().Files()
+	if len(files) == 0 {
+		fmt.Fprintf(w, "MAC vendor registry: none in %s (install Debian's ieee-data, or pass --vendors.registry-dir)\n", src.Dir())
+	}
+	for _, f := range files {
+		fmt.Fprintf(w, "MAC vendor registry: %s %s, %d assignments, modified %s\n",
+			f.Registry, f.Path, f.Entries, f.ModTime.UTC().Format(time.DateOnly))
 	}
 	return nil
 }
@@ -187,6 +215,10 @@ func (c *checkConfigCommand) run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks\n", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
+	fmt.Printf("%s: ok, %d jurisdictions (%v), %d local networks", c.file, len(p.Jurisdictions()), p.Jurisdictions(), len(p.LocalNetworks()))
+	if r := p.VendorRules(); len(r) > 0 {
+		fmt.Printf(", %d vendors rules (%v)", len(r), r)
+	}
+	fmt.Println()
 	return nil
 }

@@ -8,18 +8,23 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// watchDatabases reloads the geo databases when their files change.
+// watchDatabases reloads the geo databases and the IEEE MAC registries
+// when their files change.
 // geoipupdate writes a new file and renames it over the old one, so the
 // directories are watched (a watch on the file itself would follow the old
 // inode), and events are debounced so that a burst of writes is one reload.
 func (a *agent) watchDatabases(ctx context.Context) {
 	files := map[string]bool{}
 	dirs := map[string]bool{}
+	var paths []string
 	for _, db := range a.res.Databases() {
-		if db.Path == "" {
-			continue // built in
+		if db.Path != "" { // not built in
+			paths = append(paths, db.Path)
 		}
-		p, err := filepath.Abs(db.Path)
+	}
+	paths = append(paths, a.vendors.Paths()...)
+	for _, path := range paths {
+		p, err := filepath.Abs(path)
 		if err != nil {
 			continue
 		}
@@ -60,7 +65,7 @@ func (a *agent) watchDatabases(ctx context.Context) {
 			}
 			a.logger.Warn("geo database watch", "err", err)
 		case <-timer.C:
-			a.logger.Info("geo database changed on disk; reloading")
+			a.logger.Info("a geo database or MAC registry changed on disk; reloading")
 			_ = a.reload() // logged and exported by reload
 		}
 	}

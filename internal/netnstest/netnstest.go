@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +20,8 @@ import (
 
 // Require skips tb unless this process can create network namespaces: it
 // runs as root, has the ip command, and `ip netns add` works (it does not
-// in some containers).
+// in some containers). It then waits until no other lab runs on the
+// machine, and holds that until tb ends.
 func Require(tb testing.TB) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
@@ -32,6 +35,43 @@ func Require(tb testing.TB) {
 		tb.Skipf("ip netns does not work here: %v: %s", err, out)
 	}
 	_ = exec.Command("ip", "netns", "del", name).Run()
+	lock(tb)
+}
+
+// The labs of different packages (and of test processes run at once, as
+// `go test ./...` does) name their root-namespace links and addresses
+// alike: one lab at a time on the machine. A file lock serialises them
+// across processes; within a process the tests that hold it nest.
+var (
+	lockMu   sync.Mutex
+	lockFile *os.File
+	lockRefs int
+)
+
+func lock(tb testing.TB) {
+	tb.Helper()
+	lockMu.Lock()
+	defer lockMu.Unlock()
+	if lockRefs == 0 {
+		f, err := os.OpenFile(filepath.Join(os.TempDir(), "jurismon-netnstest.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			tb.Fatalf("netnstest: %v", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			tb.Fatalf("netnstest: lock %s: %v", f.Name(), err)
+		}
+		lockFile = f
+	}
+	lockRefs++
+	tb.Cleanup(func() {
+		lockMu.Lock()
+		defer lockMu.Unlock()
+		if lockRefs--; lockRefs == 0 {
+			lockFile.Close() // releases the lock
+			lockFile = nil
+		}
+	})
 }
 
 // Add creates the namespace name and deletes it when tb ends.
