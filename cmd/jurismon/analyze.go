@@ -381,8 +381,16 @@ func newHostCounter() *hostCounter {
 	return &hostCounter{flows: make(map[netip.Addr]uint64)}
 }
 
-// ObserveEnded counts a remote endpoint of an ended flow (flow.EndObserver).
-func (h *hostCounter) ObserveEnded(remote netip.Addr, _ uint64) {
+// ObserveEnded counts the remote endpoints of an ended flow
+// (flow.EndObserver): both, for a transit flow.
+func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
+	h.count(ev.Remote.Addr())
+	if ev.Transit {
+		h.count(ev.Local.Addr())
+	}
+}
+
+func (h *hostCounter) count(remote netip.Addr) {
 	h.ended++
 	if n, ok := h.flows[remote]; ok || len(h.flows) < maxHostCandidates {
 		h.flows[remote] = n + 1
