@@ -2,6 +2,9 @@
 GO        ?= go
 BIN       ?= bin
 FUZZTIME  ?= 30s
+# Minimising each new input costs up to 60s by default, which left a slow
+# target (FuzzOpenDatabase) almost no time to fuzz: a few calls are enough.
+FUZZMINIMIZE ?= 20x
 BENCHTIME ?= 1s
 COUNT     ?= 6
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -15,8 +18,10 @@ LDFLAGS   := -s -w \
 # Fuzz targets as package:function.
 FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
+	./probe:FuzzParseReply ./probe:FuzzPathsHandler ./events:FuzzHandlerQuery \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
-	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse
+	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse \
+	./capture:FuzzCut
 
 .PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
 
@@ -47,7 +52,8 @@ bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth 
 
 fuzz: ## Run every fuzz target for FUZZTIME.
 	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) \
+		-fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; done
 
 generate: ## Rebuild the test fixtures (go generate); the built-in database needs npm.
 	$(GO) generate ./capture/... ./geo/

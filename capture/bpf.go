@@ -61,6 +61,22 @@ func CompileFilter(expr string, link LinkType, snaplen int) ([]bpf.RawInstructio
 const maxSnapLen = 262144
 
 func compileFilter(expr string, link LinkType, snaplen int) ([]bpf.Instruction, error) {
+	return compileCapture(expr, link, snaplen, nil)
+}
+
+// CompileCapture is CompileFilter for a live capture: an accepted frame is
+// cut after its headers (see CutOptions) rather than at the snap length.
+func CompileCapture(expr string, link LinkType, snaplen int, cut CutOptions) ([]bpf.RawInstruction, error) {
+	prog, err := compileCapture(expr, link, snaplen, &cut)
+	if err != nil {
+		return nil, err
+	}
+	return bpf.Assemble(prog)
+}
+
+// compileCapture compiles expr; accepted frames are cut by the cut program
+// when cut is set, else at the snap length.
+func compileCapture(expr string, link LinkType, snaplen int, cut *CutOptions) ([]bpf.Instruction, error) {
 	if snaplen < 0 {
 		return nil, fmt.Errorf("filter: negative snap length %d", snaplen)
 	}
@@ -75,8 +91,13 @@ func compileFilter(expr string, link LinkType, snaplen int) ([]bpf.Instruction, 
 	if err := p.lex(); err != nil {
 		return nil, err
 	}
+	g := &codegen{}
 	if len(p.toks) == 0 {
-		return []bpf.Instruction{bpf.RetConstant{Val: uint32(snaplen)}}, nil
+		if cut == nil {
+			return []bpf.Instruction{bpf.RetConstant{Val: uint32(snaplen)}}, nil
+		}
+		g.emitCut(lk, snaplen, *cut)
+		return g.resolve()
 	}
 	ast, err := p.parseExpr()
 	if err != nil {
@@ -90,9 +111,17 @@ func compileFilter(expr string, link LinkType, snaplen int) ([]bpf.Instruction, 
 	if err != nil {
 		return nil, err
 	}
-	g := &codegen{}
 	accept, reject := g.newLabel(), g.newLabel()
 	g.emit(tree, accept, reject)
+	if cut != nil {
+		// Both ends of the tests stay within a conditional jump's reach;
+		// the cut program follows them.
+		g.place(reject)
+		g.code = append(g.code, ins{i: bpf.RetConstant{Val: 0}})
+		g.place(accept)
+		g.emitCut(lk, snaplen, *cut)
+		return g.resolve()
+	}
 	g.place(accept)
 	g.code = append(g.code, ins{i: bpf.RetConstant{Val: uint32(snaplen)}})
 	g.place(reject)
@@ -698,7 +727,17 @@ func (g *codegen) resolve() ([]bpf.Instruction, error) {
 		case bpf.JumpIf:
 			st, sf := g.labels[c.jt]-idx-1, g.labels[c.jf]-idx-1
 			if st < 0 || sf < 0 {
-				return nil, errors.New("filter: internal error: backward jump")
+				return nil, fmt.Errorf("filter: internal error: backward jump at %d (labels %d, %d)", idx, c.jt, c.jf)
+			}
+			if st > 255 || sf > 255 {
+				return nil, errTooLong
+			}
+			j.SkipTrue, j.SkipFalse = uint8(st), uint8(sf)
+			out[idx] = j
+		case bpf.JumpIfX:
+			st, sf := g.labels[c.jt]-idx-1, g.labels[c.jf]-idx-1
+			if st < 0 || sf < 0 {
+				return nil, fmt.Errorf("filter: internal error: backward jump at %d (labels %d, %d)", idx, c.jt, c.jf)
 			}
 			if st > 255 || sf > 255 {
 				return nil, errTooLong

@@ -22,9 +22,16 @@ type LiveOptions struct {
 	// Workers is the number of sockets (and goroutines) per interface,
 	// joined in one fanout group hashed by flow. 0 means 1.
 	Workers int
-	// SnapLen is the number of bytes kept of each frame. 0 means 128:
-	// enough for the link, IP and transport headers, never the payload.
+	// SnapLen bounds the bytes kept of each frame. 0 means 128. On Linux
+	// the kernel filter keeps only the headers (see CutOptions) and at most
+	// this many bytes of them.
 	SnapLen int
+	// Payload is how many bytes after a TCP or UDP header are kept (0:
+	// none, the default: no feature needs any today).
+	Payload int
+	// Decapsulate keeps the inner headers of tunnelled packets, for a
+	// decoder that decapsulates them.
+	Decapsulate bool
 	// BufferSize is the ring size of each socket in bytes. 0 means 8 MiB.
 	BufferSize int
 	// Promiscuous puts the interfaces into promiscuous mode.
@@ -90,6 +97,9 @@ func (o LiveOptions) withDefaults() (LiveOptions, error) {
 	}
 	if o.SnapLen == 0 {
 		o.SnapLen = DefaultSnapLen
+	}
+	if o.Payload < 0 || o.Payload > maxSnapLen {
+		return o, fmt.Errorf("capture: payload bytes %d out of range 0..%d", o.Payload, maxSnapLen)
 	}
 	if o.SnapLen < 64 || o.SnapLen > maxSnapLen {
 		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, maxSnapLen)

@@ -107,7 +107,7 @@ func (c *LiveCapture) program(lt LinkType) (*filterProgram, error) {
 	if p, ok := c.progs[lt]; ok {
 		return p, nil
 	}
-	prog, err := compileFilter(c.opts.Filter, lt, c.opts.SnapLen)
+	prog, err := compileCapture(c.opts.Filter, lt, c.opts.SnapLen, &CutOptions{Payload: c.opts.Payload, Decapsulate: c.opts.Decapsulate})
 	if err != nil {
 		return nil, err
 	}
@@ -458,11 +458,12 @@ func (c *LiveCapture) work(ctx context.Context, li *liveIface, w int, s *socket,
 			if int(ifi) != ifindex {
 				continue
 			}
-			if n, err := s.vm.Run(data); err != nil || n == 0 {
+			keep, err := s.vm.Run(data)
+			if err != nil || keep == 0 {
 				continue
 			}
-			if len(data) > c.opts.SnapLen {
-				data = data[:c.opts.SnapLen]
+			if len(data) > keep {
+				data = data[:keep] // the headers, as the kernel keeps them
 			}
 		}
 		f.Data = data

@@ -227,9 +227,18 @@ type running struct {
 	done chan error
 }
 
+// The test datagrams carry their sequence number in their first 4 payload
+// bytes, so the capture keeps those (Payload 4) unless opts.Payload is -1,
+// which means none, as by default.
 func startLive(t *testing.T, engine string, opts LiveOptions, tweak func(*LiveCapture)) *running {
 	t.Helper()
 	opts.Engine = engine
+	switch opts.Payload {
+	case 0:
+		opts.Payload = 4
+	case -1:
+		opts.Payload = 0
+	}
 	if opts.Interfaces == nil {
 		opts.Interfaces = []string{vethA}
 	}
@@ -328,15 +337,13 @@ func liveEngine(t *testing.T, engine string, p peer, nsA, peerNS string) {
 			if !ok || port != 9999 {
 				t.Fatalf("frame not UDP to port 9999 passed the filter: % x", c.data)
 			}
-			var wire int
-			switch {
-			case seq >= 6000:
-				wire = 14 + 40 + 8 + 50
-			default:
-				wire = 14 + 20 + 8 + sizes[seq/1000]
+			// The headers and the 4 payload bytes of the sequence number.
+			wire, kept := 14+20+8+sizes[min(seq/1000, 2)], 14+20+8+4
+			if seq >= 6000 {
+				wire, kept = 14+40+8+50, 14+40+8+4
 			}
-			if int(c.f.WireLen) != wire || len(c.data) != min(wire, DefaultSnapLen) {
-				t.Errorf("seq %d: wire length %d, captured %d; want %d and %d", seq, c.f.WireLen, len(c.data), wire, min(wire, DefaultSnapLen))
+			if int(c.f.WireLen) != wire || len(c.data) != kept {
+				t.Errorf("seq %d: wire length %d, captured %d; want %d and %d", seq, c.f.WireLen, len(c.data), wire, kept)
 			}
 			if c.f.Link != LinkEthernet || c.f.Interface != 0 || c.worker != 0 {
 				t.Errorf("seq %d: link %d, interface %d, worker %d; want Ethernet, 0, 0", seq, c.f.Link, c.f.Interface, c.worker)
@@ -413,6 +420,8 @@ func liveEngine(t *testing.T, engine string, p peer, nsA, peerNS string) {
 			}
 		}
 	})
+
+	t.Run("never payload", func(t *testing.T) { liveNeverPayload(t, engine, p) })
 
 	t.Run("fanout over two workers", func(t *testing.T) {
 		r := startLive(t, engine, LiveOptions{Workers: 2, Filter: "udp port 9999"}, nil)

@@ -116,6 +116,9 @@ type Log struct {
 	dropped   [numReasons]atomic.Uint64
 	rotations atomic.Uint64
 	closed    atomic.Bool
+	final     atomic.Bool   // see Flushing
+	finalLost atomic.Uint64 // events lost after Flushing for want of a writer
+	finalFrom atomic.Uint64 // write errors before Flushing
 
 	// mu orders Run against Close so that exactly one goroutine writes.
 	mu      sync.Mutex
@@ -126,7 +129,9 @@ type Log struct {
 	// Writer state, owned by whichever of Run or Close is writing.
 	out     io.Writer // nil when there is no output or it could not be reopened
 	file    *os.File  // nil for stdout and no output
-	size    int64
+	regular bool      // file is a regular file, which a partial line can be cut from
+	size    int64     // of the file, up to the end of its last whole line
+	partial bool      // the file ends in a partial line that could not be cut off yet
 	buf     bytes.Buffer
 	enc     *json.Encoder
 	failing bool // the last write failed: log recovery, not every failure
@@ -177,8 +182,57 @@ func (l *Log) open() error {
 		f.Close()
 		return fmt.Errorf("events: %w", err)
 	}
-	l.file, l.out, l.size = f, f, st.Size()
+	l.file, l.out, l.size, l.regular = f, f, st.Size(), st.Mode().IsRegular()
+	// A crash or a full disk in an earlier run may have left half a line
+	// at the end: cut it off, so that the next line does not extend it.
+	if l.regular && l.size > 0 {
+		end, err := lastLineEnd(p, l.size)
+		if err == nil && end < l.size {
+			l.opts.Logger.Warn("event log ended in a partial line; cutting it off", "path", p, "bytes", l.size-end)
+			l.size, l.partial = end, true
+			l.cutPartial()
+		}
+	}
 	return nil
+}
+
+// lastLineEnd returns the offset just past the last newline among the
+// first size bytes of the file at path, 0 if there is none. (The log's own
+// descriptor is write-only.)
+func lastLineEnd(path string, size int64) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var buf [4096]byte
+	for end := size; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		b := buf[:end-start]
+		if _, err := f.ReadAt(b, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
+}
+
+// cutPartial truncates the file back to the end of its last whole line
+// after a write that stopped short (ENOSPC, EDQUOT, EFBIG). Truncating
+// frees space, so it works on a full disk; until it succeeds no line is
+// written, since it would be glued onto the partial one.
+func (l *Log) cutPartial() bool {
+	if !l.partial {
+		return true
+	}
+	if err := l.file.Truncate(l.size); err != nil {
+		return false
+	}
+	l.partial = false
+	return true
 }
 
 // pending is an observed flow waiting for the writer. It holds copies of
@@ -201,13 +255,15 @@ func (p *pending) event() Event {
 // Observe records a flagged flow. It runs on the packet path: it copies the
 // event out of e and hands it to the writer without ever blocking, dropping
 // and counting it when the rate limit is exceeded or the queue is full.
-// Events observed after Close are ignored.
+// After Flushing it neither applies the rate limit nor drops on a full
+// queue. Events observed after Close are ignored.
 func (l *Log) Observe(e *flow.FlowEvent) {
 	if l.closed.Load() {
 		return
 	}
 	now := l.opts.now()
-	if !l.limit.allow(now) {
+	final := l.final.Load()
+	if !final && !l.limit.allow(now) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}
@@ -217,9 +273,35 @@ func (l *Log) Observe(e *flow.FlowEvent) {
 	}
 	select {
 	case l.queue <- p:
+		return
 	default:
-		l.dropped[reasonQueueFull].Add(1)
 	}
+	if final {
+		// Capture has stopped: waiting for the writer delays nothing.
+		l.mu.Lock()
+		running := l.running
+		l.mu.Unlock()
+		if running {
+			select {
+			case l.queue <- p:
+				return
+			case <-l.exited:
+			}
+		}
+		l.finalLost.Add(1)
+	}
+	l.dropped[reasonQueueFull].Add(1)
+}
+
+// Flushing starts the final flush at shutdown, after capture has stopped
+// and before the accountants report the flows still open: the rate limit
+// is for floods while running, and a flow's final event is its only record,
+// so from now on every event is written, Observe waiting for the writer
+// when the queue is full. Close logs how many were lost all the same (Run
+// not running, or the disk failing).
+func (l *Log) Flushing() {
+	l.finalFrom.Store(l.dropped[reasonWriteError].Load())
+	l.final.Store(true)
 }
 
 // Run writes queued events until ctx is cancelled or Close is called,
@@ -277,6 +359,11 @@ func (l *Log) Close() error {
 	}
 	// Run has returned (or never ran): this goroutine owns the writer now.
 	l.drain()
+	if l.final.Load() {
+		if lost := l.finalLost.Load() + l.dropped[reasonWriteError].Load() - l.finalFrom.Load(); lost > 0 {
+			l.opts.Logger.Error("event log: final events of flows open at shutdown lost", "lost", lost, "path", l.opts.Path)
+		}
+	}
 	if l.file != nil {
 		err := l.file.Close()
 		l.file, l.out = nil, nil
@@ -313,14 +400,24 @@ func (l *Log) record(e Event) {
 			return
 		}
 	}
+	if l.partial && !l.cutPartial() {
+		l.writeFailed(errors.New("cannot cut off the partial line left by a failed write"))
+		return
+	}
 	// One write a line: lines are rare (rate-limited), a reader tailing the
 	// file sees whole lines, and a failure is counted against exactly one.
+	// A write that stops short (a full disk) is cut off again, so that the
+	// file only ever holds whole lines.
 	n, err := l.out.Write(line)
-	l.size += int64(n)
 	if err != nil {
+		if n > 0 && l.file != nil && l.regular {
+			l.partial = true
+			l.cutPartial()
+		}
 		l.writeFailed(err)
 		return
 	}
+	l.size += int64(n)
 	l.written.Add(1)
 	if l.failing {
 		l.failing = false

@@ -43,7 +43,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 // newTestLog opens a log on the clock, closed at the end of the test.
-func newTestLog(t *testing.T, opts Options, c *clock) *Log {
+func newTestLog(t testing.TB, opts Options, c *clock) *Log {
 	t.Helper()
 	if c == nil {
 		c = newClock()

@@ -173,7 +173,7 @@ func (a *Accountant) Add(p *capture.Packet) {
 	a.Drain()
 	var k Key
 	srcIsA := makeKey(p, &k)
-	a.add(p, &k, srcIsA, hashKey(&k))
+	a.add(p, &k, srcIsA, a.table.hash(&k))
 }
 
 // add is Add with the key and its hash already made.
@@ -525,6 +525,11 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 			k.Embedded = loc.Embedded
 		}
 	}
+	if g == ByDevice {
+		// One row per device (and verdict): its traffic with public and
+		// special-purpose addresses together.
+		k.Class = geo.ClassPublic
+	}
 	if g == ByDevice && f.Device.HasMAC {
 		k.MAC, k.HasMAC = f.Device.MAC, true
 		k.Vendor, k.VendorCountry, k.DevicePrivate = f.Device.Vendor, f.Device.VendorCountry, f.Device.Private
@@ -539,7 +544,7 @@ func (a *Accountant) countHost(addr netip.Addr, g *Group) {
 	if a.cfg.NoHosts {
 		return
 	}
-	h := hostHash(addr, g)
+	h := a.hosts.hash(addr, g)
 	if a.hosts.has(h) {
 		return
 	}
@@ -547,7 +552,10 @@ func (a *Accountant) countHost(addr netip.Addr, g *Group) {
 		a.Stats.HostsUntracked.Add(1)
 		return
 	}
-	a.hosts.add(h)
+	if _, ok := a.hosts.add(h); !ok {
+		a.Stats.HostsUntracked.Add(1)
+		return
+	}
 	g.Hosts.Store(g.Hosts.Load() + 1)
 }
 

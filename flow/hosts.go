@@ -1,9 +1,11 @@
 package flow
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"unsafe"
+
+	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/keyhash"
 )
 
 // hostSet remembers which (remote address, aggregate) pairs were seen, to
@@ -12,38 +14,46 @@ import (
 // garbage collector, where a Go map of the pair took four times that and
 // most of the cost of a new flow. Two pairs with the same hash would count
 // as one host: with a million hosts the odds are about 1 in 30 million.
+//
+// Senders choose the addresses, so the hash is keyed (see package keyhash)
+// and no hash is kept more than maxProbe slots past its home: a host that
+// would be is not tracked (the caller counts it), so that a lookup reads at
+// most maxProbe+1 slots whatever the traffic.
 type hostSet struct {
 	slots []uint64 // hash|1; 0 is empty
 	n     int
+	seed  keyhash.Seed
+	init  bool // seed drawn
 }
 
-func hostHash(addr netip.Addr, g *Group) uint64 {
-	b := addr.As16()
-	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^
-		binary.LittleEndian.Uint64(b[8:])*0xc2b2ae3d27d4eb4f ^
-		uint64(uintptr(unsafe.Pointer(g)))*0x165667b19e3779f9
-	h ^= h >> 31
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 29
-	return h | 1
+func (s *hostSet) hash(addr netip.Addr, g *Group) uint64 {
+	if !s.init {
+		s.seed, s.init = keyhash.New(), true
+	}
+	hi, lo := geo.AddrWords(addr)
+	return s.seed.Sum3(hi, lo, uint64(uintptr(unsafe.Pointer(g)))) | 1
 }
 
-// add inserts h unless it is there; it reports whether it was new.
-func (s *hostSet) add(h uint64) bool {
+// add inserts h unless it is there; it reports whether it was new, and
+// whether it is in the set now (false when its probe run was too long).
+func (s *hostSet) add(h uint64) (added, ok bool) {
 	if 2*(s.n+1) > len(s.slots) {
 		s.grow()
 	}
 	mask := uint64(len(s.slots) - 1)
-	for pos := h & mask; ; pos = (pos + 1) & mask {
+	pos := h & mask
+	for range maxProbe + 1 {
 		switch s.slots[pos] {
 		case h:
-			return false
+			return false, true
 		case 0:
 			s.slots[pos] = h
 			s.n++
-			return true
+			return true, true
 		}
+		pos = (pos + 1) & mask
 	}
+	return false, false
 }
 
 // has reports whether h is in the set.
@@ -52,27 +62,28 @@ func (s *hostSet) has(h uint64) bool {
 		return false
 	}
 	mask := uint64(len(s.slots) - 1)
-	for pos := h & mask; ; pos = (pos + 1) & mask {
+	pos := h & mask
+	for range maxProbe + 1 {
 		switch s.slots[pos] {
 		case h:
 			return true
 		case 0:
 			return false
 		}
+		pos = (pos + 1) & mask
 	}
+	return false
 }
 
+// grow doubles the slots. A hash that would land past maxProbe is dropped:
+// with a keyed hash about never, and then that host may be counted again.
 func (s *hostSet) grow() {
 	old := s.slots
 	s.slots = make([]uint64, max(2*len(old), 1024))
-	mask := uint64(len(s.slots) - 1)
+	s.n = 0
 	for _, h := range old {
 		if h != 0 {
-			pos := h & mask
-			for s.slots[pos] != 0 {
-				pos = (pos + 1) & mask
-			}
-			s.slots[pos] = h
+			s.add(h)
 		}
 	}
 }

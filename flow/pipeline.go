@@ -27,6 +27,7 @@ type inFlight struct {
 	p       capture.Packet
 	k       Key
 	h       uint32
+	epoch   uint32 // the table's epoch when h was made
 	srcIsA  bool
 	payload [keepDNS]byte
 }
@@ -59,9 +60,9 @@ func (a *Accountant) AddAhead(p *capture.Packet) {
 		r.p.Payload = r.payload[:copy(r.payload[:n], p.Payload)]
 	}
 	r.srcIsA = makeKey(p, &r.k)
-	r.h = hashKey(&r.k)
-	q.n++
 	t := a.table
+	r.h, r.epoch = t.hash(&r.k), t.epoch
+	q.n++
 	prefetch(uintptr(unsafe.Pointer(&t.slots[uint64(r.h)&t.mask])))
 	if q.n > depth/2 {
 		// The slot of this one was prefetched depth/2 packets ago.
@@ -82,6 +83,10 @@ func (a *Accountant) addOldest() {
 	r := &q.ring[q.head]
 	q.head = (q.head + 1) % depth
 	q.n--
+	if r.epoch != a.table.epoch {
+		// The table drew a new seed since (see table.rebuild).
+		r.h = a.table.hash(&r.k)
+	}
 	a.add(&r.p, &r.k, r.srcIsA, r.h)
 }
 

@@ -36,7 +36,7 @@ func (a *Accountant) AddRecord(r *Record) {
 	}
 	var k Key
 	srcIsA := makeKey(&p, &k)
-	_, e := a.entry(&p, &k, srcIsA, hashKey(&k), last)
+	_, e := a.entry(&p, &k, srcIsA, a.table.hash(&k), last)
 	src := 0
 	if !srcIsA {
 		src = 1

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/keyhash"
 )
 
 // Key identifies a bidirectional flow by its 5-tuple, with the two endpoints
@@ -126,9 +127,17 @@ type Entry struct {
 // Key: with 100k flows a Go map spans megabytes of keys and costs two or
 // three cache misses a lookup, where this index is one small array and the
 // key is compared in the entry, which the packet needs anyway.
+//
+// Senders choose the keys, so the hash is keyed by a secret seed (see
+// package keyhash), and no entry is placed more than maxProbe slots past
+// its home: should a placement need more (with a random seed and a table
+// at most half full, about never), the table draws a new seed and rebuilds
+// its index, so that lookups stay short whatever the traffic.
 type table struct {
 	slots      []uint64 // hash<<32 | index+1; 0 is empty
 	mask       uint64
+	seed       keyhash.Seed
+	epoch      uint32 // seeds drawn after the first; a hash made under another epoch is stale
 	n          int
 	chunks     []*[chunkSize]Entry // entries, in chunks that never move
 	used       int                 // entries ever allocated; freed ones are in free
@@ -161,6 +170,7 @@ func newTable(max int) *table {
 	return &table{
 		slots: make([]uint64, nslots),
 		mask:  uint64(nslots - 1),
+		seed:  keyhash.New(),
 		head:  none,
 		tail:  none,
 		max:   max,
@@ -169,23 +179,25 @@ func newTable(max int) *table {
 
 func (t *table) len() int { return t.n }
 
-// hashKey mixes the key's words; the low 32 bits pick the home slot and
-// are kept in it to skip most key comparisons.
-func hashKey(k *Key) uint32 {
-	h := k.AHi*0x9e3779b97f4a7c15 ^
-		k.ALo*0xc2b2ae3d27d4eb4f ^
-		k.BHi*0x165667b19e3779f9 ^
-		k.BLo*0x27d4eb2f165667c5 ^
-		(uint64(k.PortA)<<24|uint64(k.PortB)<<8|uint64(k.Proto))*0xff51afd7ed558ccd
-	h ^= h >> 29
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 32
-	return uint32(h)
+// maxProbe bounds how far past its home slot an entry is placed. At a
+// load factor of one half, linear probing with a random hash places one
+// entry in a million more than about 30 slots out.
+const maxProbe = 64
+
+// hash is the keyed hash of k; its low 32 bits pick the home slot and are
+// kept in it to skip most key comparisons.
+func (t *table) hash(k *Key) uint32 {
+	var v4 uint64
+	if k.V4 {
+		v4 = 1
+	}
+	return uint32(t.seed.Sum5(k.AHi, k.ALo, k.BHi, k.BLo,
+		uint64(k.PortA)<<32|uint64(k.PortB)<<16|uint64(k.Proto)<<8|v4))
 }
 
 // get returns the entry of k, probing from its home slot.
 func (t *table) get(k *Key) (int32, bool) {
-	return t.getHashed(k, hashKey(k))
+	return t.getHashed(k, t.hash(k))
 }
 
 // getHashed is get with k's hash already made.
@@ -203,31 +215,62 @@ func (t *table) getHashed(k *Key, h uint32) (int32, bool) {
 	}
 }
 
-// place puts entry i in the first free slot from its home.
-func (t *table) place(h uint32, i int32) {
+// place puts entry i in the first free slot from its home and reports
+// whether that is within maxProbe of it.
+func (t *table) place(h uint32, i int32) bool {
 	pos := uint64(h) & t.mask
+	d := 0
 	for t.slots[pos] != 0 {
 		pos = (pos + 1) & t.mask
+		d++
 	}
 	t.slots[pos] = uint64(h)<<32 | uint64(uint32(i+1))
+	return d <= maxProbe
 }
 
 // grow doubles the slots, keeping the load factor at most one half.
 func (t *table) grow() {
+	t.rebuild(2 * len(t.slots))
+}
+
+// rebuild makes an index of n slots; a placement past maxProbe draws a new
+// seed and starts again, rehashing every key.
+func (t *table) rebuild(n int) {
 	old := t.slots
-	t.slots = make([]uint64, 2*len(old))
-	t.mask = uint64(len(t.slots) - 1)
-	for _, s := range old {
+	t.slots = make([]uint64, n)
+	t.mask = uint64(n - 1)
+	for {
+		ok := true
+		for _, s := range old {
+			if s != 0 {
+				ok = t.place(uint32(s>>32), int32(uint32(s))-1) && ok
+			}
+		}
+		if ok {
+			return
+		}
+		t.reseed(old)
+	}
+}
+
+// reseed draws a new seed and rewrites the hashes held in slots (the old
+// index) under it, clearing the new index to place them again.
+func (t *table) reseed(slots []uint64) {
+	t.seed = keyhash.New()
+	t.epoch++
+	for j, s := range slots {
 		if s != 0 {
-			t.place(uint32(s>>32), int32(uint32(s))-1)
+			i := int32(uint32(s)) - 1
+			slots[j] = uint64(t.hash(&t.at(i).Key))<<32 | uint64(uint32(s))
 		}
 	}
+	clear(t.slots)
 }
 
 // unindex removes entry i's slot, shifting later slots of the same probe
 // run back so that no tombstone is needed.
 func (t *table) unindex(i int32) {
-	h := hashKey(&t.at(i).Key)
+	h := t.hash(&t.at(i).Key)
 	want := uint64(h)<<32 | uint64(uint32(i+1))
 	pos := uint64(h) & t.mask
 	for t.slots[pos] != want {
@@ -277,7 +320,11 @@ func (t *table) insert(k *Key) int32 {
 	if 2*(t.n+1) > len(t.slots) {
 		t.grow()
 	}
-	t.place(hashKey(k), i)
+	if !t.place(t.hash(k), i) {
+		// Rebuilding at the same size places every entry under a new seed,
+		// this one included.
+		t.rebuild(len(t.slots))
+	}
 	t.n++
 	t.pushFront(i)
 	return i

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/jurismon/jurismon/keyhash"
 )
 
 // The cache maps addresses to the Location of the database network that
@@ -27,6 +29,12 @@ import (
 // It is sharded by bucket, each shard a plain map under a mutex, bounded,
 // and evicts with CLOCK (second chance): a hit sets the entry's reference
 // bit; the hand clears bits until it finds an unreferenced entry.
+//
+// Senders choose the addresses, so the hash is keyed by a secret seed
+// drawn per cache (see package keyhash), and no entry is stored more than
+// maxProbe slots past its home: one that would be is not cached, which
+// costs a database lookup, so that a probe reads at most maxProbe+1 slots
+// whatever the traffic.
 
 const (
 	bucketBits4 = 96 + 24 // bucket length for IPv4, in the 128-bit space
@@ -98,6 +106,7 @@ type shardStats struct {
 // the Location); here it is one or two.
 type shard struct {
 	mu    sync.Mutex
+	seed  *keyhash.Seed // the cache's
 	slots []slot
 	mask  uint64
 	n     int // used slots
@@ -109,6 +118,7 @@ type shard struct {
 type cache struct {
 	shards []shard
 	mask   uint64
+	seed   keyhash.Seed
 	// A network wider than a bucket is cached once, under its own key,
 	// rather than once per bucket inside it: a /16 would otherwise take
 	// 256 entries and 256 database lookups. Finding it costs one probe per
@@ -140,6 +150,7 @@ func newCache(size int, stats []shardStats) *cache {
 		mask:   uint64(n - 1),
 		wide4:  make([]atomic.Uint32, 1<<16),
 		wide6:  make([]atomic.Uint64, 1<<wide6Bits),
+		seed:   keyhash.New(),
 	}
 	for i := range c.shards {
 		size := 1 << bits.Len(uint(2*per-1)) // a power of two, at least twice per
@@ -148,6 +159,7 @@ func newCache(size int, stats []shardStats) *cache {
 			mask:  uint64(size - 1),
 			max:   per,
 			stats: &stats[i],
+			seed:  &c.seed,
 		}
 	}
 	return c
@@ -165,25 +177,30 @@ func shardCount(size int) int {
 	return 1
 }
 
-// hash mixes a key; the shard comes from its low bits, the home slot in
-// the shard from its high bits.
-func hash(k cacheKey) uint64 {
-	h := (k.hi*0x9e3779b97f4a7c15 ^ k.lo*0xc2b2ae3d27d4eb4f ^ k.bits*0x165667b19e3779f9) * 0xbf58476d1ce4e5b9
-	return h ^ h>>31
+// maxProbe bounds how far past its home slot an entry is stored. At a
+// load factor of one half, linear probing with a random hash stores one
+// entry in a million more than about 30 slots out.
+const maxProbe = 64
+
+// hash is the keyed hash of k; the shard comes from its low bits, the home
+// slot in the shard from its high bits.
+func hash(seed *keyhash.Seed, k cacheKey) uint64 {
+	return seed.Sum3(k.hi, k.lo, k.bits)
 }
 
 func (c *cache) shardFor(k cacheKey) *shard {
-	return &c.shards[hash(k)&c.mask]
+	return &c.shards[hash(&c.seed, k)&c.mask]
 }
 
 // home is the slot where the probe for k starts.
 func (s *shard) home(k cacheKey) uint64 {
-	return (hash(k) >> 32) & s.mask
+	return (hash(s.seed, k) >> 32) & s.mask
 }
 
 // find returns the slot holding k, or nil.
 func (s *shard) find(k cacheKey) *slot {
-	for i := s.home(k); ; i = (i + 1) & s.mask {
+	i := s.home(k)
+	for range maxProbe + 1 {
 		sl := &s.slots[i]
 		if !sl.used {
 			return nil
@@ -191,7 +208,9 @@ func (s *shard) find(k cacheKey) *slot {
 		if sl.key == k {
 			return sl
 		}
+		i = (i + 1) & s.mask
 	}
+	return nil
 }
 
 // get returns the cached Location for a, or nil.
@@ -243,7 +262,7 @@ func (c *cache) getWide(hi, lo uint64, bucket int) *Location {
 	if bucket == bucketBits4 {
 		return c.probeWide(hi, lo, 96, uint64(c.wide4[uint32(lo)>>16].Load()))
 	}
-	if loc := c.probeWide(hi, lo, 32, c.wide6[wide6Slot(hi)].Load()); loc != nil {
+	if loc := c.probeWide(hi, lo, 32, c.wide6[c.wide6Slot(hi)].Load()); loc != nil {
 		return loc
 	}
 	return c.probeWide(hi, lo, 0, c.wide6All.Load())
@@ -269,9 +288,10 @@ func (c *cache) probeWide(hi, lo uint64, base int, m uint64) *Location {
 	return nil
 }
 
-// wide6Slot picks the wide6 record of an IPv6 address's /32.
-func wide6Slot(hi uint64) uint64 {
-	return ((hi >> 32) * 0x9e3779b97f4a7c15) >> (64 - wide6Bits)
+// wide6Slot picks the wide6 record of an IPv6 address's /32, keyed like
+// the slots: records shared by many /32s cost extra probes.
+func (c *cache) wide6Slot(hi uint64) uint64 {
+	return c.seed.Sum3(hi>>32, 0, 0) >> (64 - wide6Bits)
 }
 
 // noteWide records that a network of length n (in the 128-bit space, wider
@@ -290,7 +310,7 @@ func (c *cache) noteWide(hi, lo uint64, bucket, n int) {
 			c.wide4[first+i].Or(1 << (l - 1))
 		}
 	case n > 32:
-		c.wide6[wide6Slot(hi)].Or(1 << (n - 33))
+		c.wide6[c.wide6Slot(hi)].Or(1 << (n - 33))
 	default:
 		c.wide6All.Or(1 << (n - 1))
 	}
@@ -337,7 +357,10 @@ func (s *shard) store(k cacheKey, loc *Location, split [2]uint64) {
 		s.evict()
 	}
 	i := s.home(k)
-	for s.slots[i].used {
+	for d := 0; s.slots[i].used; d++ {
+		if d == maxProbe {
+			return // not cached: see the cache's comment
+		}
 		i = (i + 1) & s.mask
 	}
 	// A split bucket starts referenced so that storing its first narrow

@@ -19,7 +19,7 @@ var (
 	dst6    = netip.MustParseAddr("2001:db8:ff::9")
 )
 
-func serialize(t *testing.T, l ...gopacket.SerializableLayer) []byte {
+func serialize(t testing.TB, l ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, l...); err != nil {
@@ -29,7 +29,7 @@ func serialize(t *testing.T, l ...gopacket.SerializableLayer) []byte {
 }
 
 // wire returns the probe as it travels (with its IP header for IPv6 too).
-func wire(t *testing.T, f flow, ttl uint8, ident uint16) []byte {
+func wire(t testing.TB, f flow, ttl uint8, ident uint16) []byte {
 	t.Helper()
 	pkt, err := newBuilder().build(f, ttl, ident)
 	if err != nil {
@@ -46,7 +46,7 @@ func wire(t *testing.T, f flow, ttl uint8, ident uint16) []byte {
 
 // icmpError builds the error a router sends back, quoting quote bytes of
 // the probe (28 = IPv4 header + 8, as RFC 792 asks; more for RFC 1812).
-func icmpError(t *testing.T, from, to netip.Addr, probe []byte, quote int, typ uint8) []byte {
+func icmpError(t testing.TB, from, to netip.Addr, probe []byte, quote int, typ uint8) []byte {
 	t.Helper()
 	if quote > len(probe) {
 		quote = len(probe)
@@ -142,7 +142,7 @@ func TestReplyMatching(t *testing.T) {
 	}
 }
 
-func echoReply(t *testing.T, f flow, probe []byte) []byte {
+func echoReply(t testing.TB, f flow, probe []byte) []byte {
 	t.Helper()
 	if f.dst.Is4() {
 		var req layers.ICMPv4
@@ -157,7 +157,7 @@ func echoReply(t *testing.T, f flow, probe []byte) []byte {
 	return body
 }
 
-func tcpAnswer(t *testing.T, f flow, seq uint32, rst bool) []byte {
+func tcpAnswer(t testing.TB, f flow, seq uint32, rst bool) []byte {
 	t.Helper()
 	tcp := &layers.TCP{SrcPort: layers.TCPPort(f.dstPort), DstPort: layers.TCPPort(f.srcPort), Ack: seq + 1, ACK: true, SYN: !rst, RST: rst, Window: 100}
 	if f.dst.Is4() {

@@ -7,6 +7,7 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"slices"
 
 	"github.com/jurismon/jurismon/flow"
@@ -40,6 +41,16 @@ type Row struct {
 	Folded            bool    `json:"folded"`       // always present: true for a row standing for many keys
 	Excepted          string  `json:"excepted"`     // the reason of the exception that kept the row from being flagged, else ""
 	Embedded          string  `json:"embedded"`     // nat64, 6to4 or teredo when located by the embedded IPv4 address, else ""
+	// The local device (with --by device): its MAC ("unknown" for traffic
+	// whose frames carry none), whether that MAC is locally administered
+	// (randomised: no vendor), and its maker from the IEEE registries.
+	MAC           string `json:"mac,omitempty"`
+	MACPrivate    bool   `json:"mac_private,omitempty"`
+	Vendor        string `json:"vendor,omitempty"`
+	VendorCountry string `json:"vendor_country,omitempty"`
+	// VendorRule is the policy's vendors rule that flagged the local
+	// device (in every grouping), else absent.
+	VendorRule string `json:"vendor_rule,omitempty"`
 }
 
 // Bytes is the row's traffic in both directions.
@@ -139,7 +150,7 @@ func Build(groups []*flow.Group, by flow.Grouping, s Summary) *Report {
 	}
 	for _, g := range groups {
 		row := makeRow(g, by)
-		if row.Jurisdiction != "" {
+		if row.Jurisdiction != "" || row.VendorRule != "" {
 			rep.Summary.FlaggedBytes += row.Bytes()
 			rep.Summary.FlaggedFlows += row.Flows
 		}
@@ -186,7 +197,7 @@ func rowID(r *Row) string {
 	if r.ASN != nil {
 		asn = fmt.Sprint(*r.ASN)
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.Tunnel, portString(r.RemotePort))
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.MAC, r.VendorRule, r.Tunnel, portString(r.RemotePort))
 }
 
 func portString(p *uint16) string {
@@ -238,6 +249,15 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 	}
 	if k.Local.IsValid() {
 		r.Local = k.Local.String()
+	}
+	r.VendorRule = k.DeviceRule
+	if by == flow.ByDevice {
+		r.AddressClass = All // the device's traffic with every class of address
+		r.MAC = geo.Unknown
+		if k.HasMAC {
+			r.MAC = net.HardwareAddr(k.MAC[:]).String()
+		}
+		r.MACPrivate, r.Vendor, r.VendorCountry = k.DevicePrivate, k.Vendor, k.VendorCountry
 	}
 	if k.Tunnel != "" {
 		r.Tunnel = k.Tunnel

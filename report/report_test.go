@@ -138,3 +138,46 @@ func TestExceptedAndEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// Under --by device a row is a local device: its MAC, vendor and vendor
+// country, with the location aggregated; a randomised MAC says so, and
+// traffic without a MAC is "unknown".
+func TestDeviceRows(t *testing.T) {
+	g := func(k flow.GroupKey, bytes uint64) *flow.Group {
+		gr := &flow.Group{Key: k}
+		gr.Bytes[flow.To].Store(bytes)
+		return gr
+	}
+	groups := []*flow.Group{
+		g(flow.GroupKey{MAC: [6]byte{0x30, 0xfb, 0xb8, 1, 2, 3}, HasMAC: true, Vendor: "HUAWEI TECHNOLOGIES CO.,LTD", VendorCountry: "CN",
+			DeviceRule: "distrusted", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 300),
+		g(flow.GroupKey{MAC: [6]byte{0xda, 0xa1, 0x19, 0, 0, 1}, HasMAC: true, DevicePrivate: true}, 200),
+		g(flow.GroupKey{}, 100),
+	}
+	rep := Build(groups, flow.ByDevice, Summary{})
+	var csv, table strings.Builder
+	if err := rep.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{ // no tunnel: the last three columns empty
+		"*,*,,*,*,,,300,0,0,0,0,0,sanctioned,country,false,,,30:fb:b8:01:02:03,false,HUAWEI TECHNOLOGIES CO.,LTD,CN,distrusted,,,\n",
+		"*,*,,*,*,,,200,0,0,0,0,0,,,false,,,da:a1:19:00:00:01,true,,,,,,\n",
+		"*,*,,*,*,,,100,0,0,0,0,0,,,false,,,unknown,false,,,,,,\n",
+	} {
+		if !strings.Contains(strings.ReplaceAll(csv.String(), `"HUAWEI TECHNOLOGIES CO.,LTD"`, "HUAWEI TECHNOLOGIES CO.,LTD"), want) {
+			t.Errorf("CSV lacks %q:\n%s", want, csv.String())
+		}
+	}
+	for _, want := range []string{"MAC", "VENDOR COUNTRY", "HUAWEI TECHNOLOGIES CO.,LTD", "sanctioned (country), device: distrusted", "(randomised MAC)"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	// A device-flagged row is flagged traffic.
+	if rep.Summary.FlaggedBytes != 300 || rep.Summary.FlaggedFlows != 0 {
+		t.Errorf("flagged %d bytes, %d flows", rep.Summary.FlaggedBytes, rep.Summary.FlaggedFlows)
+	}
+}

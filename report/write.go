@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/jurismon/jurismon/geo"
 )
 
 // Formats lists the output forms Write accepts.
@@ -41,7 +43,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 var CSVHeader = []string{
 	"country", "registered_country", "asn", "as_org", "address_class", "remote", "local",
 	"bytes_to", "bytes_from", "packets_to", "packets_from", "flows", "remote_hosts",
-	"jurisdiction", "matched_by", "folded", "excepted", "embedded", "tunnel", "local_port", "remote_port",
+	"jurisdiction", "matched_by", "folded", "excepted", "embedded",
+	"mac", "mac_private", "vendor", "vendor_country", "vendor_rule",
+	"tunnel", "local_port", "remote_port",
 }
 
 // WriteCSV writes one header line and one line per row; the summary is not
@@ -60,7 +64,9 @@ func (r *Report) WriteCSV(w io.Writer) error {
 		rec := []string{
 			row.Country, row.RegisteredCountry, asn, row.ASOrg, row.AddressClass, row.Remote, row.Local,
 			u(row.BytesTo), u(row.BytesFrom), u(row.PacketsTo), u(row.PacketsFrom), u(row.Flows), u(row.RemoteHosts),
-			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Excepted, row.Embedded, row.Tunnel, portString(row.LocalPort), portString(row.RemotePort),
+			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Excepted, row.Embedded,
+			row.MAC, strconv.FormatBool(row.MACPrivate), row.Vendor, row.VendorCountry, row.VendorRule,
+			row.Tunnel, portString(row.LocalPort), portString(row.RemotePort),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -100,10 +106,16 @@ func HumanBytes(v uint64) string {
 // WriteTable writes an aligned table for people, then the summary.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	byDevice := r.Summary.Grouping == "device"
 	cols := []string{"COUNTRY", "REG", "ASN", "AS ORGANISATION"}
 	tunnels := r.Summary.Grouping == "tunnel"
 	if tunnels {
 		cols = append([]string{"TUNNEL", "LOCAL", "REMOTE"}, cols...)
+	}
+	if byDevice {
+		// The device's maker, where the location columns would be: the
+		// grouping aggregates over the remote locations.
+		cols = []string{"MAC", "VENDOR", "VENDOR COUNTRY"}
 	}
 	if r.Summary.Grouping == "remote" || r.Summary.Grouping == "local-remote" {
 		cols = append(cols, "REMOTE")
@@ -139,7 +151,28 @@ func (r *Report) WriteTable(w io.Writer) error {
 		case row.Excepted != "":
 			flagged = "excepted: " + truncate(row.Excepted, 32)
 		}
+		switch {
+		case row.VendorRule != "" && flagged == "-":
+			flagged = "device: " + row.VendorRule
+		case row.VendorRule != "":
+			flagged += ", device: " + row.VendorRule
+		}
 		f := []string{country, reg, asn, org}
+		if byDevice {
+			vendor, vc := truncate(row.Vendor, 32), row.VendorCountry
+			switch {
+			case row.MACPrivate:
+				vendor = "(randomised MAC)"
+			case row.MAC == geo.Unknown:
+				vendor = "-"
+			case vendor == "":
+				vendor = "(not registered)"
+			}
+			if vc == "" {
+				vc = "-"
+			}
+			f = []string{row.MAC, vendor, vc}
+		}
 		if tunnels {
 			f = append([]string{row.Tunnel, endpoint(row.Local, row.LocalPort), endpoint(row.Remote, row.RemotePort)}, f...)
 		} else if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {

@@ -47,7 +47,7 @@ const (
 	mgmtHost   = "203.0.113.1"
 	mgmtAgent  = "203.0.113.2"
 	agentPort  = "9746"
-	agentMAC   = "02:00:00:00:0a:01"
+	agentMAC   = "30:fb:b8:00:0a:01" // a Huawei prefix (labOUI), for the device tests
 	peerMAC    = "02:00:00:00:0b:01"
 	labPolicy  = "jurisdictions:\n  - name: sanctioned\n    countries: [RU]\n"
 	udpPayload = 100

@@ -20,6 +20,7 @@ import (
 	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/report"
 )
@@ -37,6 +38,7 @@ type analyzeCommand struct {
 	progress      string
 	cpuProfile    string
 	flows         flow.Config
+	vendors       vendorFlags
 }
 
 func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
@@ -44,7 +46,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd = app.Command("analyze", fmt.Sprintf("Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report. A file cut short is reported up to the cut, and the exit code is then %d.", exitTruncated))
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
-	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, tunnel (one row per tunnel or VPN).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "tunnel")
+	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor), tunnel (one row per tunnel or VPN).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device", "tunnel")
 	enumFlag(c.cmd, "format", "Output format: table, json, csv.", "table", &c.format, report.Formats...)
 	c.cmd.Flag("top", "Show only the N largest rows (0: all); the summary's totals still count every row.").Default("0").IntVar(&c.top)
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
@@ -55,6 +57,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
 	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.vendors.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
 }
@@ -104,6 +107,11 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
 	env.SetHostNetworks(local)
+	vendors, err := c.vendors.open(logger)
+	if err != nil {
+		return err
+	}
+	env.Enrichers = append(env.Enrichers, macvendor.Enricher{Source: vendors})
 	env.Inspectors = []enrich.Inspector{tun.inspector(res)}
 	var (
 		obs   = []flow.Observer{tun.inventory}
@@ -381,8 +389,8 @@ func newHostCounter() *hostCounter {
 	return &hostCounter{flows: make(map[netip.Addr]uint64)}
 }
 
-// ObserveEnded counts the remote endpoints of an ended flow
-// (flow.EndObserver): both, for a transit flow.
+// ObserveEnded counts the remote endpoints of an ended flow: both of a
+// transit flow (flow.EndObserver).
 func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
 	h.count(ev.Remote.Addr())
 	if ev.Transit {

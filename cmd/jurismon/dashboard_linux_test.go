@@ -395,9 +395,12 @@ func TestDashboardQueries(t *testing.T) {
 
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yml")
-	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
+	// The vendors rule flags the agent's own interface (a Huawei MAC), for
+	// the devices row.
+	if err := os.WriteFile(pol, []byte(labVendorsPol), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	reg := writeLabRegistry(t, dir)
 	var stderr strings.Builder
 	// --location RU: the lab's hops answer in microseconds, below the
 	// physical minimum from anywhere outside RU to RU, and implausible hops
@@ -406,7 +409,7 @@ func TestDashboardQueries(t *testing.T) {
 	agent := exec.Command("ip", "netns", "exec", l.a, binary, "run",
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
-		"--config", pol, "--metrics.asn", "top",
+		"--config", pol, "--metrics.asn", "top", "--vendors.registry-dir", reg,
 		"--probe.target", "lab="+peerRUv4+"/icmp", "--probe.interval", "2s", "--location", "RU",
 		// Destinations picked from the traffic are traced too, once their
 		// flows end: aggregated as target="auto".

@@ -143,6 +143,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)
+	c.live.Decapsulate = c.decapsulate // keep the inner headers the decoder reads
 	if a.live, err = capture.NewLive(c.live); err != nil {
 		return err
 	}
@@ -216,12 +217,20 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	defer cancel()
 	select {
 	case <-capErr:
-		// The workers have returned: the accountants are ours now.
+		// The workers have returned: the accountants are ours now. Every
+		// flagged flow still open gets its final event, past the rate limit.
+		if a.events != nil {
+			a.events.Flushing()
+		}
 		for _, w := range a.workers {
 			w.Flush()
 		}
 	case <-deadline.Done():
-		logger.Warn("capture did not stop in time; the flows still open are not reported")
+		var open int64
+		for _, w := range a.workers {
+			open += w.Acct.Stats.FlowEntries.Load()
+		}
+		logger.Error("capture did not stop in time; the flows still open are not reported", "flows", open)
 	}
 	if a.events != nil {
 		if err := a.events.Close(); err != nil {
