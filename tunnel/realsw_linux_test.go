@@ -109,7 +109,7 @@ func TestRealSoftware(t *testing.T) {
 func realChild(t *testing.T, name, ns string) {
 	sc := scenarios[name]
 	dir := t.TempDir()
-	c, err := capture.NewLive(capture.LiveOptions{Interfaces: []string{realVethC}})
+	c, err := capture.NewLive(capture.LiveOptions{Interfaces: []string{realVethC}, Payload: PayloadBytes})
 	if err != nil {
 		t.Fatalf("NewLive: %v", err)
 	}

@@ -47,6 +47,14 @@ const (
 	MaxMisses  = 3
 )
 
+// PayloadBytes is how far into a TCP or UDP payload the classifier reads
+// at most: OpenVPN's control header with a 64-byte tls-auth HMAC, its
+// packet id and time, an acknowledgement and the peer's session id. A live
+// capture must keep this much after the transport header
+// (capture.LiveOptions.Payload; the snap length may cut it shorter, and the
+// signatures are checked against what was captured).
+const PayloadBytes = 96
+
 // Classifier is the tunnel inspector. The zero value is ready; it holds no
 // per-flow state of its own, so one Classifier serves every flow and
 // goroutine.

@@ -32,6 +32,7 @@ import (
 	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
+	"github.com/jurismon/jurismon/tunnel"
 )
 
 type runCommand struct {
@@ -143,7 +144,8 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)
-	c.live.Decapsulate = c.decapsulate // keep the inner headers the decoder reads
+	c.live.Decapsulate = c.decapsulate   // keep the inner headers the decoder reads
+	c.live.Payload = tunnel.PayloadBytes // the first payload bytes the tunnel classifier reads
 	if a.live, err = capture.NewLive(c.live); err != nil {
 		return err
 	}
