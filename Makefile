@@ -16,14 +16,14 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Fuzz targets as package:function.
-FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture:FuzzReadPcap ./capture:FuzzReadPcapNg \
+FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture/pcapfile:FuzzReadPcap ./capture/pcapfile:FuzzReadPcapNg \
 	./capture:FuzzCompileFilter ./policy:FuzzParse ./geo:FuzzOpenDatabase \
 	./probe:FuzzParseReply ./probe:FuzzPathsHandler ./events:FuzzHandlerQuery \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
 	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse \
 	./capture:FuzzCut
 
-.PHONY: help build test lint bench bench-analyze bench-live fuzz generate check-peers clean
+.PHONY: help build test lint bench bench-analyze bench-live soak fuzz generate check-peers clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,13 +50,20 @@ bench-analyze: ## Time analyze against tcpdump on a generated 1 GB pcap, one cor
 bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth pair (root).
 	scripts/bench-live.sh
 
+soak: ## The real agent under floods, flaps, bad files and signals in namespaces; prints a table (root; SOAK_SHORT=1 for CI).
+	scripts/soak.sh
+
 fuzz: ## Run every fuzz target for FUZZTIME.
 	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) \
 		-fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; done
 
-generate: ## Rebuild the test fixtures (go generate); the built-in database needs npm.
+generate: ## Regenerate every generated file: fixtures, test databases, the country table; BUILTIN=1 also the built-in database (needs npm).
 	$(GO) generate ./capture/... ./geo/
+	scripts/gen-countries.sh
+ifeq ($(BUILTIN),1)
+	$(GO) generate ./geo/builtin
+endif
 
 check-peers: ## Compare totals with tshark and pmacctd: make check-peers DB=dir CAPTURES="a.pcap b.pcap".
 	scripts/check-peers.sh $(DB) $(CAPTURES)

@@ -57,9 +57,6 @@ func CompileFilter(expr string, link LinkType, snaplen int) ([]bpf.RawInstructio
 	return bpf.Assemble(prog)
 }
 
-// maxSnapLen is libpcap's MAXIMUM_SNAPLEN, used when snaplen is zero.
-const maxSnapLen = 262144
-
 func compileFilter(expr string, link LinkType, snaplen int) ([]bpf.Instruction, error) {
 	return compileCapture(expr, link, snaplen, nil)
 }
@@ -81,7 +78,7 @@ func compileCapture(expr string, link LinkType, snaplen int, cut *CutOptions) ([
 		return nil, fmt.Errorf("filter: negative snap length %d", snaplen)
 	}
 	if snaplen == 0 {
-		snaplen = maxSnapLen
+		snaplen = MaxSnapLen
 	}
 	lk, err := linkLayout(link)
 	if err != nil {

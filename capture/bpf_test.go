@@ -227,7 +227,7 @@ func TestCompileFilterMatches(t *testing.T) {
 func TestCompileFilterSnapLen(t *testing.T) {
 	for _, tc := range []struct {
 		snap, want int
-	}{{0, maxSnapLen}, {64, 64}, {65535, 65535}} {
+	}{{0, MaxSnapLen}, {64, 64}, {65535, 65535}} {
 		vm := filterVM(t, "udp", LinkEthernet, tc.snap)
 		data := bfBuildFrame(t, bfFrame{src: "192.0.2.1", dst: "192.0.2.2", proto: "udp", sport: 1, dport: 2, payload: 1400}, LinkEthernet)
 		n, err := vm.Run(data)

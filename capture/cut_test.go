@@ -54,7 +54,7 @@ func TestCutKeepsWhatTheDecoderReads(t *testing.T) {
 			}
 			vm := vms[c.link]
 			if vm == nil {
-				vm = cutVM(t, "", c.link, maxSnapLen, CutOptions{Decapsulate: decap})
+				vm = cutVM(t, "", c.link, MaxSnapLen, CutOptions{Decapsulate: decap})
 				vms[c.link] = vm
 			}
 			cut := cutFrame(t, vm, c.data)
@@ -110,7 +110,7 @@ func FuzzCut(f *testing.F) {
 	links := []LinkType{LinkEthernet, LinkRaw, LinkRawOld, LinkSLL, LinkSLL2, LinkIPv4, LinkIPv6}
 	vms := map[LinkType]*bpf.VM{}
 	for _, l := range links {
-		vms[l] = cutVM(f, "", l, maxSnapLen, CutOptions{Decapsulate: true})
+		vms[l] = cutVM(f, "", l, MaxSnapLen, CutOptions{Decapsulate: true})
 	}
 	dec := NewDecoder()
 	f.Fuzz(func(t *testing.T, link uint8, data []byte) {

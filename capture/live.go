@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"slices"
 	"time"
 )
@@ -81,6 +80,9 @@ type InterfaceStats struct {
 	QueueFreezes uint64
 	// Up is true while sockets are capturing on the interface.
 	Up bool
+	// Restarts counts the times capture came back on the interface after
+	// it had stopped (the interface went down or away, or a read failed).
+	Restarts uint64
 }
 
 // ErrNoInterfaces is returned by NewLive when no interface is given and none
@@ -98,11 +100,11 @@ func (o LiveOptions) withDefaults() (LiveOptions, error) {
 	if o.SnapLen == 0 {
 		o.SnapLen = DefaultSnapLen
 	}
-	if o.Payload < 0 || o.Payload > maxSnapLen {
-		return o, fmt.Errorf("capture: payload bytes %d out of range 0..%d", o.Payload, maxSnapLen)
+	if o.Payload < 0 || o.Payload > MaxSnapLen {
+		return o, fmt.Errorf("capture: payload bytes %d out of range 0..%d", o.Payload, MaxSnapLen)
 	}
-	if o.SnapLen < 64 || o.SnapLen > maxSnapLen {
-		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, maxSnapLen)
+	if o.SnapLen < 64 || o.SnapLen > MaxSnapLen {
+		return o, fmt.Errorf("capture: snap length %d out of range 64..%d", o.SnapLen, MaxSnapLen)
 	}
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize
@@ -190,66 +192,51 @@ func upInterfaces(loopback bool) ([]string, error) {
 	return out, nil
 }
 
-// interfacePrefixes returns the addresses of every interface as prefixes
-// (address and mask length, not masked), sorted and without duplicates.
-func interfacePrefixes() ([]netip.Prefix, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, fmt.Errorf("capture: listing interface addresses: %w", err)
-	}
-	out := make([]netip.Prefix, 0, len(addrs))
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
-			continue
-		}
-		ones, _ := ipn.Mask.Size()
-		ip = ip.Unmap()
-		if ip.Is4() && ones > 32 {
-			ones -= 96
-		}
-		out = append(out, netip.PrefixFrom(ip, ones))
-	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
-	return slices.Compact(out), nil
+// retrier paces the re-opens of one interface: exponential backoff within
+// an outage, starting again from the bottom once capture has come back, so
+// that separate outages each get the short first retries. It logs a warning
+// when an outage begins; the open that ends it logs the outage's length.
+type retrier struct {
+	min, max time.Duration
+	backoff  time.Duration
+	// opened is the interface's open count at the last failure: when it
+	// has moved, capture came back in between and this failure begins a
+	// new outage.
+	opened   uint64
+	since    time.Time // when the current outage began; zero before the first
+	attempts int       // failed opens in the current outage
 }
 
-// watchAddrs reports the interface prefixes now and whenever they differ
-// from the last report, checking each time wake delivers (or every interval)
-// until done is closed.
-func watchAddrs(done <-chan struct{}, every time.Duration, wake <-chan struct{}, fn func([]netip.Prefix)) {
-	var last []netip.Prefix
-	first := true
-	check := func() {
-		cur, err := interfacePrefixes()
-		if err != nil {
-			return // keep the last good list; the next tick retries
-		}
-		if first || !slices.Equal(cur, last) {
-			first = false
-			last = cur
-			fn(slices.Clone(cur))
-		}
+func (r *retrier) init(min, max time.Duration) { r.min, r.max, r.backoff = min, max, min }
+
+// failed records a failure of capture on the interface (opened is its open
+// count now) and returns how long to wait before the next attempt.
+func (r *retrier) failed(opened uint64, log *slog.Logger, err error) time.Duration {
+	if r.since.IsZero() || opened != r.opened {
+		r.opened, r.since, r.attempts, r.backoff = opened, time.Now(), 0, r.min
+		log.Warn("capture stopped, retrying with backoff", "err", err, "retry_in", r.backoff)
+	} else {
+		log.Debug("interface still unavailable", "err", err, "retry_in", r.backoff, "outage", time.Since(r.since).Round(time.Millisecond))
 	}
-	check()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		case <-wake:
-		}
-		check()
+	r.attempts++
+	wait := r.backoff
+	r.backoff = min(2*r.backoff, r.max)
+	return wait
+}
+
+// down returns log attributes describing the current outage, for the line
+// the next successful open writes; none before the first failure.
+func (r *retrier) down() []any {
+	if r.since.IsZero() {
+		return nil
 	}
+	return []any{"outage", time.Since(r.since).Round(time.Millisecond), "failed_attempts", r.attempts}
+}
+
+// restarts converts an open count into the number of re-opens.
+func restarts(opened uint64) uint64 {
+	if opened == 0 {
+		return 0
+	}
+	return opened - 1
 }

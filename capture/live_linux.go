@@ -38,6 +38,13 @@ type LiveCapture struct {
 	progMu sync.Mutex
 	progs  map[LinkType]*filterProgram
 
+	// links is closed (and replaced) when a link notification arrives:
+	// every interface waiting for a retry wakes up.
+	linksMu sync.Mutex
+	links   chan struct{}
+	// noLinkWake leaves retries to the backoff alone (tests of it).
+	noLinkWake bool
+
 	// retryMin and retryMax bound the exponential backoff between attempts
 	// to open an interface that is missing or down.
 	retryMin, retryMax time.Duration
@@ -57,6 +64,9 @@ type liveIface struct {
 	index int // position in LiveCapture.ifaces, used as Frame.Interface
 
 	up atomic.Bool
+	// opened counts successful opens; every one after the first is a
+	// restart.
+	opened atomic.Uint64
 	// packets counts frames handed to the handler, one padded counter per
 	// worker so workers never share a cache line.
 	packets []paddedCounter
@@ -146,7 +156,7 @@ func (c *LiveCapture) Started() bool { return c.started.Load() }
 func (c *LiveCapture) Stats() []InterfaceStats {
 	out := make([]InterfaceStats, len(c.ifaces))
 	for i, li := range c.ifaces {
-		s := InterfaceStats{Interface: li.name, Up: li.up.Load()}
+		s := InterfaceStats{Interface: li.name, Up: li.up.Load(), Restarts: restarts(li.opened.Load())}
 		for w := range li.packets {
 			s.Packets += li.packets[w].n.Load()
 		}
@@ -178,11 +188,20 @@ func (e errFatal) Unwrap() error { return e.err }
 // nil when ctx is done, after every worker has stopped and every socket is
 // closed, or an error at once when sockets cannot be opened for lack of
 // privileges (CAP_NET_RAW). An interface that is missing, goes down or
-// disappears is retried with exponential backoff (1s up to 60s) and captured
-// again when it is back; the others keep running.
+// disappears is retried with exponential backoff (1s up to 60s, from 1s
+// again after each successful re-open) and at once whenever the kernel
+// reports a link change, so it is captured again as soon as it is back; the
+// others keep running.
 func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Link notifications wake the interfaces waiting to be re-opened, so
+	// one that comes back is captured at once rather than after the rest
+	// of its backoff (up to a minute).
+	c.links = make(chan struct{})
+	if !c.noLinkWake {
+		defer NotifyNetlink(ctx, unix.RTMGRP_LINK, c.linkChanged)()
+	}
 	var wg sync.WaitGroup
 	for _, li := range c.ifaces {
 		wg.Go(func() {
@@ -205,11 +224,10 @@ func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)
 // it with backoff whenever it is missing, down or fails.
 func (c *LiveCapture) superviseInterface(ctx context.Context, li *liveIface, handle func(int, *Frame)) error {
 	log := c.opts.Logger.With("interface", li.name)
-	backoff := c.retryMin
-	failing := false
+	var r retrier
+	r.init(c.retryMin, c.retryMax)
 	for ctx.Err() == nil {
-		began := time.Now()
-		err := c.captureInterface(ctx, li, handle, log)
+		err := c.captureInterface(ctx, li, handle, log, r.down())
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -217,25 +235,29 @@ func (c *LiveCapture) superviseInterface(ctx context.Context, li *liveIface, han
 		if errors.As(err, &fatal) {
 			return err
 		}
-		// A capture that ran for a while before failing starts the
-		// backoff again from the bottom.
-		if time.Since(began) > c.retryMax {
-			backoff = c.retryMin
-		}
-		if !failing {
-			log.Warn("capture stopped, retrying with backoff", "err", err, "retry_in", backoff)
-			failing = true
-		} else {
-			log.Debug("interface still unavailable", "err", err, "retry_in", backoff)
-		}
+		wait := r.failed(li.opened.Load(), log, err)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
+		case <-c.linkWait():
 		}
-		backoff = min(2*backoff, c.retryMax)
 	}
 	return nil
+}
+
+// linkWait returns a channel closed at the next link notification.
+func (c *LiveCapture) linkWait() <-chan struct{} {
+	c.linksMu.Lock()
+	defer c.linksMu.Unlock()
+	return c.links
+}
+
+func (c *LiveCapture) linkChanged() {
+	c.linksMu.Lock()
+	defer c.linksMu.Unlock()
+	close(c.links)
+	c.links = make(chan struct{})
 }
 
 // errIfaceGone is returned by a worker when its interface went down or away.
@@ -243,7 +265,7 @@ var errIfaceGone = errors.New("interface went down or away")
 
 // captureInterface opens the interface's sockets, runs its workers until
 // ctx is done or the interface fails, and closes the sockets.
-func (c *LiveCapture) captureInterface(ctx context.Context, li *liveIface, handle func(int, *Frame), log *slog.Logger) error {
+func (c *LiveCapture) captureInterface(ctx context.Context, li *liveIface, handle func(int, *Frame), log *slog.Logger, outage []any) error {
 	ifi, err := net.InterfaceByName(li.name)
 	if err != nil {
 		return fmt.Errorf("interface not found: %w", err)
@@ -266,9 +288,10 @@ func (c *LiveCapture) captureInterface(ctx context.Context, li *liveIface, handl
 	li.mu.Lock()
 	li.socks = socks
 	li.mu.Unlock()
+	li.opened.Add(1)
 	li.up.Store(true)
 	c.started.Store(true)
-	log.Info("capturing", "link_type", link, "workers", len(socks), "snaplen", c.opts.SnapLen)
+	log.Info("capturing", append([]any{"link_type", link, "workers", len(socks), "snaplen", c.opts.SnapLen}, outage...)...)
 
 	wctx, wcancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup

@@ -32,6 +32,8 @@ type pcapIface struct {
 	name  string
 	index int
 	up    atomic.Bool
+	// opened counts successful opens (see InterfaceStats.Restarts).
+	opened atomic.Uint64
 	// packets is counted by the worker; the kernel counters are refreshed
 	// by the worker too, since a pcap handle must not be used from two
 	// goroutines at once.
@@ -89,6 +91,7 @@ func (c *LiveCapture) Stats() []InterfaceStats {
 			Packets:     li.packets.Load(),
 			KernelDrops: li.drops.Load() + li.closedDrops.Load() + li.ifDrops.Load() + li.closedIfDrop.Load(),
 			Up:          li.up.Load(),
+			Restarts:    restarts(li.opened.Load()),
 		}
 	}
 	return out
@@ -110,23 +113,19 @@ func (c *LiveCapture) Run(ctx context.Context, handle func(worker int, f *Frame)
 
 func (c *LiveCapture) supervise(ctx context.Context, li *pcapIface, handle func(int, *Frame)) {
 	log := c.opts.Logger.With("interface", li.name)
-	backoff := c.retryMin
+	var r retrier
+	r.init(c.retryMin, c.retryMax)
 	for ctx.Err() == nil {
-		began := time.Now()
-		err := c.capture(ctx, li, handle, log)
+		err := c.capture(ctx, li, handle, log, r.down())
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(began) > c.retryMax {
-			backoff = c.retryMin
-		}
-		log.Warn("capture stopped, retrying with backoff", "err", err, "retry_in", backoff)
+		wait := r.failed(li.opened.Load(), log, err)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, c.retryMax)
 	}
 }
 
@@ -147,7 +146,7 @@ func pcapLinkType(dlt int) (LinkType, error) {
 	return 0, fmt.Errorf("link type %s (%d) not supported", pcap.DatalinkValToName(dlt), dlt)
 }
 
-func (c *LiveCapture) capture(ctx context.Context, li *pcapIface, handle func(int, *Frame), log *slog.Logger) error {
+func (c *LiveCapture) capture(ctx context.Context, li *pcapIface, handle func(int, *Frame), log *slog.Logger, outage []any) error {
 	in, err := pcap.NewInactiveHandle(li.name)
 	if err != nil {
 		return err
@@ -186,9 +185,10 @@ func (c *LiveCapture) capture(ctx context.Context, li *pcapIface, handle func(in
 	if err != nil {
 		return err
 	}
+	li.opened.Add(1)
 	li.up.Store(true)
 	c.started.Store(true)
-	log.Info("capturing", "link_type", link, "snaplen", c.opts.SnapLen)
+	log.Info("capturing", append([]any{"link_type", link, "snaplen", c.opts.SnapLen}, outage...)...)
 	f := Frame{Link: link, Interface: li.index}
 	for n := 0; ; n++ {
 		if n&255 == 0 && ctx.Err() != nil {

@@ -1,5 +1,3 @@
-// Package capture reads frames from capture files and live interfaces and
-// decodes their headers into Packet values without allocating.
 package capture
 
 import (

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
 	"github.com/jurismon/jurismon/enrich"
 )
 
@@ -50,7 +51,7 @@ type seen struct {
 // (to tell each frame's answers) and to one cache for the whole file.
 func replay(t *testing.T, path string) (map[int]seen, *Cache) {
 	t.Helper()
-	src, err := capture.OpenFile(path)
+	src, err := pcapfile.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestDeviceFields(t *testing.T) {
 		MAC: [6]byte{0x30, 0xfb, 0xb8, 0x01, 0x02, 0x03}, HasMAC: true,
 		Vendor: "HUAWEI TECHNOLOGIES CO.,LTD", VendorCountry: "CN",
 	}}
-	ev := flow.FlowEvent{
+	ev := flow.Event{
 		Local:  netip.MustParseAddrPort("10.0.0.2:40000"),
 		Remote: netip.MustParseAddrPort("192.0.2.10:443"),
 		Proto:  6, Location: loc, Facts: &facts,

@@ -1,7 +1,3 @@
-// Package events records flagged flows: which local host talked to which
-// flagged remote endpoint, how much, and why it was flagged. Prometheus
-// metrics cannot say that without unbounded labels; a rate-limited JSON
-// lines file and a small in-memory window served over HTTP can.
 package events
 
 import (
@@ -63,7 +59,7 @@ type Event struct {
 
 // FromFlow converts a flow event, copying everything out of it: the
 // accountant reuses *e after the callback returns. now is the report time.
-func FromFlow(e *flow.FlowEvent, now time.Time) Event {
+func FromFlow(e *flow.Event, now time.Time) Event {
 	ev := Event{
 		Time:         now.UTC(),
 		FirstSeen:    time.Unix(0, e.First).UTC(),

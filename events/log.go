@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 )
@@ -108,7 +110,7 @@ var reasonNames = [numReasons]string{"rate_limit", "queue_full", "write_error"}
 // number of goroutines; one goroutine runs Run.
 type Log struct {
 	opts  Options
-	limit *bucket
+	limit *rate.Limiter
 	queue chan pending
 	ring  ring
 
@@ -241,7 +243,7 @@ func (l *Log) cutPartial() bool {
 // does not allocate.
 type pending struct {
 	at  time.Time
-	ev  flow.FlowEvent
+	ev  flow.Event
 	loc geo.Location
 }
 
@@ -257,13 +259,13 @@ func (p *pending) event() Event {
 // and counting it when the rate limit is exceeded or the queue is full.
 // After Flushing it neither applies the rate limit nor drops on a full
 // queue. Events observed after Close are ignored.
-func (l *Log) Observe(e *flow.FlowEvent) {
+func (l *Log) Observe(e *flow.Event) {
 	if l.closed.Load() {
 		return
 	}
 	now := l.opts.now()
 	final := l.final.Load()
-	if !final && !l.limit.allow(now) {
+	if !final && !l.limit.AllowN(now, 1) {
 		l.dropped[reasonRateLimit].Add(1)
 		return
 	}

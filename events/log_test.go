@@ -71,9 +71,9 @@ var (
 
 // sampleEvents covers each protocol name, both address families, a live
 // and an ended flow, a missing location and strings that JSON must escape.
-func sampleEvents() []flow.FlowEvent {
+func sampleEvents() []flow.Event {
 	t0 := time.Date(2025, 3, 1, 11, 58, 0, 123456789, time.UTC).UnixNano()
-	return []flow.FlowEvent{{
+	return []flow.Event{{
 		First: t0, Last: t0 + int64(90*time.Second),
 		Local:  netip.MustParseAddrPort("192.0.2.10:51514"),
 		Remote: netip.MustParseAddrPort("203.0.113.7:443"),
@@ -126,7 +126,7 @@ func sampleEvents() []flow.FlowEvent {
 
 // numbered is a TCP flow whose BytesTo is n: every line has the same
 // length for 1000 <= n < 10000, and its position can be read back.
-func numbered(n uint64) *flow.FlowEvent {
+func numbered(n uint64) *flow.Event {
 	ev := sampleEvents()[0]
 	ev.BytesTo = n
 	return &ev
@@ -165,7 +165,7 @@ func TestGolden(t *testing.T) {
 	for i := range evs {
 		l.Observe(&evs[i])
 		// Observe must copy: the accountant reuses its event.
-		evs[i] = flow.FlowEvent{}
+		evs[i] = flow.Event{}
 		c.add(time.Second)
 	}
 	if err := l.Close(); err != nil {

@@ -1,40 +1,19 @@
 package events
 
 import (
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// bucket is a token bucket: rate tokens a second, at most burst stored.
-// golang.org/x/time/rate is not a dependency and this is all we need of it.
-// A mutex is fine here: only flagged flows reach it, and they are rare.
-type bucket struct {
-	mu     sync.Mutex
-	rate   float64 // tokens per second; <= 0 means no limit
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate float64, burst int, now time.Time) *bucket {
-	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
-}
-
-// allow takes one token if there is one at time now.
-func (b *bucket) allow(now time.Time) bool {
-	if b.rate <= 0 {
-		return true
+// newBucket returns the token bucket of the log: rate events a second, at
+// most burst at once, full at now; a rate <= 0 means no limit. Only
+// flagged flows reach it, and they are rare, so its mutex costs nothing.
+func newBucket(perSec float64, burst int, now time.Time) *rate.Limiter {
+	if perSec <= 0 {
+		return rate.NewLimiter(rate.Inf, 0)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// A clock that steps back must not mint tokens nor stall the bucket.
-	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	l := rate.NewLimiter(rate.Limit(perSec), burst)
+	l.AllowN(now, 0) // start the clock at now: the first events meet a full bucket
+	return l
 }

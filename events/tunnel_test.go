@@ -31,7 +31,7 @@ func TestTunnelEvent(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &enrich.Facts{Tunnel: tt.tunnel, Location: loc}
-			e := &flow.FlowEvent{
+			e := &flow.Event{
 				Local: netip.MustParseAddrPort("192.0.2.10:40000"), Remote: netip.MustParseAddrPort("203.0.113.7:51820"),
 				Proto: 17, Location: loc, Facts: f, Ended: true,
 				Verdict: policy.Verdict{Jurisdiction: policy.UnlistedTunnel, MatchedBy: policy.MatchedUnlisted},

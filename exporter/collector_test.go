@@ -181,8 +181,8 @@ func scenario(t *testing.T, opts exporter.Options) (*prometheus.Registry, func()
 		Decoders:    func() []*exporter.DecodeCounts { return []*exporter.DecodeCounts{&d1, &d2} },
 		Capture: func() []capture.InterfaceStats {
 			return []capture.InterfaceStats{
-				{Interface: "eth0", Packets: 1000, KernelDrops: 3},
-				{Interface: "veth-a", Packets: 20},
+				{Interface: "eth0", Packets: 1000, KernelDrops: 3, Up: true},
+				{Interface: "veth-a", Packets: 20, Restarts: 2},
 			}
 		},
 		Geo: res,
@@ -256,6 +256,8 @@ var families = []string{
 	"jurismon_capture_packets_total",
 	"jurismon_capture_drops_total",
 	"jurismon_capture_ring_freezes_total",
+	"jurismon_capture_up",
+	"jurismon_capture_restarts_total",
 	"jurismon_decode_errors_total",
 	"jurismon_geo_cache_requests_total",
 	"jurismon_geo_cache_entries",
@@ -317,6 +319,8 @@ func TestCollectorFamilies(t *testing.T) {
 		"jurismon_capture_packets_total":                {"interface"},
 		"jurismon_capture_drops_total":                  {"interface", "stage"},
 		"jurismon_capture_ring_freezes_total":           {"interface"},
+		"jurismon_capture_up":                           {"interface"},
+		"jurismon_capture_restarts_total":               {"interface"},
 		"jurismon_decode_errors_total":                  {"reason"},
 		"jurismon_geo_cache_requests_total":             {"result"},
 		"jurismon_geo_cache_entries":                    nil,
@@ -505,11 +509,11 @@ func TestTopASNConcurrent(t *testing.T) {
 	t.Logf("%d scrapes while adding, %d counter series at the end", scrapes, len(prev))
 }
 
-// TestFolding: past MaxGroups, new keys fold into per-country aggregates,
+// TestFolding: past MaxAggregates, new keys fold into per-country aggregates,
 // and flagged folded traffic has asn="other" in the flagged series.
 func TestFolding(t *testing.T) {
 	env, _ := testEnv(t)
-	a := accountant(env, flow.Config{MaxGroups: 2})
+	a := accountant(env, flow.Config{MaxAggregates: 2})
 	c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNNone})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
@@ -591,7 +595,7 @@ jurismon_traffic_asn_bytes_total{as_org="unknown",asn="0",direction="egress"} 64
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _ := testEnv(t)
-			a := accountant(env, flow.Config{MaxGroups: tt.maxGroups})
+			a := accountant(env, flow.Config{MaxAggregates: tt.maxGroups})
 			c := exporter.New(only(a), exporter.Options{ASN: exporter.ASNFlagged})
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(c)

@@ -1,10 +1,3 @@
-// Package exporter turns the agent's counters into Prometheus metrics.
-//
-// The packet path never touches a prometheus type: accountants keep their
-// own atomic aggregates, and the Collector here reads them at scrape time
-// and emits constant metrics (ebpf_exporter's pattern). The label values
-// are closed sets (directions, ISO country codes, configured jurisdiction
-// names) plus ASNs only where the user asks for them, folded past a cap.
 package exporter
 
 import (
@@ -69,7 +62,7 @@ type Collector struct {
 	asnBytes, deviceBytes                           *prometheus.Desc
 	conflicts, unknown                              *prometheus.Desc
 	capturePackets, captureDrops, decodeErrors      *prometheus.Desc
-	captureFreezes                                  *prometheus.Desc
+	captureFreezes, captureUp, captureRestarts      *prometheus.Desc
 	cacheRequests, cacheEntries, cacheEvictions     *prometheus.Desc
 	flowEntries, flowEvictions, flowExpired, folded *prometheus.Desc
 	dbInfo, dbBuild                                 *prometheus.Desc
@@ -105,6 +98,8 @@ func New(src Sources, opts Options) *Collector {
 		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
 		captureDrops:    d("capture_drops_total", "Frames lost before accounting, by stage (kernel: the socket ring was full).", "interface", "stage"),
 		captureFreezes:  d("capture_ring_freezes_total", "Times the capture ring froze because no block was free (frames are dropped meanwhile).", "interface"),
+		captureUp:       d("capture_up", "Whether capture is running on the interface (0 while it is missing, down or being re-opened).", "interface"),
+		captureRestarts: d("capture_restarts_total", "Times capture came back on the interface after it went down or away.", "interface"),
 		decodeErrors:    d("decode_errors_total", "Frames that could not be decoded, by reason.", "reason"),
 		cacheRequests:   d("geo_cache_requests_total", "Geo lookups by cache result.", "result"),
 		cacheEntries:    d("geo_cache_entries", "Database networks in the lookup cache."),
@@ -125,7 +120,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.trafficBytes, c.trafficPackets, c.flows,
 		c.flaggedBytes, c.flaggedPackets, c.flaggedFlows, c.flaggedLastSeen,
 		c.asnBytes, c.deviceBytes, c.conflicts, c.unknown,
-		c.capturePackets, c.captureDrops, c.captureFreezes, c.decodeErrors,
+		c.capturePackets, c.captureDrops, c.captureFreezes, c.captureUp, c.captureRestarts, c.decodeErrors,
 		c.cacheRequests, c.cacheEntries, c.cacheEvictions,
 		c.flowEntries, c.flowEvictions, c.flowExpired, c.folded,
 		c.dbInfo, c.dbBuild,
@@ -187,7 +182,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		evicted += st.FlowsEvicted.Load()
 		expired += st.FlowsExpired.Load()
 		folded += a.Folded()
-		for _, g := range a.Groups() {
+		for _, g := range a.Aggregates() {
 			k := &g.Key
 			country := countryLabel(k)
 			for side := range 2 {
@@ -268,6 +263,12 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.capturePackets, prometheus.CounterValue, float64(s.Packets), s.Interface)
 			ch <- prometheus.MustNewConstMetric(c.captureDrops, prometheus.CounterValue, float64(s.KernelDrops), s.Interface, "kernel")
 			ch <- prometheus.MustNewConstMetric(c.captureFreezes, prometheus.CounterValue, float64(s.QueueFreezes), s.Interface)
+			up := 0.0
+			if s.Up {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.captureUp, prometheus.GaugeValue, up, s.Interface)
+			ch <- prometheus.MustNewConstMetric(c.captureRestarts, prometheus.CounterValue, float64(s.Restarts), s.Interface)
 		}
 	}
 	if c.src.Decoders != nil {
@@ -296,7 +297,7 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric) {
 	}
 }
 
-func directionOf(k *flow.GroupKey, side int) string {
+func directionOf(k *flow.AggregateKey, side int) string {
 	switch {
 	case k.Transit:
 		return flow.Transit.String()
@@ -309,7 +310,7 @@ func directionOf(k *flow.GroupKey, side int) string {
 
 // countryLabel is the ISO code, "unknown", or "special" for special-purpose
 // addresses, which have no country.
-func countryLabel(k *flow.GroupKey) string {
+func countryLabel(k *flow.AggregateKey) string {
 	if k.Class != geo.ClassPublic {
 		return "special"
 	}
@@ -319,7 +320,7 @@ func countryLabel(k *flow.GroupKey) string {
 	return k.Country
 }
 
-func asnLabels(k *flow.GroupKey) (asn, org string) {
+func asnLabels(k *flow.AggregateKey) (asn, org string) {
 	if k.Folded || k.Class != geo.ClassPublic {
 		return Other, Other
 	}

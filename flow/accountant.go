@@ -14,12 +14,12 @@ import (
 
 // Config sizes an Accountant. Zero values take the defaults.
 type Config struct {
-	Grouping    Grouping
-	IdleTimeout time.Duration // a flow with no packet for this long ends (default 60s)
-	MaxFlows    int           // flow table cap; the least recently used flow is evicted past it (default 262144)
-	MaxGroups   int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
-	MaxHosts    int           // distinct remote hosts tracked for host counts (default 1048576)
-	NoHosts     bool          // do not count distinct remote hosts (the live agent exports no host counts)
+	Grouping      Grouping
+	IdleTimeout   time.Duration // a flow with no packet for this long ends (default 60s)
+	MaxFlows      int           // flow table cap; the least recently used flow is evicted past it (default 262144)
+	MaxAggregates int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
+	MaxHosts      int           // distinct remote hosts tracked for host counts (default 1048576)
+	NoHosts       bool          // do not count distinct remote hosts (the live agent exports no host counts)
 
 	// PublishEvery, when positive, publishes the counts of active flows to
 	// the aggregates this often, for readers on other goroutines (the
@@ -35,11 +35,11 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
-		Grouping:    ByLocation,
-		IdleTimeout: 60 * time.Second,
-		MaxFlows:    1 << 18,
-		MaxGroups:   1 << 16,
-		MaxHosts:    1 << 20,
+		Grouping:      ByLocation,
+		IdleTimeout:   60 * time.Second,
+		MaxFlows:      1 << 18,
+		MaxAggregates: 1 << 16,
+		MaxHosts:      1 << 20,
 	}
 }
 
@@ -51,17 +51,17 @@ func (c *Config) applyDefaults() {
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = d.MaxFlows
 	}
-	if c.MaxGroups <= 0 {
-		c.MaxGroups = d.MaxGroups
+	if c.MaxAggregates <= 0 {
+		c.MaxAggregates = d.MaxAggregates
 	}
 	if c.MaxHosts <= 0 {
 		c.MaxHosts = d.MaxHosts
 	}
 }
 
-// FlowEvent describes one flagged flow, from the point of view of its
+// Event describes one flagged flow, from the point of view of its
 // flagged remote endpoint ("to" is traffic sent to it).
-type FlowEvent struct {
+type Event struct {
 	First, Last   int64 // Unix nanoseconds
 	Local, Remote netip.AddrPort
 	Proto         uint8
@@ -136,12 +136,12 @@ type Accountant struct {
 	Totals       Totals
 	// internal aggregates local-to-local traffic, which has no remote
 	// endpoint but is still counted (never geo-resolved).
-	internal  *Group
+	internal  *Aggregate
 	pipe      pipeline // AddAhead's packets in flight
 	now       int64    // latest packet timestamp seen
 	lastSweep int64    // when counters were last published by sweep
 	lastEv    int64    // last periodic event sweep
-	event     FlowEvent
+	event     Event
 	tunnelEv  TunnelEvent
 }
 
@@ -153,14 +153,14 @@ func NewAccountant(env *Env, cfg Config, obs ...Observer) *Accountant {
 		panic(fmt.Sprintf("flow: %d inspectors, at most %d", len(env.Inspectors), enrich.MaxInspectors))
 	}
 	return &Accountant{
-		internal:     &Group{Key: GroupKey{Internal: true}},
+		internal:     &Aggregate{Key: AggregateKey{Internal: true}},
 		env:          env,
 		cfg:          cfg,
 		obs:          sortObservers(obs),
 		enrichers:    append([]enrich.Enricher{enrich.Geo{Locator: env.Geo}}, env.Enrichers...),
 		inspectors:   env.Inspectors,
 		table:        newTable(cfg.MaxFlows),
-		groups:       newGroups(cfg.MaxGroups),
+		groups:       newGroups(cfg.MaxAggregates),
 		idle:         int64(cfg.IdleTimeout),
 		every:        int64(cfg.EventInterval),
 		publishEvery: int64(cfg.PublishEvery),
@@ -173,31 +173,15 @@ func (a *Accountant) Add(p *capture.Packet) {
 	a.Drain()
 	var k Key
 	srcIsA := makeKey(p, &k)
-	a.add(p, &k, srcIsA, a.table.hash(&k))
+	a.add(p, &k, srcIsA, a.table.hash(&k), p.Timestamp, uint64(p.IPLen), 1, false)
 }
 
-// add is Add with the key and its hash already made.
-func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32) {
-	i, e := a.entry(p, k, srcIsA, h, p.Timestamp)
-	src := 0
-	if !srcIsA {
-		src = 1
-	}
-	a.count(e, src, uint64(p.IPLen), 1)
-	if p.Proto == protoTCP {
-		a.handshake(i, e, p, src)
-	}
-	if e.remote[src] && e.Packets[src] == 1 && len(a.obs.ttl) > 0 {
-		a.remoteTTL(i, e, src, p.TTL)
-	}
-	if e.inspect != 0 {
-		a.inspect(i, e, p, src)
-	}
-}
-
-// entry returns the flow of k, started by p if it is new, with its last
-// time moved to last (p's time, or a flow record's end).
-func (a *Accountant) entry(p *capture.Packet, k *Key, srcIsA bool, h uint32, last int64) (int32, *Entry) {
+// add accounts what p's source sent to the flow of k (made from p, with its
+// hash h): one packet of p.IPLen bytes, or a flow record's counts (record
+// set, p made of its header fields), with last the flow's new last time.
+// Packets and records share this one function, not a helper each calls,
+// so that the packet path pays no extra call.
+func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32, last int64, bytes, packets uint64, record bool) {
 	ts := p.Timestamp
 	a.tick(ts)
 	i, ok := a.table.getHashed(k, h)
@@ -230,7 +214,23 @@ func (a *Accountant) entry(p *capture.Packet, k *Key, srcIsA bool, h uint32, las
 		a.table.touch(i)
 		e.moved = ts
 	}
-	return i, e
+	src := 0
+	if !srcIsA {
+		src = 1
+	}
+	a.count(e, src, bytes, packets)
+	if record {
+		return // no packet to time, read the TTL of or inspect
+	}
+	if p.Proto == protoTCP {
+		a.handshake(i, e, p, src)
+	}
+	if e.remote[src] && e.Packets[src] == 1 && len(a.obs.ttl) > 0 {
+		a.remoteTTL(i, e, src, p.TTL)
+	}
+	if e.inspect != 0 {
+		a.inspect(i, e, p, src)
+	}
 }
 
 // count adds what endpoint src of e sent.
@@ -310,6 +310,18 @@ func (a *Accountant) sweep(now int64) {
 		a.publish(e)
 	}
 }
+
+// The accountant has four verbs that sound alike and differ in what they
+// touch; each first does Drain:
+//
+//   - Drain accounts the packets AddAhead still holds (the flows' own
+//     counters); nothing else changes.
+//   - Tick moves the clock: flows idle past the timeout end, periodic
+//     events and the PublishEvery sweep come due.
+//   - Sync publishes every live flow's counts to the aggregates; no flow
+//     ends.
+//   - Flush ends every flow (publishing it and reporting the flagged ones),
+//     leaving the table empty: the end of the input.
 
 // Tick advances the accountant's clock to now (Unix nanoseconds) if it is
 // later: flows idle past the timeout end and periodic events are due. Add
@@ -493,9 +505,9 @@ func (a *Accountant) noteLocation(loc *geo.Location) {
 // key builds the aggregate key of a remote endpoint, from its facts and
 // verdict, under the grouping. local is the flow's local address, invalid
 // for a transit flow.
-func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v policy.Verdict) GroupKey {
+func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v policy.Verdict) AggregateKey {
 	loc, remote := f.Location, f.Remote.Addr()
-	k := GroupKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy, DeviceRule: v.Device}
+	k := AggregateKey{Class: loc.Class, Jurisdiction: v.Jurisdiction, MatchedBy: v.MatchedBy, DeviceRule: v.Device}
 	g := a.cfg.Grouping
 	if g.Has(FieldCountry) {
 		k.Country = loc.Country
@@ -540,7 +552,7 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 	return k
 }
 
-func (a *Accountant) countHost(addr netip.Addr, g *Group) {
+func (a *Accountant) countHost(addr netip.Addr, g *Aggregate) {
 	if a.cfg.NoHosts {
 		return
 	}
@@ -626,11 +638,11 @@ func (a *Accountant) emit(i int32, e *Entry, ended bool) {
 
 // fill describes flow i from the side of its remote endpoint r in the
 // accountant's one reused event.
-func (a *Accountant) fill(i int32, e *Entry, r int, ended bool) *FlowEvent {
+func (a *Accountant) fill(i int32, e *Entry, r int, ended bool) *Event {
 	l := 1 - r
 	ev := &a.event
 	f := a.factsAt(i)
-	*ev = FlowEvent{
+	*ev = Event{
 		First: e.First, Last: e.Last,
 		Local:       netip.AddrPortFrom(e.Key.Addr(l), e.Key.Port(l)),
 		Remote:      netip.AddrPortFrom(e.Key.Addr(r), e.Key.Port(r)),
@@ -648,8 +660,9 @@ func (a *Accountant) fill(i int32, e *Entry, r int, ended bool) *FlowEvent {
 	return ev
 }
 
-// Sync publishes every flow's counts to the aggregates now; the owner
-// calls it before reading them at a point of its choosing (tests, reports).
+// Sync publishes every flow's counts to the aggregates now, without ending
+// any; the owner calls it before reading them at a point of its choosing
+// (tests, reports).
 func (a *Accountant) Sync() {
 	a.Drain()
 	for i := a.table.head; i != none; i = a.table.at(i).next {
@@ -657,8 +670,9 @@ func (a *Accountant) Sync() {
 	}
 }
 
-// Flush ends every flow still in the table (at the end of a file, or on
-// shutdown), so that flagged flows are reported.
+// Flush ends every flow still in the table (at the end of the input, or on
+// shutdown), so that their counts are published and flagged flows are
+// reported.
 func (a *Accountant) Flush() {
 	a.Drain()
 	for a.table.tail != none {
@@ -666,12 +680,12 @@ func (a *Accountant) Flush() {
 	}
 }
 
-// Groups returns the accountant's aggregates. Safe to call from any goroutine.
-func (a *Accountant) Groups() []*Group { return a.groups.snapshot() }
+// Aggregates returns the accountant's aggregates. Safe to call from any goroutine.
+func (a *Accountant) Aggregates() []*Aggregate { return a.groups.snapshot() }
 
 // Internal returns the aggregate of local-to-local traffic (counted as To).
 // Safe to call from any goroutine.
-func (a *Accountant) Internal() *Group { return a.internal }
+func (a *Accountant) Internal() *Aggregate { return a.internal }
 
 // Folded returns how many endpoints were folded into coarser aggregates.
 func (a *Accountant) Folded() uint64 { return a.groups.folded.Load() }

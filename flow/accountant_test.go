@@ -45,7 +45,7 @@ func pkt(ts int, src, dst string, proto uint8, sport, dport uint16, size uint32)
 }
 
 type groupWant struct {
-	key                      GroupKey
+	key                      AggregateKey
 	bytesTo, bytesFrom       uint64
 	packetsTo, packetsFrom   uint64
 	flowsTo, flowsFrom, host uint64
@@ -54,7 +54,7 @@ type groupWant struct {
 func groupsOf(a *Accountant) []groupWant {
 	a.Sync()
 	var out []groupWant
-	for _, g := range a.Groups() {
+	for _, g := range a.Aggregates() {
 		out = append(out, groupWant{
 			key:     g.Key,
 			bytesTo: g.Bytes[To].Load(), bytesFrom: g.Bytes[From].Load(),
@@ -66,12 +66,12 @@ func groupsOf(a *Accountant) []groupWant {
 }
 
 func TestAccountant(t *testing.T) {
-	de := GroupKey{Class: geo.ClassPublic, Country: "DE"}
-	ru := GroupKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
-	cn := GroupKey{Class: geo.ClassPublic, Country: "CN", Jurisdiction: "transit-as", MatchedBy: policy.MatchedASN}
-	cnUnknownAS := GroupKey{Class: geo.ClassPublic, Country: "CN"}
-	ruExcepted := GroupKey{Class: geo.ClassPublic, Country: "RU", Excepted: "approved exit"}
-	multicast := GroupKey{Class: geo.ClassMulticast}
+	de := AggregateKey{Class: geo.ClassPublic, Country: "DE"}
+	ru := AggregateKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
+	cn := AggregateKey{Class: geo.ClassPublic, Country: "CN", Jurisdiction: "transit-as", MatchedBy: policy.MatchedASN}
+	cnUnknownAS := AggregateKey{Class: geo.ClassPublic, Country: "CN"}
+	ruExcepted := AggregateKey{Class: geo.ClassPublic, Country: "RU", Excepted: "approved exit"}
+	multicast := AggregateKey{Class: geo.ClassMulticast}
 	tests := []struct {
 		name    string
 		packets []capture.Packet
@@ -171,13 +171,13 @@ func TestGroupings(t *testing.T) {
 	tests := []struct {
 		by   Grouping
 		want int // number of groups
-		key  GroupKey
+		key  AggregateKey
 	}{
-		{ByCountry, 1, GroupKey{Class: geo.ClassPublic, Country: "DE"}},
-		{ByASN, 1, GroupKey{Class: geo.ClassPublic, ASN: 64500, ASOrg: "Example Carrier GmbH"}},
-		{ByLocation, 1, GroupKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example Carrier GmbH"}},
-		{ByRemote, 3, GroupKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example Carrier GmbH", Remote: netip.MustParseAddr("192.0.2.10")}},
-		{ByLocalRemote, 3, GroupKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example Carrier GmbH", Remote: netip.MustParseAddr("192.0.2.10"), Local: netip.MustParseAddr("10.0.0.1")}},
+		{ByCountry, 1, AggregateKey{Class: geo.ClassPublic, Country: "DE"}},
+		{ByASN, 1, AggregateKey{Class: geo.ClassPublic, ASN: 64500, ASOrg: "Example Carrier GmbH"}},
+		{ByLocation, 1, AggregateKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example Carrier GmbH"}},
+		{ByRemote, 3, AggregateKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example Carrier GmbH", Remote: netip.MustParseAddr("192.0.2.10")}},
+		{ByLocalRemote, 3, AggregateKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example Carrier GmbH", Remote: netip.MustParseAddr("192.0.2.10"), Local: netip.MustParseAddr("10.0.0.1")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.by.String(), func(t *testing.T) {
@@ -187,7 +187,7 @@ func TestGroupings(t *testing.T) {
 			for i := range packets {
 				a.Add(&packets[i])
 			}
-			gs := a.Groups()
+			gs := a.Aggregates()
 			if len(gs) != tt.want {
 				t.Fatalf("%d groups, want %d", len(gs), tt.want)
 			}
@@ -201,7 +201,7 @@ func TestGroupings(t *testing.T) {
 func TestLimits(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Grouping = ByRemote
-	cfg.MaxFlows, cfg.MaxGroups, cfg.MaxHosts = 4, 3, 5
+	cfg.MaxFlows, cfg.MaxAggregates, cfg.MaxHosts = 4, 3, 5
 	cfg.IdleTimeout = 10 * time.Second
 	a := NewAccountant(testEnv(t), cfg)
 	// Ten remote hosts in one second: the table holds 4 flows, 3 groups,
@@ -216,7 +216,7 @@ func TestLimits(t *testing.T) {
 	if got := a.Stats.FlowsEvicted.Load(); got != 6 {
 		t.Errorf("evicted = %d, want 6", got)
 	}
-	if got := len(a.Groups()); got != 4 { // 3 groups + 1 folded
+	if got := len(a.Aggregates()); got != 4 { // 3 groups + 1 folded
 		t.Errorf("groups = %d, want 4", got)
 	}
 	if got := a.Folded(); got != 7 {
@@ -224,7 +224,7 @@ func TestLimits(t *testing.T) {
 	}
 	var bytes, hosts uint64
 	a.Sync()
-	for _, g := range a.Groups() {
+	for _, g := range a.Aggregates() {
 		bytes += g.Bytes[To].Load()
 		hosts += g.Hosts.Load()
 	}
@@ -303,10 +303,10 @@ func TestIdleExact(t *testing.T) {
 }
 
 func TestFlaggedEvents(t *testing.T) {
-	var got []FlowEvent
+	var got []Event
 	cfg := DefaultConfig()
 	cfg.EventInterval = 30 * time.Second
-	a := NewAccountant(testEnv(t), cfg, FlaggedFunc(func(e *FlowEvent) { got = append(got, *e) }))
+	a := NewAccountant(testEnv(t), cfg, FlaggedFunc(func(e *Event) { got = append(got, *e) }))
 	packets := []capture.Packet{
 		pkt(0, "10.0.0.1", "192.0.2.129", 6, 40000, 443, 60),
 		pkt(1, "192.0.2.129", "10.0.0.1", 6, 443, 40000, 1000),
@@ -372,7 +372,7 @@ func TestPublish(t *testing.T) {
 	}
 	bytesTo := func() uint64 {
 		var n uint64
-		for _, g := range a.Groups() {
+		for _, g := range a.Aggregates() {
 			n += g.Bytes[To].Load()
 		}
 		return n
@@ -402,7 +402,7 @@ func TestNoHosts(t *testing.T) {
 		p := pkt(1, "10.0.0.1", netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}).String(), 17, 1, 53, 100)
 		a.Add(&p)
 	}
-	for _, g := range a.Groups() {
+	for _, g := range a.Aggregates() {
 		if n := g.Hosts.Load(); n != 0 {
 			t.Errorf("group %+v counted %d hosts", g.Key, n)
 		}

@@ -1,7 +1,3 @@
-// Package flow turns decoded packets into accounted traffic: it tracks
-// bidirectional flows in a bounded table, decides the direction of each
-// packet from the local networks, resolves each remote endpoint once per
-// flow (geo and policy) and adds the packet to pre-resolved aggregates.
 package flow
 
 // Direction is the direction of a packet relative to the local networks.

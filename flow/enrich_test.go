@@ -32,9 +32,9 @@ func TestEnrichersOncePerFlow(t *testing.T) {
 	d := &domains{names: map[netip.Addr]string{netip.MustParseAddr("192.0.2.129"): "ru.example"}}
 	env := testEnv(t)
 	env.Enrichers = []enrich.Enricher{d}
-	var events []FlowEvent
+	var events []Event
 	var domainsSeen []string
-	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *FlowEvent) {
+	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *Event) {
 		events = append(events, *e)
 		domainsSeen = append(domainsSeen, e.Facts.Domain.Name)
 	}))
@@ -97,8 +97,8 @@ func TestInspectorRejudges(t *testing.T) {
 	c := &curious{}
 	env := testEnv(t)
 	env.Inspectors = []enrich.Inspector{x, c}
-	var events []FlowEvent
-	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *FlowEvent) { events = append(events, *e) }))
+	var events []Event
+	a := NewAccountant(env, DefaultConfig(), FlaggedFunc(func(e *Event) { events = append(events, *e) }))
 	var packets []capture.Packet
 	packets = append(packets,
 		pkt(0, "10.0.0.1", "192.0.2.10", 17, 40000, 51820, 100),
@@ -129,9 +129,9 @@ func TestInspectorRejudges(t *testing.T) {
 	if ev.BytesTo != 400 || ev.BytesFrom != 200 {
 		t.Errorf("event bytes to %d from %d, want 400 and 200", ev.BytesTo, ev.BytesFrom)
 	}
-	de := GroupKey{Class: geo.ClassPublic, Country: "DE"}
-	ru := GroupKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
-	got := map[GroupKey]groupWant{}
+	de := AggregateKey{Class: geo.ClassPublic, Country: "DE"}
+	ru := AggregateKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "russia", MatchedBy: policy.MatchedCountry}
+	got := map[AggregateKey]groupWant{}
 	for _, g := range groupsOf(a) {
 		g.key.ASN, g.key.ASOrg, g.key.RegisteredCountry = 0, "", ""
 		got[g.key] = g
@@ -146,8 +146,8 @@ func TestInspectorRejudges(t *testing.T) {
 }
 
 func TestAddRecord(t *testing.T) {
-	var events []FlowEvent
-	a := NewAccountant(testEnv(t), DefaultConfig(), FlaggedFunc(func(e *FlowEvent) { events = append(events, *e) }))
+	var events []Event
+	a := NewAccountant(testEnv(t), DefaultConfig(), FlaggedFunc(func(e *Event) { events = append(events, *e) }))
 	sec := int64(time.Second)
 	records := []Record{
 		// 10.0.0.1 → RU, sampled 1 in 100.

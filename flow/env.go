@@ -13,7 +13,8 @@ import (
 type Locator = enrich.Locator
 
 // Env is the state shared by every accountant and swapped at run time: the
-// policy (on reload) and the host's own addresses (when interfaces change).
+// policy (on reload) and the host's own addresses (when interfaces change,
+// see WatchHostAddrs).
 // Readers never lock: each part is an atomic pointer replaced whole.
 type Env struct {
 	Geo Locator
@@ -26,9 +27,13 @@ type Env struct {
 	// accountant is made and never changed: every accountant shares them.
 	Enrichers  []enrich.Enricher
 	Inspectors []enrich.Inspector
+	// LocalNetworks are local besides the policy's local_networks: the
+	// networks of the capture host that analyze is told about
+	// (--local-network). Set before the first accountant is made.
+	LocalNetworks []netip.Prefix
 
 	policy atomic.Pointer[policy.Policy]
-	host   atomic.Pointer[[]netip.Prefix]
+	host   atomic.Pointer[[]netip.Addr]
 }
 
 // NewEnv returns an Env with the given locator and policy (nil = flag nothing).
@@ -49,15 +54,10 @@ func (e *Env) SetPolicy(p *policy.Policy) {
 // Policy returns the current policy.
 func (e *Env) Policy() *policy.Policy { return e.policy.Load() }
 
-// SetHostNetworks replaces the host's interface networks.
-func (e *Env) SetHostNetworks(nets []netip.Prefix) {
-	c := append([]netip.Prefix(nil), nets...)
-	e.host.Store(&c)
-}
-
 // IsLocal reports whether a is on the host's side: a special-purpose local
 // address (private, loopback, link-local, CGNAT, ULA, …), a configured
-// local network, or one of the host's interface networks.
+// local network (the policy's or LocalNetworks), or one of the host's own
+// addresses.
 func (e *Env) IsLocal(a netip.Addr) bool {
 	if geo.Classify(a, e.LookupDocumentation).Local() {
 		return true
@@ -65,12 +65,10 @@ func (e *Env) IsLocal(a netip.Addr) bool {
 	if e.policy.Load().IsLocal(a) {
 		return true
 	}
-	if h := e.host.Load(); h != nil {
-		for _, p := range *h {
-			if p.Contains(a) {
-				return true
-			}
+	for _, n := range e.LocalNetworks {
+		if n.Contains(a.Unmap()) {
+			return true
 		}
 	}
-	return false
+	return e.isHostAddr(a)
 }

@@ -121,7 +121,7 @@ func (a *Accountant) rejudge(i int32, e *Entry, f *enrich.Facts) {
 // one can have read the old aggregate's counts of the flow (nothing is
 // published live, and nothing of the flow was published yet), so that no
 // counter a reader saw goes down.
-func (a *Accountant) moveWhole(e *Entry, k GroupKey) bool {
+func (a *Accountant) moveWhole(e *Entry, k AggregateKey) bool {
 	return a.cfg.Grouping == ByTunnel && k.Tunnel != "" && a.publishEvery == 0 &&
 		e.publishedPk[0] == 0 && e.publishedPk[1] == 0
 }

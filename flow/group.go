@@ -81,10 +81,10 @@ func (g Grouping) Has(f KeyField) bool {
 	return f != FieldDevice // only ByDevice keys by the device
 }
 
-// KeyField names a part of a GroupKey.
+// KeyField names a part of a AggregateKey.
 type KeyField uint8
 
-// The optional parts of a GroupKey.
+// The optional parts of a AggregateKey.
 const (
 	FieldCountry KeyField = iota
 	FieldRegistered
@@ -94,8 +94,8 @@ const (
 	FieldDevice // MAC, vendor and vendor country of the local device
 )
 
-// GroupKey is the key of one aggregate. Fields outside the grouping are zero.
-type GroupKey struct {
+// AggregateKey is the key of one aggregate. Fields outside the grouping are zero.
+type AggregateKey struct {
 	Internal          bool // the accountant's local-to-local aggregate
 	Transit           bool // only under ByMetrics
 	Folded            bool // an overflow aggregate standing for many keys
@@ -134,18 +134,18 @@ type GroupKey struct {
 	VendorCountry string
 }
 
-// Counter indexes of a Group's byte and packet pairs: traffic sent to the
+// Counter indexes of a Aggregate's byte and packet pairs: traffic sent to the
 // remote endpoint, and received from it.
 const (
 	To   = 0
 	From = 1
 )
 
-// Group accumulates the traffic of every remote endpoint whose key is Key.
+// Aggregate accumulates the traffic of every remote endpoint whose key is Key.
 // Only the accountant that owns it writes it; readers load its counters
 // atomically at any time.
-type Group struct {
-	Key      GroupKey
+type Aggregate struct {
+	Key      AggregateKey
 	Bytes    [2]atomic.Uint64 // To, From
 	Packets  [2]atomic.Uint64
 	Flows    [2]atomic.Uint64 // new flows whose first packet went To or came From the remote endpoint
@@ -155,7 +155,7 @@ type Group struct {
 
 // add is called by the group's single writer when a flow publishes its
 // counts. Only flagged groups keep a last-seen time.
-func (g *Group) add(dir int, bytes, packets uint64, ts int64) {
+func (g *Aggregate) add(dir int, bytes, packets uint64, ts int64) {
 	g.Bytes[dir].Add(bytes)
 	g.Packets[dir].Add(packets)
 	if g.Key.Jurisdiction != "" && ts > g.LastSeen.Load() {
@@ -166,14 +166,14 @@ func (g *Group) add(dir int, bytes, packets uint64, ts int64) {
 // groups is the bounded set of aggregates of one accountant.
 type groups struct {
 	mu     sync.Mutex // guards byKey and list against concurrent readers
-	byKey  map[GroupKey]*Group
-	list   []*Group
+	byKey  map[AggregateKey]*Aggregate
+	list   []*Aggregate
 	max    int
 	folded atomic.Uint64 // endpoints whose key was folded because the set was full
 }
 
 func newGroups(max int) *groups {
-	return &groups{byKey: make(map[GroupKey]*Group), max: max}
+	return &groups{byKey: make(map[AggregateKey]*Aggregate), max: max}
 }
 
 // get returns the group of k, creating it while there is room; past the
@@ -181,7 +181,7 @@ func newGroups(max int) *groups {
 // the AS and the device dropped) so that the set stays bounded whatever the
 // traffic. The coarse keys form a closed set (countries × verdicts, the
 // vendors rule included).
-func (s *groups) get(k GroupKey) *Group {
+func (s *groups) get(k AggregateKey) *Aggregate {
 	if g, ok := s.byKey[k]; ok {
 		return g
 	}
@@ -189,7 +189,7 @@ func (s *groups) get(k GroupKey) *Group {
 		s.folded.Add(1)
 		tunnel := k.Tunnel // a folded tunnel is still a tunnel, of its protocol
 
-		k = GroupKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
+		k = AggregateKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
 			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy, Excepted: k.Excepted, DeviceRule: k.DeviceRule}
 
 		k.Tunnel = tunnel
@@ -197,7 +197,7 @@ func (s *groups) get(k GroupKey) *Group {
 			return g
 		}
 	}
-	g := &Group{Key: k}
+	g := &Aggregate{Key: k}
 	s.mu.Lock()
 	s.byKey[k] = g
 	s.list = append(s.list, g)
@@ -206,8 +206,18 @@ func (s *groups) get(k GroupKey) *Group {
 }
 
 // snapshot returns the current groups; their counters keep moving.
-func (s *groups) snapshot() []*Group {
+func (s *groups) snapshot() []*Aggregate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]*Group(nil), s.list...)
+	return append([]*Aggregate(nil), s.list...)
 }
+
+// Group and GroupKey are the former names of Aggregate and AggregateKey.
+//
+// Deprecated: use Aggregate and AggregateKey ("aggregate" is the one word
+// for them, as in --flow.max-aggregates); kept while branches written
+// against the old names merge.
+type (
+	Group    = Aggregate
+	GroupKey = AggregateKey
+)

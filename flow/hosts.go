@@ -26,7 +26,7 @@ type hostSet struct {
 	init  bool // seed drawn
 }
 
-func (s *hostSet) hash(addr netip.Addr, g *Group) uint64 {
+func (s *hostSet) hash(addr netip.Addr, g *Aggregate) uint64 {
 	if !s.init {
 		s.seed, s.init = keyhash.New(), true
 	}

@@ -12,7 +12,7 @@ import (
 // repeats and growth, and that the hash tells aggregates apart.
 func TestHostSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	groups := []*Group{{}, {}, {}}
+	groups := []*Aggregate{{}, {}, {}}
 	var s hostSet
 	ref := map[[2]any]bool{}
 	for range 200000 {

@@ -22,7 +22,7 @@ type Observer any
 // FlaggedObserver receives flagged flows when they end (Ended set) and, with
 // Config.EventInterval, periodically while they last.
 type FlaggedObserver interface {
-	ObserveFlagged(*FlowEvent)
+	ObserveFlagged(*Event)
 }
 
 // HandshakeObserver receives the SYN → SYN-ACK time of TCP connections that
@@ -42,7 +42,7 @@ type TTLObserver interface {
 // picking destinations to trace, and for the device inventory), described
 // from the side of its flagged endpoint, else of the one its facts are of.
 type EndObserver interface {
-	ObserveEnded(*FlowEvent)
+	ObserveEnded(*Event)
 }
 
 // StartObserver receives every new flow that has a remote endpoint, once it
@@ -101,10 +101,10 @@ func sortObservers(obs []Observer) observers {
 }
 
 // FlaggedFunc adapts a function to a FlaggedObserver.
-type FlaggedFunc func(*FlowEvent)
+type FlaggedFunc func(*Event)
 
 // ObserveFlagged calls f.
-func (f FlaggedFunc) ObserveFlagged(ev *FlowEvent) { f(ev) }
+func (f FlaggedFunc) ObserveFlagged(ev *Event) { f(ev) }
 
 // HandshakeFunc adapts a function to a HandshakeObserver.
 type HandshakeFunc func(f *enrich.Facts, v policy.Verdict, rtt time.Duration)
@@ -121,7 +121,7 @@ type TTLFunc func(remote netip.Addr, loc *geo.Location, ttl uint8)
 func (t TTLFunc) ObserveTTL(remote netip.Addr, loc *geo.Location, ttl uint8) { t(remote, loc, ttl) }
 
 // EndedFunc adapts a function to an EndObserver.
-type EndedFunc func(*FlowEvent)
+type EndedFunc func(*Event)
 
 // ObserveEnded calls e.
-func (e EndedFunc) ObserveEnded(ev *FlowEvent) { e(ev) }
+func (e EndedFunc) ObserveEnded(ev *Event) { e(ev) }

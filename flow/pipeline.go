@@ -87,10 +87,12 @@ func (a *Accountant) addOldest() {
 		// The table drew a new seed since (see table.rebuild).
 		r.h = a.table.hash(&r.k)
 	}
-	a.add(&r.p, &r.k, r.srcIsA, r.h)
+	a.add(&r.p, &r.k, r.srcIsA, r.h, r.p.Timestamp, uint64(r.p.IPLen), 1, false)
 }
 
-// Drain accounts every packet AddAhead holds.
+// Drain accounts every packet AddAhead holds, so that the flows' own
+// counters are complete; it publishes nothing (see Sync) and ends nothing
+// (see Tick and Flush).
 func (a *Accountant) Drain() {
 	for a.pipe.n > 0 {
 		a.addOldest()

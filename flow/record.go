@@ -36,10 +36,5 @@ func (a *Accountant) AddRecord(r *Record) {
 	}
 	var k Key
 	srcIsA := makeKey(&p, &k)
-	_, e := a.entry(&p, &k, srcIsA, a.table.hash(&k), last)
-	src := 0
-	if !srcIsA {
-		src = 1
-	}
-	a.count(e, src, r.Bytes*rate, r.Packets*rate)
+	a.add(&p, &k, srcIsA, a.table.hash(&k), last, r.Bytes*rate, r.Packets*rate, true)
 }

@@ -99,11 +99,11 @@ type Entry struct {
 	// inspect has a bit for each inspector not done with the flow yet: a
 	// flow they are all done with (or never had) costs this byte's test.
 	inspect   uint8
-	inspected uint8     // packets the inspectors have seen, up to enrich.MaxInspected
-	factsSide uint8     // the endpoint (0 = A, 1 = B) whose side the flow's Facts describe
-	tunnel    bool      // the facts name a tunnel, and TunnelObservers hear of the flow
-	synAt     int64     // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
-	side      [2]*Group // aggregate of each remote endpoint; nil for a local one
+	inspected uint8         // packets the inspectors have seen, up to enrich.MaxInspected
+	factsSide uint8         // the endpoint (0 = A, 1 = B) whose side the flow's Facts describe
+	tunnel    bool          // the facts name a tunnel, and TunnelObservers hear of the flow
+	synAt     int64         // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
+	side      [2]*Aggregate // aggregate of each remote endpoint; nil for a local one
 
 	// The rest: flow start, moves, end, events.
 	// The flow's verdict is not here but beside its facts (verdictAt): it

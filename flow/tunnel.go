@@ -76,7 +76,7 @@ func (a *Accountant) tunnelEvent(i int32, e *Entry, started, ended bool) {
 // The tunnel's ends are the flow's own endpoints, or the outer addresses of
 // a tunnel the decoder removed: the inner flows through one tunnel make one
 // aggregate.
-func tunnelKey(k *GroupKey, f *enrich.Facts) {
+func tunnelKey(k *AggregateKey, f *enrich.Facts) {
 	t := &f.Tunnel
 	if t.Protocol == "" {
 		return

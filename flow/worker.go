@@ -28,7 +28,8 @@ type Worker struct {
 	// The results themselves are plain counters: an atomic store per
 	// frame (an implicitly locked exchange on amd64) cost analyze 3%.
 	counts      [capture.NumResults]uint64
-	publishedAt int64 // frame time of the last publication
+	publishedAt int64          // frame time of the last publication
+	p           capture.Packet // reused: zeroing a Packet per frame was 2% of analyze's instructions
 }
 
 // publishEvery is how often, in frame time, the decode counts are published.
@@ -54,15 +55,16 @@ func (w *Worker) Handle(f *capture.Frame) capture.Result {
 		w.Acct.Tick(time.Now().UnixNano())
 		return capture.Decoded
 	}
-	var p capture.Packet
-	r := w.Decoder.DecodeFrame(f, &p)
+	p := &w.p
+	r := w.Decoder.DecodeFrame(f, p)
 	w.counts[r]++
-	if d := f.Timestamp - w.publishedAt; d >= publishEvery || d < 0 {
+	// A second on, or a clock that went back (negative: huge unsigned).
+	if uint64(f.Timestamp-w.publishedAt) >= uint64(publishEvery) {
 		w.publishedAt = f.Timestamp
 		w.publish()
 	}
 	if r == capture.Decoded && (w.Exclude == nil || !w.Exclude(p.Proto, p.Src, p.Dst, p.SrcPort, p.DstPort, f.Data)) {
-		w.Acct.AddAhead(&p)
+		w.Acct.AddAhead(p)
 	}
 	return r
 }

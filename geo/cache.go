@@ -12,13 +12,13 @@ import (
 // The cache maps addresses to the Location of the database network that
 // holds them, without a database lookup.
 //
-// Probing one map per prefix length seen, longest first, costs up to 24
-// (IPv4) or 128 (IPv6) map lookups on a hit. Instead the cache keys on a
+// Probing once per prefix length seen, longest first, would cost up to 24
+// (IPv4) or 128 (IPv6) lookups on a hit. Instead the cache keys on a
 // fixed-size bucket around the address (a /24 for IPv4, a /48 for IPv6): the
 // databases are binary tries whose leaves partition the address space, so a
 // bucket lies either inside one leaf network or it is split into several
 // narrower leaves. A leaf of the bucket's size has the bucket's entry (one
-// map lookup on a hit). A leaf wider than the bucket has one entry of its
+// probe on a hit). A leaf wider than the bucket has one entry of its
 // own, found after the bucket probe misses by probing the few lengths cached
 // in its /16 or /32 (see cache.wide4): it is not copied into each bucket it
 // covers, since most buckets of a capture with many remote networks are
@@ -26,8 +26,8 @@ import (
 // entry lists the prefix lengths it holds, and those networks have entries
 // of their own.
 //
-// It is sharded by bucket, each shard a plain map under a mutex, bounded,
-// and evicts with CLOCK (second chance): a hit sets the entry's reference
+// It is sharded by bucket, each shard an open-addressing table of slots
+// under a mutex (see shard), bounded, and evicts with CLOCK (second chance): a hit sets the entry's reference
 // bit; the hand clears bits until it finds an unreferenced entry.
 //
 // Senders choose the addresses, so the hash is keyed by a secret seed
@@ -42,8 +42,8 @@ const (
 )
 
 // cacheKey is a prefix in the 128-bit space (IPv4 as IPv4-mapped IPv6, its
-// length plus 96): a comparable map key without padding, so that the map
-// hashes it as plain memory.
+// length plus 96): three words without padding, compared and hashed as
+// plain memory.
 type cacheKey struct {
 	hi, lo, bits uint64
 }

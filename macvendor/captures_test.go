@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
 )
@@ -78,7 +79,7 @@ func TestRealCaptures(t *testing.T) {
 	}
 }
 
-func accountFile(t *testing.T, path string, src *Source, by flow.Grouping) []*flow.Group {
+func accountFile(t *testing.T, path string, src *Source, by flow.Grouping) []*flow.Aggregate {
 	t.Helper()
 	res, err := geo.NewResolver(geo.Options{SearchDirs: []string{}})
 	if err != nil {
@@ -90,7 +91,7 @@ func accountFile(t *testing.T, path string, src *Source, by flow.Grouping) []*fl
 	cfg := flow.DefaultConfig()
 	cfg.Grouping = by
 	w := flow.NewWorker(flow.NewAccountant(env, cfg), true)
-	fs, err := capture.OpenFile(path)
+	fs, err := pcapfile.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,5 +108,5 @@ func accountFile(t *testing.T, path string, src *Source, by flow.Grouping) []*fl
 		w.Handle(&fr)
 	}
 	w.Flush()
-	return w.Acct.Groups()
+	return w.Acct.Aggregates()
 }

@@ -111,7 +111,7 @@ func (inv *Inventory) ObserveStarted(f *enrich.Facts, v policy.Verdict, at int64
 
 // ObserveEnded adds an ended flow's bytes to its local device
 // (flow.EndObserver).
-func (inv *Inventory) ObserveEnded(ev *flow.FlowEvent) {
+func (inv *Inventory) ObserveEnded(ev *flow.Event) {
 	f := ev.Facts
 	if f == nil || !f.Device.HasMAC || ev.Transit {
 		return

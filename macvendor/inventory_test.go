@@ -33,7 +33,7 @@ type lab struct {
 	t    *testing.T
 	acct *flow.Accountant
 	inv  *Inventory
-	evs  []flow.FlowEvent
+	evs  []flow.Event
 }
 
 func newLab(t *testing.T, grouping flow.Grouping) *lab {
@@ -51,7 +51,7 @@ func newLab(t *testing.T, grouping flow.Grouping) *lab {
 	l := &lab{t: t, inv: NewInventory(InventoryOptions{Policy: env.Policy, Now: func() time.Time { return time.Unix(10, 0) }})}
 	cfg := flow.DefaultConfig()
 	cfg.Grouping = grouping
-	l.acct = flow.NewAccountant(env, cfg, l.inv, flow.FlaggedFunc(func(ev *flow.FlowEvent) {
+	l.acct = flow.NewAccountant(env, cfg, l.inv, flow.FlaggedFunc(func(ev *flow.Event) {
 		c := *ev
 		f := *ev.Facts
 		c.Facts, c.Location = &f, f.Location
@@ -135,7 +135,7 @@ func TestInventoryThroughTheAccountant(t *testing.T) {
 		bytes                                    uint64
 	}
 	rows := map[row]bool{}
-	for _, g := range l.acct.Groups() {
+	for _, g := range l.acct.Aggregates() {
 		k := g.Key
 		mac := ""
 		if k.HasMAC {

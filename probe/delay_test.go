@@ -4,9 +4,10 @@ package probe
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,35 +16,48 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/jurismon/jurismon/internal/netnstest"
 	"github.com/jurismon/jurismon/latency"
 	"golang.org/x/sys/unix"
 )
+
+// errNoTUN says the kernel has no TUN device to give.
+var errNoTUN = errors.New("no TUN device")
 
 // openTUN creates TUN device name in namespace n (no packet info header).
 func (l *lab) openTUN(n, name string) *os.File {
 	l.t.Helper()
 	var f *os.File
-	l.in(n, func() {
+	err := l.in(n, func() error {
 		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			l.t.Skipf("no TUN device: %v", err)
+			return fmt.Errorf("%w: %v", errNoTUN, err)
 		}
 		ifr, err := unix.NewIfreq(name)
 		if err != nil {
-			l.t.Fatal(err)
+			unix.Close(fd)
+			return err
 		}
 		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
 		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 			unix.Close(fd)
-			l.t.Fatalf("TUNSETIFF %s: %v", name, err)
+			return fmt.Errorf("TUNSETIFF %s: %v", name, err)
 		}
 		// Non-blocking, so the runtime poller serves reads and Close
 		// ends them.
 		if err := unix.SetNonblock(fd, true); err != nil {
-			l.t.Fatal(err)
+			unix.Close(fd)
+			return err
 		}
 		f = os.NewFile(uintptr(fd), name)
+		return nil
 	})
+	if errors.Is(err, errNoTUN) {
+		l.t.Skip(err)
+	}
+	if err != nil {
+		l.t.Fatal(err)
+	}
 	return f
 }
 
@@ -98,9 +112,7 @@ func (l *lab) delayLink(na, ia, nb, ib, a4, b4, a6, b6 string, delay time.Durati
 //	agent ─ r1 (DE) ─ r2 (JP!) ═20ms═ far (EG) 198.51.100.2 / 2001:db8:6::2
 func TestNetnsPlausibility(t *testing.T) {
 	l := newLab(t)
-	l.ip("netns", "add", l.ns("far"))
-	farNS := l.ns("far")
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", farNS).Run() })
+	netnstest.Add(t, l.ns("far"))
 	l.exec("far", "sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0")
 	l.delayLink("r2", "r2far", "far", "farr2", "198.51.100.1/30", "198.51.100.2/30", "2001:db8:6::1/64", "2001:db8:6::2/64", 20*time.Millisecond)
 	l.ip("-n", l.ns("r1"), "route", "add", "198.51.100.0/30", "via", "192.0.2.6")

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/jurismon/jurismon/internal/netnstest"
 )
@@ -45,9 +42,7 @@ func newLab(t *testing.T) *lab {
 	l := &lab{t: t, prefix: fmt.Sprintf("jmprobe-%d-", os.Getpid())}
 	nss := []string{"agent", "r1", "r2", "r3", "target"}
 	for _, n := range nss {
-		l.ip("netns", "add", l.ns(n))
-		ns := l.ns(n)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+		netnstest.Add(t, l.ns(n))
 		l.ip("-n", l.ns(n), "link", "set", "lo", "up")
 		// Strict reverse-path filtering would drop the asymmetric return
 		// path once r1 sends through r3.
@@ -138,33 +133,9 @@ func (l *lab) switchToR3() {
 	l.route("r1", labTarget6, "", "2001:db8:4::2")
 }
 
-// in runs fn on a thread moved into namespace n. Sockets that fn opens
-// belong to n and keep working from any goroutine afterwards.
-func (l *lab) in(n string, fn func()) {
-	l.t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		l.t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + l.ns(n))
-	if err != nil {
-		runtime.UnlockOSThread()
-		l.t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		l.t.Fatalf("setns %s: %v", n, err)
-	}
-	defer func() {
-		// A thread that cannot go back stays locked, and Go ends it
-		// when the goroutine exits instead of reusing it.
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
-	fn()
+// in runs fn on a thread moved into namespace n (netnstest.Run). Sockets
+// that fn opens belong to n and keep working from any goroutine afterwards.
+// fn runs on another goroutine: it reports failures as errors.
+func (l *lab) in(n string, fn func() error) error {
+	return netnstest.Run(l.ns(n), fn)
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/jurismon/jurismon/internal/netnstest"
 )
 
 // labProber opens a prober in the lab's agent namespace and a TCP
@@ -26,16 +28,13 @@ import (
 func labProber(t *testing.T, l *lab, opts Options) *Prober {
 	t.Helper()
 	var p *Prober
-	var err error
-	l.in("agent", func() { p, err = NewProber(opts) })
-	if err != nil {
+	if err := l.in("agent", func() (err error) { p, err = NewProber(opts); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
 	for _, addr := range []string{net.JoinHostPort(labTarget4, "8443"), net.JoinHostPort(labTarget6, "8443")} {
 		var ln net.Listener
-		l.in("target", func() { ln, err = net.Listen("tcp", addr) })
-		if err != nil {
+		if err := l.in("target", func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ln.Close() })
@@ -131,21 +130,20 @@ func countries(tr *Trace) []string {
 // waitPaths waits until every target has a trace started after since.
 func waitPaths(t *testing.T, s *Scheduler, n int, since time.Time) map[string]*Trace {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		got := map[string]*Trace{}
+	var got map[string]*Trace
+	netnstest.Eventually(t, 20*time.Second, func() error {
+		got = map[string]*Trace{}
 		for _, tr := range s.Paths() {
 			if tr.Started.After(since) {
 				got[tr.Target.Name] = tr
 			}
 		}
-		if len(got) == n {
-			return got
+		if len(got) != n {
+			return fmt.Errorf("fewer than %d traces after %v: %d", n, since, len(s.Paths()))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("fewer than %d traces after %v: %d", n, since, len(s.Paths()))
-	return nil
+		return nil
+	})
+	return got
 }
 
 // TestNetnsScheduledPaths runs the scheduler over the lab: countries of the

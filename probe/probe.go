@@ -1,7 +1,3 @@
-// Package probe traces the network paths to chosen destinations, Paris
-// traceroute style, resolves the country and jurisdiction of every hop,
-// checks that hop round-trip times are physically possible for the claimed
-// locations, and exports what it finds as Prometheus metrics.
 package probe
 
 import (
@@ -146,7 +142,7 @@ type Options struct {
 	SourcePortMin uint16         // first local port of UDP and TCP traces (default 40000)
 }
 
-func (o *Options) setDefaults() error {
+func (o *Options) applyDefaults() error {
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -232,7 +228,7 @@ type probeStats struct {
 // NewProber opens the raw sockets (needs CAP_NET_RAW) in the network
 // namespace of the calling thread and starts the receive loops.
 func NewProber(opts Options) (*Prober, error) {
-	if err := opts.setDefaults(); err != nil {
+	if err := opts.applyDefaults(); err != nil {
 		return nil, err
 	}
 	socks, err := openSockets()

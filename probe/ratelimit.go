@@ -2,74 +2,40 @@ package probe
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// bucket is a token bucket: rate tokens a second, at most burst stored.
-// Its clock can be replaced so tests count admissions without sleeping.
+// bucket is a token bucket (golang.org/x/time/rate) read through a clock
+// that tests replace, so that they count admissions without sleeping.
 type bucket struct {
-	mu     sync.Mutex
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-	now    func() time.Time
+	lim *rate.Limiter
+	now func() time.Time
 }
 
-func newBucket(rate float64, burst int) *bucket {
-	if burst < 1 {
-		burst = 1
-	}
-	b := &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), now: time.Now}
-	b.last = b.now()
-	return b
+// newBucket returns a bucket of rate tokens a second, at most burst (at
+// least 1) stored, full.
+func newBucket(perSec float64, burst int) *bucket {
+	return &bucket{lim: rate.NewLimiter(rate.Limit(perSec), max(burst, 1)), now: time.Now}
 }
 
 // reserve takes one token and returns how long the caller must wait
-// before using it (0 when one was in the bucket). Tokens may go negative:
-// each waiter is then served in order, one every 1/rate.
-func (b *bucket) reserve() time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// before using it (0 when one was in the bucket). Waiters are served in
+// order, one every 1/rate.
+func (b *bucket) reserve() (*rate.Reservation, time.Duration) {
 	now := b.now()
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	b.tokens--
-	if b.tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-b.tokens / b.rate * float64(time.Second))
+	r := b.lim.ReserveN(now, 1)
+	return r, r.DelayFrom(now)
 }
 
 // allow takes a token only if one is available now.
-func (b *bucket) allow() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
+func (b *bucket) allow() bool { return b.lim.AllowN(b.now(), 1) }
 
-// cancel gives back a token reserved but not used.
-func (b *bucket) cancel() {
-	b.mu.Lock()
-	b.tokens = min(b.burst, b.tokens+1)
-	b.mu.Unlock()
-}
-
-// wait blocks until a token is available or ctx ends.
+// wait blocks until a token is available or ctx ends, giving the token
+// back in the second case.
 func (b *bucket) wait(ctx context.Context) error {
-	d := b.reserve()
+	r, d := b.reserve()
 	if d == 0 {
 		return nil
 	}
@@ -79,7 +45,7 @@ func (b *bucket) wait(ctx context.Context) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		b.cancel()
+		r.CancelAt(b.now())
 		return ctx.Err()
 	}
 }

@@ -25,7 +25,6 @@ func TestBucketCounts(t *testing.T) {
 			now := time.Unix(1000, 0)
 			b := newBucket(c.rate, c.burst)
 			b.now = func() time.Time { return now }
-			b.last = now
 			count := func() int {
 				n := 0
 				for b.allow() {
@@ -49,10 +48,10 @@ func TestBucketReserveQueues(t *testing.T) {
 	now := time.Unix(1000, 0)
 	b := newBucket(4, 2)
 	b.now = func() time.Time { return now }
-	b.last = now
 	var waits []time.Duration
 	for range 5 {
-		waits = append(waits, b.reserve())
+		_, d := b.reserve()
+		waits = append(waits, d)
 	}
 	want := []time.Duration{0, 0, 250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}
 	for i := range want {

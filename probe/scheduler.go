@@ -46,7 +46,7 @@ type SchedulerOptions struct {
 	Resolve func(ctx context.Context, host string) (netip.Addr, error)
 }
 
-func (o *SchedulerOptions) setDefaults() error {
+func (o *SchedulerOptions) applyDefaults() error {
 	if o.Interval == 0 {
 		o.Interval = 10 * time.Minute
 	}
@@ -139,7 +139,7 @@ type prefix struct {
 
 // NewScheduler validates opts. Call Run to start tracing.
 func NewScheduler(t Tracer, opts SchedulerOptions) (*Scheduler, error) {
-	if err := opts.setDefaults(); err != nil {
+	if err := opts.applyDefaults(); err != nil {
 		return nil, err
 	}
 	burst := max(1, int(opts.AutoPerHour/60))

@@ -58,7 +58,6 @@ func TestAutoRateLimit(t *testing.T) {
 	}
 	now := time.Unix(1000, 0)
 	s.auto.now = func() time.Time { return now }
-	s.auto.last = now
 	for i := range 100 {
 		s.Observe(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i), 1}), 1)
 	}

@@ -1,7 +1,3 @@
-// Package report turns accounted traffic into the analyze command's
-// per-jurisdiction report, as a table for people or as JSON or CSV for
-// programs. The JSON and CSV forms are a stable interface: fields are only
-// ever added.
 package report
 
 import (
@@ -9,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
@@ -51,6 +48,8 @@ type Row struct {
 	// VendorRule is the policy's vendors rule that flagged the local
 	// device (in every grouping), else absent.
 	VendorRule string `json:"vendor_rule,omitempty"`
+	// LastSeen is the time of the latest packet, kept for flagged rows only.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 }
 
 // Bytes is the row's traffic in both directions.
@@ -65,21 +64,21 @@ type Direction struct {
 
 // Summary says what was read and how much of it could be accounted.
 type Summary struct {
-	Files          []string             `json:"files"`
-	PacketsRead    uint64               `json:"packets_read"`
-	Decoded        uint64               `json:"packets_decoded"`
-	NotIP          uint64               `json:"packets_not_ip"`
-	Malformed      map[string]uint64    `json:"packets_malformed"`
-	Directions     map[string]Direction `json:"directions"`
-	UnknownLookups uint64               `json:"unknown_locations"`
-	FlaggedBytes   uint64               `json:"flagged_bytes"`
-	FlaggedFlows   uint64               `json:"flagged_flows"`
-	FlowsEvicted   uint64               `json:"flows_evicted"`
-	GroupsFolded   uint64               `json:"groups_folded"`
-	HostsUntracked uint64               `json:"remote_hosts_untracked"`
-	Grouping       string               `json:"grouping"`
-	Tunnels        map[string]uint64    `json:"tunnels"` // tunnels recognised, by protocol
-	Databases      []Database           `json:"databases"`
+	Files            []string             `json:"files"`
+	PacketsRead      uint64               `json:"packets_read"`
+	Decoded          uint64               `json:"packets_decoded"`
+	NotIP            uint64               `json:"packets_not_ip"`
+	Malformed        map[string]uint64    `json:"packets_malformed"`
+	Directions       map[string]Direction `json:"directions"`
+	UnknownLookups   uint64               `json:"unknown_locations"`
+	FlaggedBytes     uint64               `json:"flagged_bytes"`
+	FlaggedFlows     uint64               `json:"flagged_flows"`
+	FlowsEvicted     uint64               `json:"flows_evicted"`
+	AggregatesFolded uint64               `json:"groups_folded"`
+	HostsUntracked   uint64               `json:"remote_hosts_untracked"`
+	Grouping         string               `json:"grouping"`
+	Tunnels          map[string]uint64    `json:"tunnels"` // tunnels recognised, by protocol
+	Databases        []Database           `json:"databases"`
 	// RowsShown and RowsOmitted: --top shows the largest rows only; the
 	// totals above still count every row.
 	RowsShown        int          `json:"rows_shown"`
@@ -90,6 +89,9 @@ type Summary struct {
 	// CaptureHost is the likely capture host when no traffic was local
 	// (every flow transit) and one address is in most flows; else null.
 	CaptureHost *CaptureHost `json:"capture_host"`
+	FirstPacket time.Time    `json:"first_packet,omitzero"` // capture time of the earliest packet read
+	LastPacket  time.Time    `json:"last_packet,omitzero"`
+	Policy      *Policy      `json:"policy,omitempty"` // nil when no policy file was given
 }
 
 // Truncation says where a capture file ends short: everything before the
@@ -122,6 +124,15 @@ type CaptureHost struct {
 	Hint         string `json:"hint"`
 }
 
+// Policy names the policy file the report was judged by.
+type Policy struct {
+	File          string   `json:"file"`
+	SHA256        string   `json:"sha256"`
+	Jurisdictions []string `json:"jurisdictions"`
+	// Text is the file itself, for the HTML record; JSON has its checksum.
+	Text string `json:"-"`
+}
+
 // Database names a geo database the report was made with.
 type Database struct {
 	Name      string `json:"name"`
@@ -134,6 +145,9 @@ type Database struct {
 type Report struct {
 	Rows    []Row   `json:"rows"`
 	Summary Summary `json:"summary"`
+	// Created is when the report was made, shown by the HTML form; the
+	// machine forms leave it out so that they depend on the input only.
+	Created time.Time `json:"-"`
 }
 
 // Flagged reports whether any flagged traffic was seen.
@@ -142,7 +156,7 @@ func (r *Report) Flagged() bool {
 }
 
 // Build makes the rows from the accountant's groups, largest first.
-func Build(groups []*flow.Group, by flow.Grouping, s Summary) *Report {
+func Build(groups []*flow.Aggregate, by flow.Grouping, s Summary) *Report {
 	rep := &Report{Summary: s}
 	rep.Summary.Grouping = by.String()
 	if rep.Summary.Tunnels == nil {
@@ -207,7 +221,7 @@ func portString(p *uint16) string {
 	return fmt.Sprint(*p)
 }
 
-func makeRow(g *flow.Group, by flow.Grouping) Row {
+func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
 	k := &g.Key
 	r := Row{
 		AddressClass:      k.Class.String(),
@@ -224,6 +238,9 @@ func makeRow(g *flow.Group, by flow.Grouping) Row {
 		Folded:            k.Folded,
 		Excepted:          k.Excepted,
 		Embedded:          k.Embedded.String(),
+	}
+	if ts := g.LastSeen.Load(); ts > 0 {
+		r.LastSeen = time.Unix(0, ts).UTC()
 	}
 	if k.Jurisdiction != "" {
 		r.MatchedBy = k.MatchedBy.String()

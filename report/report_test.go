@@ -11,8 +11,8 @@ import (
 	"github.com/jurismon/jurismon/policy"
 )
 
-func group(k flow.GroupKey, to, from uint64) *flow.Group {
-	g := &flow.Group{Key: k}
+func group(k flow.AggregateKey, to, from uint64) *flow.Aggregate {
+	g := &flow.Aggregate{Key: k}
 	g.Bytes[flow.To].Store(to)
 	g.Bytes[flow.From].Store(from)
 	g.Packets[flow.To].Store(1)
@@ -24,10 +24,10 @@ func group(k flow.GroupKey, to, from uint64) *flow.Group {
 // TestBuild: rows are sorted by bytes, fields outside the grouping are "*",
 // special-purpose rows never show a location, and flagged totals add up.
 func TestBuild(t *testing.T) {
-	groups := []*flow.Group{
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "DE"}, 10, 5),
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 100, 0),
-		group(flow.GroupKey{Class: geo.ClassMulticast, Country: "ignored"}, 7, 0),
+	groups := []*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "DE"}, 10, 5),
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "RU", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 100, 0),
+		group(flow.AggregateKey{Class: geo.ClassMulticast, Country: "ignored"}, 7, 0),
 	}
 	rep := Build(groups, flow.ByCountry, Summary{})
 	var got []string
@@ -51,7 +51,7 @@ func TestBuild(t *testing.T) {
 
 func TestWriteFormats(t *testing.T) {
 	remote := netip.MustParseAddr("192.0.2.1")
-	rep := Build([]*flow.Group{group(flow.GroupKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example, \"Carrier\"", Remote: remote}, 1, 2)}, flow.ByRemote, Summary{})
+	rep := Build([]*flow.Aggregate{group(flow.AggregateKey{Class: geo.ClassPublic, Country: "DE", RegisteredCountry: "DE", ASN: 64500, ASOrg: "Example, \"Carrier\"", Remote: remote}, 1, 2)}, flow.ByRemote, Summary{})
 	tests := []struct {
 		format string
 		want   string // a line or fragment the output must hold
@@ -65,6 +65,9 @@ func TestWriteFormats(t *testing.T) {
 		{"table", "1 B"},
 		{"table", "AS64500"},
 		{"table", "192.0.2.1"},
+		{"html", `<th scope="row">Germany (DE)</th>`},
+		{"html", `Example, &#34;Carrier&#34;`},
+		{"svg", `<g class="wm-c" data-cc="DE" data-bytes="3">`},
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
@@ -75,7 +78,7 @@ func TestWriteFormats(t *testing.T) {
 			t.Errorf("%s output lacks %q:\n%s", tt.format, tt.want, b.String())
 		}
 	}
-	if err := rep.Write(&bytes.Buffer{}, "xml"); err == nil || err.Error() != `unknown format "xml" (want one of table, json, csv)` {
+	if err := rep.Write(&bytes.Buffer{}, "xml"); err == nil || err.Error() != `unknown format "xml" (want one of table, json, csv, html, svg)` {
 		t.Errorf("unknown format: %v", err)
 	}
 }
@@ -108,10 +111,10 @@ func TestHumanBytes(t *testing.T) {
 // a row located through an embedded IPv4 address say so in every format,
 // so that they do not look like the plain row of the same country.
 func TestExceptedAndEmbedded(t *testing.T) {
-	groups := []*flow.Group{
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "US"}, 300, 0),
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "US", Excepted: "approved CDN"}, 200, 0),
-		group(flow.GroupKey{Class: geo.ClassPublic, Country: "US", Embedded: geo.EmbedNAT64}, 100, 0),
+	groups := []*flow.Aggregate{
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "US"}, 300, 0),
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "US", Excepted: "approved CDN"}, 200, 0),
+		group(flow.AggregateKey{Class: geo.ClassPublic, Country: "US", Embedded: geo.EmbedNAT64}, 100, 0),
 	}
 	rep := Build(groups, flow.ByCountry, Summary{})
 	tests := []struct {
@@ -143,16 +146,16 @@ func TestExceptedAndEmbedded(t *testing.T) {
 // country, with the location aggregated; a randomised MAC says so, and
 // traffic without a MAC is "unknown".
 func TestDeviceRows(t *testing.T) {
-	g := func(k flow.GroupKey, bytes uint64) *flow.Group {
-		gr := &flow.Group{Key: k}
+	g := func(k flow.AggregateKey, bytes uint64) *flow.Aggregate {
+		gr := &flow.Aggregate{Key: k}
 		gr.Bytes[flow.To].Store(bytes)
 		return gr
 	}
-	groups := []*flow.Group{
-		g(flow.GroupKey{MAC: [6]byte{0x30, 0xfb, 0xb8, 1, 2, 3}, HasMAC: true, Vendor: "HUAWEI TECHNOLOGIES CO.,LTD", VendorCountry: "CN",
+	groups := []*flow.Aggregate{
+		g(flow.AggregateKey{MAC: [6]byte{0x30, 0xfb, 0xb8, 1, 2, 3}, HasMAC: true, Vendor: "HUAWEI TECHNOLOGIES CO.,LTD", VendorCountry: "CN",
 			DeviceRule: "distrusted", Jurisdiction: "sanctioned", MatchedBy: policy.MatchedCountry}, 300),
-		g(flow.GroupKey{MAC: [6]byte{0xda, 0xa1, 0x19, 0, 0, 1}, HasMAC: true, DevicePrivate: true}, 200),
-		g(flow.GroupKey{}, 100),
+		g(flow.AggregateKey{MAC: [6]byte{0xda, 0xa1, 0x19, 0, 0, 1}, HasMAC: true, DevicePrivate: true}, 200),
+		g(flow.AggregateKey{}, 100),
 	}
 	rep := Build(groups, flow.ByDevice, Summary{})
 	var csv, table strings.Builder

@@ -16,7 +16,7 @@ import (
 )
 
 // Formats lists the output forms Write accepts.
-var Formats = []string{"table", "json", "csv"}
+var Formats = []string{"table", "json", "csv", "html", "svg"}
 
 // Write renders the report in one of Formats.
 func (r *Report) Write(w io.Writer, format string) error {
@@ -27,6 +27,10 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteJSON(w)
 	case "csv":
 		return r.WriteCSV(w)
+	case "html":
+		return r.WriteHTML(w)
+	case "svg":
+		return r.Map(w)
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
@@ -232,8 +236,8 @@ func (r *Report) writeSummary(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "tunnels: %s\n", strings.Join(ts, ", "))
 	}
-	if s.FlowsEvicted > 0 || s.GroupsFolded > 0 || s.HostsUntracked > 0 {
-		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.GroupsFolded, s.HostsUntracked)
+	if s.FlowsEvicted > 0 || s.AggregatesFolded > 0 || s.HostsUntracked > 0 {
+		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.AggregatesFolded, s.HostsUntracked)
 	}
 	if s.RowsOmitted > 0 {
 		fmt.Fprintf(&b, "rows: %d largest shown, %d more not shown (--top)\n", s.RowsShown, s.RowsOmitted)

@@ -94,10 +94,10 @@ printf "tcpdump:  %7ss  %6s Mpps   (tcpdump -r FILE -w /dev/null)\n" "$t_tcpdump
 
 if [[ ${BENCH_READER:-0} == 1 ]]; then
 	# The capture reader alone: one pass over the file per iteration.
-	line=$(JURISMON_BENCH_PCAP=$pcap taskset -c "$cpu" go test ./capture -run '^$' \
+	line=$(JURISMON_BENCH_PCAP=$pcap taskset -c "$cpu" go test ./capture/pcapfile -run '^$' \
 		-bench 'BenchmarkReadPcap$/jurismon-mmap' -benchtime "${runs}x" | grep Benchmark)
 	t_reader=$(awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") printf "%.3f", $i / 1e9 }' <<<"$line")
-	printf "reader:   %7ss  %6s Mpps   (capture.FileSource alone, go test -bench)\n" "$t_reader" "$(pps "$t_reader")"
+	printf "reader:   %7ss  %6s Mpps   (pcapfile.FileSource alone, go test -bench)\n" "$t_reader" "$(pps "$t_reader")"
 fi
 
 if ((have_jurismon)); then

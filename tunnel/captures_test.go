@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
 	"github.com/jurismon/jurismon/enrich"
 )
 
@@ -53,7 +54,7 @@ type flowRun struct {
 // length would. It returns the protocol found for each flow ("" for none).
 func classifyFile(t *testing.T, path string, snap int) map[flowKey]string {
 	t.Helper()
-	src, err := capture.OpenFile(path)
+	src, err := pcapfile.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,5 @@
 //go:build linux
 
-// Command jurismon-loadgen sends a realistic mix of TCP, UDP and ICMP
-// frames (64 to 1500 bytes, IPv4 and IPv6, many flows) on one interface
-// through an AF_PACKET socket in sendmmsg batches, at a fixed rate or as fast
-// as it can, for a bounded time. It is meant for benchmarking capture on a
-// veth pair inside test network namespaces (see scripts/bench-live.sh).
-//
-// Every address it writes is in the documentation ranges (192.0.2.0/24,
-// 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), and it refuses to run on
-// an interface that has no documentation-range address or has any other
-// address but a link-local one, so it cannot flood a real network.
-//
-// The destination MAC address is, by default, one that no interface has: the
-// receiving side's packet sockets still see every frame, but its IP stack
-// drops them as addressed to another host instead of answering them, which
-// keeps the benchmark about capture.
-//
-// With -capture it is the other end instead: it captures on -i with
-// jurismon's live capture (capture.LiveCapture, -workers sockets in a fanout
-// group) and a handler that only counts, until SIGINT or SIGTERM, then
-// prints frames and kernel drops. That measures the capture layer alone.
 package main
 
 import (
@@ -58,6 +38,10 @@ type config struct {
 	capture  bool
 	workers  int
 	senders  int
+	collide  int
+	bits     int
+	// collideFlows are made once from collide, shared by the senders.
+	collideFlows []flow
 }
 
 func run() int {
@@ -73,6 +57,8 @@ func run() int {
 	flag.BoolVar(&cfg.capture, "capture", false, "capture and count frames on -i until SIGINT instead of sending")
 	flag.IntVar(&cfg.workers, "workers", 1, "with -capture: sockets in the fanout group")
 	flag.IntVar(&cfg.senders, "senders", 1, "sending threads, each with its own socket and frames (1..64); -rate is shared among them")
+	flag.IntVar(&cfg.collide, "collide", 0, "send N UDP flows whose ports collide in the flow table's old unkeyed hash (a hash-flooding attack; replaces the mix)")
+	flag.IntVar(&cfg.bits, "collide-bits", 16, "with -collide: low hash bits the flows share (8..20; each more doubles the search)")
 	flag.Parse()
 	if cfg.capture {
 		if err := countFrames(cfg); err != nil {
@@ -84,6 +70,11 @@ func run() int {
 	if err := validate(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "jurismon-loadgen:", err)
 		return 2
+	}
+	if cfg.collide > 0 {
+		cfg.collideFlows = collidingFlows(cfg.collide, cfg.bits)
+		cfg.flows = len(cfg.collideFlows)
+		fmt.Printf("%d flows sharing %d bits of the old flow hash\n", cfg.flows, cfg.bits)
 	}
 	res, err := send(cfg)
 	if err != nil {
@@ -108,6 +99,10 @@ func validate(cfg config) error {
 		return fmt.Errorf("-flows %d: must be within 1..65536", cfg.flows)
 	case cfg.batch < 1 || cfg.batch > 1024:
 		return fmt.Errorf("-batch %d: must be within 1..1024", cfg.batch)
+	case cfg.collide < 0 || cfg.collide > 60000:
+		return fmt.Errorf("-collide %d: must be within 0..60000", cfg.collide)
+	case cfg.collide > 0 && (cfg.bits < 8 || cfg.bits > 20):
+		return fmt.Errorf("-collide-bits %d: must be within 8..20", cfg.bits)
 	case cfg.senders < 1 || cfg.senders > 64:
 		return fmt.Errorf("-senders %d: must be within 1..64", cfg.senders)
 	case cfg.rate > 0 && cfg.rate < cfg.senders:
@@ -341,6 +336,9 @@ func sendOne(cfg config, ifi *net.Interface, sender int) (result, error) {
 	flows := make([]flow, cfg.flows)
 	for i := range flows {
 		flows[i] = randomFlow(r)
+	}
+	if cfg.collideFlows != nil {
+		flows = cfg.collideFlows
 	}
 	poolSize := min(max(4*cfg.flows, 4096), 65536)
 	pool := make([][]byte, poolSize)

@@ -1,7 +1,5 @@
 //go:build !linux
 
-// Command jurismon-loadgen needs Linux: it sends through an AF_PACKET
-// socket with sendmmsg.
 package main
 
 import (
@@ -9,6 +7,8 @@ import (
 	"os"
 )
 
+// main says that jurismon-loadgen needs Linux: it sends through an
+// AF_PACKET socket with sendmmsg.
 func main() {
 	fmt.Fprintln(os.Stderr, "jurismon-loadgen: only Linux is supported (AF_PACKET, sendmmsg)")
 	os.Exit(2)

@@ -87,3 +87,26 @@ func TestValidate(t *testing.T) {
 		t.Error("checkInterface accepted lo (127.0.0.1 is outside the documentation ranges)")
 	}
 }
+
+func TestCollidingFlows(t *testing.T) {
+	const n = 300
+	const bits = 12
+	flows := collidingFlows(n, bits)
+	if len(flows) != n {
+		t.Fatalf("%d flows, want %d", len(flows), n)
+	}
+	seen := map[[2]uint16]bool{}
+	want := oldFlowHash(flows[0].src, flows[0].dst, flows[0].sport, flows[0].dport, 17) & (1<<bits - 1)
+	for _, f := range flows {
+		if seen[[2]uint16{f.sport, f.dport}] {
+			t.Fatalf("flow %v twice", f)
+		}
+		seen[[2]uint16{f.sport, f.dport}] = true
+		if h := oldFlowHash(f.src, f.dst, f.sport, f.dport, 17) & (1<<bits - 1); h != want {
+			t.Errorf("flow %v: low hash bits %#x, want %#x", f, h, want)
+		}
+		if !isDocumentation(f.src) || !isDocumentation(f.dst) || f.src.Compare(f.dst) >= 0 {
+			t.Errorf("flow %v: want documentation addresses, source lower (endpoint A of the key)", f)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
 )
 
 func TestParseSize(t *testing.T) {
@@ -114,7 +115,7 @@ func TestGeneratedTraffic(t *testing.T) {
 	}
 	local4, local6 := netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd6a:7572:6973::/48")
 
-	src, err := capture.OpenFile(path)
+	src, err := pcapfile.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

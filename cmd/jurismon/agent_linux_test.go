@@ -56,6 +56,9 @@ const (
 type lab struct {
 	t    *testing.T
 	a, b string // namespace names
+	// mgmt is the management link in the test's namespace (its peer in
+	// "a" is jmm1), hostIP and agentIP the /30 on it.
+	mgmt, hostIP, agentIP string
 }
 
 func run1(t *testing.T, args ...string) {
@@ -66,17 +69,41 @@ func run1(t *testing.T, args ...string) {
 }
 
 func newLab(t *testing.T) *lab {
+	return newLabWith(t, "jmm0", mgmtHost, mgmtAgent)
+}
+
+// newLabWith is newLab with another management link in the test's namespace
+// and other addresses on it, for a lab that must not meet the default one
+// (the soak suite, which runs while other agent tests may).
+func newLabWith(t *testing.T, mgmtLink, hostIP, agentIP string) *lab {
 	netnstest.Require(t)
 	id := strconv.Itoa(os.Getpid() % 100000)
-	l := &lab{t: t, a: "jmagent-" + id + "-a", b: "jmagent-" + id + "-b"}
+	l := &lab{t: t, a: "jmagent-" + id + "-a", b: "jmagent-" + id + "-b", mgmt: mgmtLink, hostIP: hostIP, agentIP: agentIP}
 	netnstest.Add(t, l.a)
 	netnstest.Add(t, l.b)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", "jmm0").Run() })
+	t.Cleanup(func() { exec.Command("ip", "link", "del", l.mgmt).Run() })
+	for _, c := range l.commands() {
+		run1(t, c...)
+	}
+	return l
+}
+
+// recreateVeth re-creates the captured veth pair after a test deleted it:
+// the lab's commands that concern it.
+func (l *lab) recreateVeth() {
+	for _, c := range l.commands() {
+		if strings.Contains(strings.Join(c, " "), "jma0") || strings.Contains(strings.Join(c, " "), "jmb0") {
+			run1(l.t, c...)
+		}
+	}
+}
+
+func (l *lab) commands() [][]string {
 	inA := []string{"ip", "netns", "exec", l.a}
 	inB := []string{"ip", "netns", "exec", l.b}
-	cmds := [][]string{
+	return [][]string{
 		{"ip", "link", "add", "jma0", "netns", l.a, "address", agentMAC, "type", "veth", "peer", "name", "jmb0", "netns", l.b, "address", peerMAC},
-		{"ip", "link", "add", "jmm0", "type", "veth", "peer", "name", "jmm1", "netns", l.a},
+		{"ip", "link", "add", l.mgmt, "type", "veth", "peer", "name", "jmm1", "netns", l.a},
 		append(inA, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0"),
 		// Only an MSS option on SYNs, so that their size is known: 44 and 64 bytes.
 		append(inB, "sysctl", "-qw", "net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_sack=0", "net.ipv4.tcp_window_scaling=0", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.router_solicitations=0"),
@@ -85,19 +112,19 @@ func newLab(t *testing.T) *lab {
 		append(inA, "ip", "link", "set", "jmm1", "up"),
 		append(inB, "ip", "link", "set", "lo", "up"),
 		append(inB, "ip", "link", "set", "jmb0", "up"),
-		{"ip", "link", "set", "jmm0", "up"},
+		{"ip", "link", "set", l.mgmt, "up"},
 		append(inA, "ip", "addr", "add", agentV4+"/25", "dev", "jma0"),
 		append(inA, "ip", "addr", "add", agentUSv4+"/24", "dev", "jma0"),
 		append(inA, "ip", "addr", "add", agentRUv6+"/64", "dev", "jma0", "nodad"),
 		append(inA, "ip", "addr", "add", agentDEv6+"/64", "dev", "jma0", "nodad"),
 		append(inA, "ip", "route", "add", peerRUv4+"/32", "dev", "jma0"),
-		append(inA, "ip", "addr", "add", mgmtAgent+"/30", "dev", "jmm1"),
+		append(inA, "ip", "addr", "add", l.agentIP+"/30", "dev", "jmm1"),
 		append(inB, "ip", "addr", "add", peerRUv4+"/25", "dev", "jmb0"),
 		append(inB, "ip", "addr", "add", peerUSv4+"/24", "dev", "jmb0"),
 		append(inB, "ip", "addr", "add", peerRUv6+"/64", "dev", "jmb0", "nodad"),
 		append(inB, "ip", "addr", "add", peerDEv6+"/64", "dev", "jmb0", "nodad"),
 		append(inB, "ip", "route", "add", agentV4+"/32", "dev", "jmb0"),
-		{"ip", "addr", "add", mgmtHost + "/30", "dev", "jmm0"},
+		{"ip", "addr", "add", l.hostIP + "/30", "dev", l.mgmt},
 		// Static neighbours: no ARP or neighbour discovery between the
 		// global addresses, whose ICMPv6 would add to the counts.
 		append(inA, "ip", "neigh", "add", peerRUv4, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"),
@@ -109,10 +136,6 @@ func newLab(t *testing.T) *lab {
 		append(inB, "ip", "neigh", "add", agentRUv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
 		append(inB, "ip", "neigh", "add", agentDEv6, "lladdr", agentMAC, "dev", "jmb0", "nud", "permanent"),
 	}
-	for _, c := range cmds {
-		run1(t, c...)
-	}
-	return l
 }
 
 // in runs fn on an OS thread inside namespace ns. Sockets keep the
@@ -254,25 +277,22 @@ func scrape(t *testing.T) map[string]float64 {
 
 func waitHTTP(t *testing.T, url string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	netnstest.Eventually(t, timeout, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return fmt.Errorf("%s not ready (last error %v)", url, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %v (last error %v)", url, timeout, err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s not ready: %s", url, resp.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestAgentEndToEnd(t *testing.T) {
 	l := newLab(t)
-	dir := t.TempDir()
+	dir := agentDir(t)
 	pol := filepath.Join(dir, "policy.yml")
 	if err := os.WriteFile(pol, []byte(labPolicy), 0o644); err != nil {
 		t.Fatal(err)
@@ -410,6 +430,48 @@ func TestAgentEndToEnd(t *testing.T) {
 	checkEvents(t, eventsFile)
 }
 
+// agentDir returns a directory for the files of an agent started as root:
+// owned by the user it becomes once capture runs (nobody), so that event
+// rotation can create files there, and open to read, so that database and
+// policy reloads can read what the test writes.
+func agentDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	to, err := resolveRunAs("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test's temporary root is private (0700): let nobody through.
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, to.uid, to.gid); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// giveToAgentUser hands the files in dir to the user the agent becomes.
+func giveToAgentUser(t *testing.T, dir string) {
+	t.Helper()
+	to, err := resolveRunAs("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := os.Chown(filepath.Join(dir, e.Name()), to.uid, to.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
@@ -428,17 +490,12 @@ func copyFile(t *testing.T, from, to string) {
 // waitMetric polls the agent until the series has the value.
 func waitMetric(t *testing.T, series string, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, ok := scrape(t)[series]
-		if ok && got == want {
-			return
+	netnstest.Eventually(t, 10*time.Second, func() error {
+		if got, ok := scrape(t)[series]; !ok || got != want {
+			return fmt.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v (present %v), want %v", series, got, ok, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // checkReload: a bad policy or database keeps the last good state running
@@ -626,16 +683,12 @@ func promQuery(t *testing.T, dir string) {
 	addr := startPrometheus(t, dir)
 	q := `sum(jurismon_flagged_bytes_total{jurisdiction="sanctioned"})`
 	want := strconv.Itoa(5*128 + 2*44 + 3*104 + 2*40 + 3*104)
-	deadline := time.Now().Add(30 * time.Second)
-	var last []promResult
-	for time.Now().Before(deadline) {
-		last = query(t, addr, q)
-		if len(last) == 1 && last[0].Value[1] == want {
-			return
+	netnstest.Eventually(t, 30*time.Second, func() error {
+		if last := query(t, addr, q); len(last) != 1 || last[0].Value[1] != want {
+			return fmt.Errorf("Prometheus never answered %s = %s; last answer: %+v", q, want, last)
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("Prometheus never answered %s = %s; last answer: %+v", q, want, last)
+		return nil
+	})
 }
 
 // matches reports whether every series in want has its value in got.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/capture/pcapfile"
 	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
@@ -47,7 +49,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
 	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor), tunnel (one row per tunnel or VPN).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device", "tunnel")
-	enumFlag(c.cmd, "format", "Output format: table, json, csv.", "table", &c.format, report.Formats...)
+	enumFlag(c.cmd, "format", "Output format: table, json, csv, html (a self-contained report to read and print), svg (the map alone).", "table", &c.format, report.Formats...)
 	c.cmd.Flag("top", "Show only the N largest rows (0: all); the summary's totals still count every row.").Default("0").IntVar(&c.top)
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
@@ -56,7 +58,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("report.max-rows", "Row cap: past it, new groups fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("report.max-rows", "Aggregate (row) cap: past it, new aggregates fold into one row per country and verdict.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.vendors.register(c.cmd, false)
 	c.cmd.Flag("report.max-hosts", "Distinct remote hosts tracked for the host counts.").Default(fmt.Sprint(c.flows.MaxHosts)).IntVar(&c.flows.MaxHosts)
 	return c
@@ -106,7 +108,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		return err
 	}
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
-	env.SetHostNetworks(local)
+	env.LocalNetworks = local
 	vendors, err := c.vendors.open(logger)
 	if err != nil {
 		return err
@@ -136,8 +138,11 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		s.CaptureHost = hosts.hint(s)
 	}
 	s.Tunnels = tun.inventory.Started()
-	rep := report.Build(acct.Groups(), by, s)
+	rep := report.Build(acct.Aggregates(), by, s)
 	rep.Top(c.top)
+	rep.Summary.FirstPacket, rep.Summary.LastPacket = an.span.times()
+	rep.Summary.Policy = policySummary(c.config, pol)
+	rep.Created = time.Now()
 	if err := rep.Write(os.Stdout, c.format); err != nil {
 		return err
 	}
@@ -213,6 +218,34 @@ func distinctFiles(files []string) error {
 	return nil
 }
 
+// policySummary names the policy file in the report, or nil without one.
+func policySummary(path string, pol *policy.Policy) *report.Policy {
+	if path == "" {
+		return nil
+	}
+	sum := pol.Checksum()
+	text, _ := os.ReadFile(path) // just parsed; the checksum is what counts if it changed since
+	return &report.Policy{File: path, SHA256: hex.EncodeToString(sum[:]), Jurisdictions: pol.Jurisdictions(), Text: string(text)}
+}
+
+// timeSpan is the capture time of the earliest and latest frame read.
+type timeSpan struct{ first, last int64 } // Unix nanoseconds; first 0 until a frame
+
+func (s *timeSpan) add(ts int64) {
+	if ts < s.first || s.first == 0 {
+		s.first = ts
+	}
+	s.last = max(s.last, ts)
+}
+
+// times returns the span, zero times when no frame was read.
+func (s *timeSpan) times() (first, last time.Time) {
+	if s.first == 0 && s.last == 0 {
+		return time.Time{}, time.Time{}
+	}
+	return time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC()
+}
+
 func (c *analyzeCommand) showProgress() bool {
 	switch c.progress {
 	case "always":
@@ -245,6 +278,7 @@ type analysis struct {
 	// know, so that the summary can name them.
 	unsupported map[capture.LinkType]uint64
 	truncated   []report.Truncation
+	span        timeSpan // capture times of the first and last packets read
 }
 
 // progressMin is the file size from which a progress line is worth showing.
@@ -255,7 +289,7 @@ const progressMin = 64 << 20
 // everything before the cut is accounted, as tcpdump reads it, and the cut
 // is recorded for the summary.
 func (an *analysis) file(name string, progress bool) error {
-	fs, err := capture.OpenFile(name) // "-" arrives as /dev/stdin, which streams
+	fs, err := pcapfile.OpenFile(name) // "-" arrives as /dev/stdin, which streams
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			an.cut(name, 0, err)
@@ -285,6 +319,7 @@ func (an *analysis) file(name string, progress bool) error {
 			return err
 		}
 		read++
+		an.span.add(f.Timestamp)
 		if an.w.Handle(&f) == capture.UnsupportedLink {
 			an.unsupported[f.Link]++
 		}
@@ -325,16 +360,16 @@ func (an *analysis) summary(files []string, res *geo.Resolver) report.Summary {
 	w := an.w
 	acct, d := w.Acct, &w.Decodes
 	s := report.Summary{
-		Files:          files,
-		PacketsRead:    d.Frames(),
-		Decoded:        d.Load(capture.Decoded),
-		NotIP:          d.Load(capture.NotIP),
-		Malformed:      map[string]uint64{},
-		Directions:     map[string]report.Direction{},
-		UnknownLookups: acct.Stats.UnknownLookups.Load(),
-		FlowsEvicted:   acct.Stats.FlowsEvicted.Load(),
-		GroupsFolded:   acct.Folded(),
-		HostsUntracked: acct.Stats.HostsUntracked.Load(),
+		Files:            files,
+		PacketsRead:      d.Frames(),
+		Decoded:          d.Load(capture.Decoded),
+		NotIP:            d.Load(capture.NotIP),
+		Malformed:        map[string]uint64{},
+		Directions:       map[string]report.Direction{},
+		UnknownLookups:   acct.Stats.UnknownLookups.Load(),
+		FlowsEvicted:     acct.Stats.FlowsEvicted.Load(),
+		AggregatesFolded: acct.Folded(),
+		HostsUntracked:   acct.Stats.HostsUntracked.Load(),
 	}
 	for r := range capture.NumResults {
 		if n := d.Load(r); r.Malformed() && n > 0 {
@@ -391,7 +426,7 @@ func newHostCounter() *hostCounter {
 
 // ObserveEnded counts the remote endpoints of an ended flow: both of a
 // transit flow (flow.EndObserver).
-func (h *hostCounter) ObserveEnded(ev *flow.FlowEvent) {
+func (h *hostCounter) ObserveEnded(ev *flow.Event) {
 	h.count(ev.Remote.Addr())
 	if ev.Transit {
 		h.count(ev.Local.Addr())

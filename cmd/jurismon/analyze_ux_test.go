@@ -249,7 +249,7 @@ func TestAnalyzeUsage(t *testing.T) {
 		stderr string
 		stdout string
 	}{
-		{"enum names its flag", []string{"--format", "xml", capFile}, exitUsage, `--format: must be one of table, json, csv, got "xml"`, ""},
+		{"enum names its flag", []string{"--format", "xml", capFile}, exitUsage, `--format: must be one of table, json, csv, html, svg, got "xml"`, ""},
 		{"grouping names its flag", []string{"--by", "planet", capFile}, exitUsage, `--by: must be one of location, country, asn, remote, local-remote, device, tunnel, got "planet"`, ""},
 		{"progress names its flag", []string{"--progress", "sometimes", capFile}, exitUsage, `--progress: must be one of auto, always, never, got "sometimes"`, ""},
 		{"same file twice", []string{capFile, capFile}, exitError, capFile + " is given twice", ""},
@@ -310,7 +310,7 @@ func TestEnumFlagErrors(t *testing.T) {
 	}{
 		{[]string{"run", "--metrics.asn", "all"}, `--metrics.asn: must be one of none, flagged, top, got "all"`},
 		{[]string{"run", "--capture.engine", "pcap"}, `--capture.engine: must be one of ring, afpacket, got "pcap"`},
-		{[]string{"analyze", "--format=xml", "x.pcap"}, `--format: must be one of table, json, csv, got "xml"`},
+		{[]string{"analyze", "--format=xml", "x.pcap"}, `--format: must be one of table, json, csv, html, svg, got "xml"`},
 	} {
 		_, errOut, code := jurismon(t, tt.args...)
 		if code != exitUsage || !strings.Contains(errOut, tt.want) {

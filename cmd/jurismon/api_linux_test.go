@@ -39,7 +39,7 @@ func startLabAgentNoWait(t *testing.T, l *lab, extra ...string) (base string) {
 // sets --events.interval.
 func startLabAgentPolicy(t *testing.T, l *lab, policy string, extra ...string) (base string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir := agentDir(t) // the policy is re-read by the agent once it is nobody
 	pol := filepath.Join(dir, "policy.yml")
 	if err := os.WriteFile(pol, []byte(policy), 0o644); err != nil {
 		t.Fatal(err)

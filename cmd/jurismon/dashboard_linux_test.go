@@ -22,6 +22,8 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/jurismon/jurismon/geo/geotest"
+	"github.com/jurismon/jurismon/internal/dashboard"
+	"github.com/jurismon/jurismon/internal/netnstest"
 	"github.com/jurismon/jurismon/internal/vpntest"
 )
 
@@ -45,139 +47,22 @@ const (
 // list does not go stale. It is empty: the lab makes every panel's data.
 var noDataInLab = map[string]string{}
 
-// dashPanel is what the test reads of a Grafana panel: rows carry their
-// panels inside (collapsed) or next to them (expanded).
-type dashPanel struct {
-	Title   string `json:"title"`
-	Type    string `json:"type"`
-	Targets []struct {
-		RefID string `json:"refId"`
-		Expr  string `json:"expr"`
-	} `json:"targets"`
-	Panels []dashPanel `json:"panels"`
-}
-
-type dashboard struct {
-	Panels     []dashPanel `json:"panels"`
-	Templating struct {
-		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"` // a string, or {"query": ..., "refId": ...}
-		} `json:"list"`
-	} `json:"templating"`
-}
-
-type panelQuery struct{ panel, refID, expr string }
-
-// variableQuery is a query variable's label_values(selector, label).
-type variableQuery struct{ name, selector, label string }
-
-var labelValuesRE = regexp.MustCompile(`^\s*label_values\((.+),\s*(\w+)\s*\)\s*$`)
-
 // readDashboard returns every panel query and every query variable of a
-// dashboard file.
-func readDashboard(file string) ([]panelQuery, []variableQuery, error) {
-	b, err := os.ReadFile(file)
+// dashboard file (internal/dashboard, which the deploy tests share).
+func readDashboard(file string) ([]dashboard.Query, []dashboard.LabelValues, error) {
+	d, err := dashboard.Load(file)
 	if err != nil {
 		return nil, nil, err
 	}
-	var d dashboard
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
-	}
-	var qs []panelQuery
-	var walk func([]dashPanel) error
-	walk = func(ps []dashPanel) error {
-		for _, p := range ps {
-			for _, tg := range p.Targets {
-				if strings.TrimSpace(tg.Expr) == "" {
-					return fmt.Errorf("panel %q target %q has no expr", p.Title, tg.RefID)
-				}
-				qs = append(qs, panelQuery{p.Title, tg.RefID, tg.Expr})
-			}
-			if err := walk(p.Panels); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := walk(d.Panels); err != nil {
+	qs, err := d.Queries()
+	if err != nil {
 		return nil, nil, err
 	}
-	var vs []variableQuery
-	for _, v := range d.Templating.List {
-		if v.Type != "query" {
-			continue
-		}
-		q, _ := v.Query.(string)
-		if m, ok := v.Query.(map[string]any); ok {
-			q, _ = m["query"].(string)
-		}
-		sub := labelValuesRE.FindStringSubmatch(q)
-		if sub == nil {
-			return nil, nil, fmt.Errorf("variable %s: query %q is not label_values(selector, label)", v.Name, q)
-		}
-		vs = append(vs, variableQuery{v.Name, sub[1], sub[2]})
+	vs, err := d.LabelValues()
+	if err != nil {
+		return nil, nil, err
 	}
 	return qs, vs, nil
-}
-
-var templateVarRE = regexp.MustCompile(`\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)\]\]|\$(\w+)`)
-
-// expandVariables substitutes Grafana's template variables as Grafana
-// would before sending the query; a variable or format it does not know is
-// an error, since Grafana would leave it in and Prometheus reject it.
-func expandVariables(expr string, vars map[string]string) (string, error) {
-	var bad []string
-	out := templateVarRE.ReplaceAllStringFunc(expr, func(m string) string {
-		sub := templateVarRE.FindStringSubmatch(m)
-		name, format := sub[1]+sub[3]+sub[4], sub[2]
-		v, ok := vars[name]
-		if !ok || (format != "" && format != "regex") {
-			bad = append(bad, m)
-			return m
-		}
-		return v
-	})
-	if len(bad) > 0 {
-		return "", fmt.Errorf("unknown template variables %v in %q", bad, expr)
-	}
-	return out, nil
-}
-
-// grafanaRegexEscape is how Grafana's Prometheus data source writes a
-// selected value into a =~ matcher: regex metacharacters escaped, with the
-// backslash itself escaped for the PromQL string.
-func grafanaRegexEscape(v string) string {
-	return strings.ReplaceAll(regexp.QuoteMeta(v), `\`, `\\`)
-}
-
-func TestExpandVariables(t *testing.T) {
-	vars := map[string]string{"instance": ".+", "jurisdiction": ".*", "__rate_interval": "1m", "__range": "1h"}
-	tests := []struct{ in, want, err string }{
-		{in: `rate(x{instance=~"$instance"}[$__rate_interval])`, want: `rate(x{instance=~".+"}[1m])`},
-		{in: `x{instance=~"${instance}"}[7d] offset $__range`, want: `x{instance=~".+"}[7d] offset 1h`},
-		{in: `x{j=~"${jurisdiction:regex}"}`, want: `x{j=~".*"}`},
-		{in: `x{j=~"[[jurisdiction]]"}`, want: `x{j=~".*"}`},
-		{in: `x{j=~"${jurisdiction:csv}"}`, err: "unknown template variables [${jurisdiction:csv}]"},
-		{in: `x{a="$nosuch"}`, err: "unknown template variables [$nosuch]"},
-	}
-	for _, tt := range tests {
-		got, err := expandVariables(tt.in, vars)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("expandVariables(%q) = %q, %v; want error %q", tt.in, got, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("expandVariables(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	if got := grafanaRegexEscape("203.0.113.2:9746"); got != `203\\.0\\.113\\.2:9746` {
-		t.Errorf("grafanaRegexEscape = %s", got)
-	}
 }
 
 // promInstant is query without failing the test: the caller reports the
@@ -235,17 +120,12 @@ func describe(rs []promResult) string {
 // waitQuery polls Prometheus until q returns data.
 func waitQuery(t *testing.T, addr, q string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		rs, err := promInstant(addr, q)
-		if err == nil && hasData(rs) {
-			return
+	netnstest.Eventually(t, timeout, func() error {
+		if rs, err := promInstant(addr, q); err != nil || !hasData(rs) {
+			return fmt.Errorf("Prometheus has no data for %s (last answer %+v, %v)", q, rs, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus has no data for %s after %v (last answer %+v, %v)", q, timeout, rs, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 var metricNameRE = regexp.MustCompile(`\bjurismon_\w+`)
@@ -285,39 +165,39 @@ type selection struct {
 
 // checkDashboard runs every variable and panel query under each selection
 // and returns the failures.
-func checkDashboard(addr string, qs []panelQuery, vs []variableQuery, sels []selection) []string {
+func checkDashboard(addr string, qs []dashboard.Query, vs []dashboard.LabelValues, sels []selection) []string {
 	var fails []string
 	for _, sel := range sels {
 		for _, v := range vs {
-			sq, err := expandVariables(v.selector, sel.vars)
+			sq, err := dashboard.ExpandVariables(v.Selector, sel.vars)
 			if err != nil {
-				fails = append(fails, fmt.Sprintf("[%s] variable %s: %v", sel.name, v.name, err))
+				fails = append(fails, fmt.Sprintf("[%s] variable %s: %v", sel.name, v.Name, err))
 				continue
 			}
 			rs, err := promInstant(addr, sq)
-			if err == nil && !slices.ContainsFunc(rs, func(r promResult) bool { return r.Metric[v.label] != "" }) {
-				err = fmt.Errorf("no series with a %s label", v.label)
+			if err == nil && !slices.ContainsFunc(rs, func(r promResult) bool { return r.Metric[v.Label] != "" }) {
+				err = fmt.Errorf("no series with a %s label", v.Label)
 			}
 			if err != nil {
-				fails = append(fails, fmt.Sprintf("[%s] variable %s: label_values(%s, %s): %v\n  agent exposes:\n%s", sel.name, v.name, sq, v.label, err, exposed(sq)))
+				fails = append(fails, fmt.Sprintf("[%s] variable %s: label_values(%s, %s): %v\n  agent exposes:\n%s", sel.name, v.Name, sq, v.Label, err, exposed(sq)))
 			}
 		}
 		for _, q := range qs {
-			key := q.panel + "/" + q.refID
-			e, err := expandVariables(q.expr, sel.vars)
+			key := q.Panel + "/" + q.RefID
+			e, err := dashboard.ExpandVariables(q.Expr, sel.vars)
 			if err != nil {
-				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s: %v", sel.name, q.panel, q.refID, err))
+				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s: %v", sel.name, q.Panel, q.RefID, err))
 				continue
 			}
 			rs, err := promInstant(addr, e)
 			_, allowed := noDataInLab[key]
 			switch {
 			case err != nil:
-				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s: %s\n  error: %v", sel.name, q.panel, q.refID, e, err))
+				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s: %s\n  error: %v", sel.name, q.Panel, q.RefID, e, err))
 			case allowed && hasData(rs):
-				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s is in noDataInLab but has data:%s", sel.name, q.panel, q.refID, describe(rs)))
+				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s is in noDataInLab but has data:%s", sel.name, q.Panel, q.RefID, describe(rs)))
 			case !allowed && !hasData(rs):
-				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s: no data\n  query: %s\n  answer: %+v\n  agent exposes:\n%s", sel.name, q.panel, q.refID, e, rs, exposed(e)))
+				fails = append(fails, fmt.Sprintf("[%s] panel %q query %s: no data\n  query: %s\n  answer: %+v\n  agent exposes:\n%s", sel.name, q.Panel, q.RefID, e, rs, exposed(e)))
 			}
 		}
 	}
@@ -385,7 +265,6 @@ func TestDashboardQueries(t *testing.T) {
 	}
 	l := newLab(t)
 	routerNet := strings.TrimSuffix(l.b, "b") + routerNS
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", routerNet).Run() })
 	// An address without a country, reached from a's DE address.
 	labCommands(t, [][]string{
 		{"ip", "-n", l.b, "addr", "add", peerUnknownV6 + "/64", "dev", "jmb0", "nodad"},
@@ -393,7 +272,7 @@ func TestDashboardQueries(t *testing.T) {
 		{"ip", "-n", l.a, "neigh", "add", peerUnknownV6, "lladdr", peerMAC, "dev", "jma0", "nud", "permanent"},
 	})
 
-	dir := t.TempDir()
+	dir := agentDir(t) // readable by the agent once it is nobody
 	pol := filepath.Join(dir, "policy.yml")
 	// The vendors rule flags the agent's own interface (a Huawei MAC), for
 	// the devices row.
@@ -491,7 +370,7 @@ func TestDashboardQueries(t *testing.T) {
 	// A path change: peerRUv4 moves behind b, into namespace c, and b
 	// becomes a router that answers TTL-expired probes from a DE address.
 	// The trace to "lab" goes from [AS64501] to [AS64500 AS64501].
-	run1(t, "ip", "netns", "add", routerNet)
+	netnstest.Add(t, routerNet)
 	labCommands(t, [][]string{
 		{"ip", "link", "add", "jmdc0", "netns", l.b, "address", routerMACb, "type", "veth", "peer", "name", "jmdc1", "netns", routerNet, "address", routerMACc},
 		{"ip", "netns", "exec", l.b, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
@@ -515,8 +394,8 @@ func TestDashboardQueries(t *testing.T) {
 		"__rate_interval": "1m", "__range": "1h", "__interval": "15s",
 	}}
 	one := selection{"selected", map[string]string{
-		"instance":     grafanaRegexEscape(net.JoinHostPort(mgmtAgent, agentPort)),
-		"jurisdiction": grafanaRegexEscape("sanctioned"),
+		"instance":     dashboard.RegexEscape(net.JoinHostPort(mgmtAgent, agentPort)),
+		"jurisdiction": dashboard.RegexEscape("sanctioned"),
 		// Grafana's own variables, as for a one-hour range at 15 s steps.
 		"__rate_interval": "1m", "__range": "1h", "__interval": "15s",
 	}}
@@ -539,9 +418,9 @@ func TestDashboardQueries(t *testing.T) {
 	if !t.Failed() {
 		// The answers, for the record: what each panel would draw.
 		for _, q := range qs {
-			e, _ := expandVariables(q.expr, all.vars)
+			e, _ := dashboard.ExpandVariables(q.Expr, all.vars)
 			rs, _ := promInstant(addr, e)
-			t.Logf("%s/%s:%s", q.panel, q.refID, describe(rs))
+			t.Logf("%s/%s:%s", q.Panel, q.RefID, describe(rs))
 		}
 	}
 	for k, why := range noDataInLab {

@@ -99,7 +99,7 @@ func dockerHealthcheck(t *testing.T) []string {
 // for) and with explicit flags (a CA, a client certificate, a user).
 func TestHealthcheckSecuredAgent(t *testing.T) {
 	l := newLab(t)
-	dir := t.TempDir()
+	dir := agentDir(t)
 	ca := newTestCA(t, dir)
 	// The server certificate names neither 127.0.0.1 nor the management
 	// address: the healthcheck trusts it because it is the agent's own.
@@ -124,6 +124,10 @@ func TestHealthcheckSecuredAgent(t *testing.T) {
 	writeFile(t, pw, "s3cret\n")
 	writeFile(t, wrong, "guess\n")
 
+	// exporter-toolkit re-reads the web config and its certificates for
+	// every connection: they must stay readable once the agent has become
+	// nobody (README, Required capabilities).
+	giveToAgentUser(t, dir)
 	// The agent also listens on 127.0.0.1:9746 in its namespace, the
 	// address of the image's HEALTHCHECK.
 	startLabAgentNoWait(t, l, "--web.config.file", webConfig, "--web.listen-address", "127.0.0.1:9746")

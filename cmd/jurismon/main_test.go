@@ -214,6 +214,7 @@ func TestAnalyzeGolden(t *testing.T) {
 			}
 			// File names differ per machine and run: make them stable.
 			out = strings.ReplaceAll(out, capFile, "CAPTURE")
+			out = strings.ReplaceAll(out, pol, "POLICY")
 			golden(t, tt.golden, strings.ReplaceAll(out, geotest.Dir(), "GEOTESTDATA"))
 		})
 	}

@@ -10,6 +10,7 @@ import (
 // and Prometheus itself do.
 type reloadMetrics struct {
 	ok, okTime prometheus.Gauge
+	failures   prometheus.Counter
 }
 
 func newReloadMetrics() *reloadMetrics {
@@ -22,6 +23,10 @@ func newReloadMetrics() *reloadMetrics {
 			Name: prometheus.BuildFQName(exporter.Namespace, "config", "last_reload_success_timestamp_seconds"),
 			Help: "Time of the last successful reload.",
 		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: prometheus.BuildFQName(exporter.Namespace, "config", "reload_failures_total"),
+			Help: "Reloads refused because a policy or database file was bad (the last good state kept serving).",
+		}),
 	}
 }
 
@@ -30,14 +35,16 @@ func (m *reloadMetrics) succeeded() {
 	m.okTime.SetToCurrentTime()
 }
 
-func (m *reloadMetrics) failed() { m.ok.Set(0) }
+func (m *reloadMetrics) failed() { m.ok.Set(0); m.failures.Inc() }
 
 func (m *reloadMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.ok.Describe(ch)
 	m.okTime.Describe(ch)
+	m.failures.Describe(ch)
 }
 
 func (m *reloadMetrics) Collect(ch chan<- prometheus.Metric) {
 	m.ok.Collect(ch)
 	m.okTime.Collect(ch)
+	m.failures.Collect(ch)
 }

@@ -170,7 +170,7 @@ func (p *paths) observers() []flow.Observer {
 		return nil
 	}
 	if p.auto {
-		obs = append(obs, flow.EndedFunc(func(ev *flow.FlowEvent) {
+		obs = append(obs, flow.EndedFunc(func(ev *flow.Event) {
 			// Both endpoints of a transit flow are remote: either may be
 			// worth tracing.
 			bytes := ev.BytesTo + ev.BytesFrom

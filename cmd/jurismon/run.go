@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,15 +29,18 @@ import (
 	"github.com/jurismon/jurismon/exporter"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
+	"github.com/jurismon/jurismon/latency"
 	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
 	"github.com/jurismon/jurismon/tunnel"
+	"github.com/jurismon/jurismon/ui"
 )
 
 type runCommand struct {
 	cmd         *kingpin.CmdClause
 	web         *web.FlagConfig
+	webLimits   webFlags
 	live        capture.LiveOptions
 	decapsulate bool
 	config      string
@@ -51,6 +54,7 @@ type runCommand struct {
 	paths       pathFlags
 	tunnels     tunnels
 	cpuProfile  string
+	runAs       string
 	vendors     vendorFlags
 }
 
@@ -58,6 +62,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c := &runCommand{flows: flow.DefaultConfig()}
 	c.cmd = app.Command("run", "Capture live traffic and serve Prometheus metrics (the default command).").Default()
 	c.web = kingpinflag.AddFlags(c.cmd, ":9746")
+	c.webLimits.register(c.cmd)
 	// The same variable configures healthcheck, so that a container's
 	// HEALTHCHECK follows the agent's TLS and basic auth.
 	c.cmd.GetFlag("web.config.file").Envar("JURISMON_WEB_CONFIG_FILE")
@@ -74,7 +79,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("metrics.asn-top", "N for --metrics.asn=top.").Default("50").IntVar(&c.topASN)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
 	c.cmd.Flag("flow.max", "Flow table cap per worker: the least recently used flow is evicted past it.").Default(fmt.Sprint(c.flows.MaxFlows)).IntVar(&c.flows.MaxFlows)
-	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxGroups)).IntVar(&c.flows.MaxGroups)
+	c.cmd.Flag("flow.max-aggregates", "Aggregate cap per worker: past it, new ASNs fold into their country.").Default(fmt.Sprint(c.flows.MaxAggregates)).IntVar(&c.flows.MaxAggregates)
 	c.cmd.Flag("events.file", "Write flagged flows as JSON lines to this file (- for stdout, empty for none).").Envar("JURISMON_EVENTS_FILE").StringVar(&c.events.Path)
 	c.cmd.Flag("events.max-size", "Rotate the event file past this many bytes.").Default(fmt.Sprint(64 << 20)).Int64Var(&c.events.MaxSize)
 	c.cmd.Flag("events.max-files", "Rotated event files kept.").Default("5").IntVar(&c.events.MaxFiles)
@@ -86,6 +91,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.vendors.register(c.cmd, true)
 	c.tunnels.register(c.cmd)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
+	c.cmd.Flag("run-as", "User to become once capture has started (keeping only CAP_NET_RAW, and CAP_NET_ADMIN with --capture.promiscuous). Default: nobody when started as root, else no switch; root keeps root.").StringVar(&c.runAs)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
 	return c
 }
@@ -104,6 +110,8 @@ type agent struct {
 	devices *macvendor.Inventory
 	reg     *prometheus.Registry
 
+	runAs runAs
+
 	reloadMu  sync.Mutex
 	policySum [32]byte
 	reloads   *reloadMetrics
@@ -111,6 +119,9 @@ type agent struct {
 
 func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	warnIfRoot(logger)
+	if err := c.webLimits.check(); err != nil {
+		return err
+	}
 	if c.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(c.cpuProfile)
 		if err != nil {
@@ -122,6 +133,10 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	defer stop()
 
 	a := &agent{logger: logger, cmd: c, reg: prometheus.NewRegistry()}
+	var err error
+	if a.runAs, err = resolveRunAs(c.runAs); err != nil {
+		return err
+	}
 	pol, err := loadPolicy(c.config)
 	if err != nil {
 		return err
@@ -172,20 +187,16 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	// The host's own addresses are local (its neighbours are not): read
 	// them before the first packet, then follow changes.
-	setHostAddrs := func(ps []netip.Prefix) {
-		hosts := make([]netip.Prefix, 0, len(ps))
-		for _, p := range ps {
-			hosts = append(hosts, netip.PrefixFrom(p.Addr().Unmap(), p.Addr().Unmap().BitLen()))
-		}
-		a.env.SetHostNetworks(hosts)
-		logger.Debug("host addresses", "addresses", hosts)
+	setHostAddrs := func(addrs []netip.Addr) {
+		a.env.SetHostAddrs(addrs)
+		logger.Debug("host addresses", "addresses", addrs)
 	}
-	if ps, err := hostAddrs(); err != nil {
+	if addrs, err := flow.HostAddrs(); err != nil {
 		logger.Warn("cannot read the host's addresses; direction relies on the configured local networks", "err", err)
 	} else {
-		setHostAddrs(ps)
+		setHostAddrs(addrs)
 	}
-	go capture.WatchAddrs(ctx, c.addrEvery, setHostAddrs)
+	go flow.WatchHostAddrs(ctx, c.addrEvery, setHostAddrs)
 	go a.watchDatabases(ctx)
 
 	capErr := make(chan error, 1)
@@ -195,9 +206,11 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	go a.signalReloads(ctx)
 	go a.dropPrivilegesWhenStarted(ctx)
 
-	srv := &http.Server{Handler: a.routes(c), ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(logger)}
+	ws := newWebServer(&c.webLimits, a.routes(c), a.reg)
+	srv := ws.srv
+	srv.ErrorLog = httpErrorLog(logger)
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- web.ListenAndServe(srv, c.web, logger) }()
+	go func() { srvErr <- ws.serve(c.web, logger) }()
 	logger.Info("jurismon started", "version", version.Info(), "interfaces", a.live.Interfaces(), "workers", a.live.Workers())
 
 	var runErr error
@@ -317,8 +330,17 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		fmt.Fprintln(w, "Healthy")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.live.Started() {
-			http.Error(w, "Not ready: capture has not started", http.StatusServiceUnavailable)
+		// Ready means every interface is capturing: one that is missing
+		// or down (and being retried) is named, so an orchestrator or a
+		// person sees which.
+		var down []string
+		for _, s := range a.live.Stats() {
+			if !s.Up {
+				down = append(down, s.Interface)
+			}
+		}
+		if len(down) > 0 || !a.live.Started() {
+			http.Error(w, "Not ready: capture is down on "+strings.Join(down, ", "), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
@@ -355,18 +377,20 @@ func (a *agent) routes(c *runCommand) http.Handler {
 		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
 		web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
 	)
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	// The landing page is the live overview, with these links.
+	src := ui.Sources{Accountants: a.accountants, Policy: a.env.Policy, FlaggedFlows: a.events != nil}
+	if sched != nil {
+		src.Paths = sched.Paths
+		if o, err := latency.ParseOrigin(c.paths.location); err == nil {
+			src.Home = o.Country
+		}
+	}
+	ui.Register(mux, src, web.LandingConfig{
 		Name:        "jurismon",
 		Description: "Where this host's traffic goes, in whose jurisdiction",
 		Version:     version.Info(),
 		Links:       links,
-		Profiling:   "false", // no /debug/pprof is served
-	})
-	if err != nil {
-		a.logger.Error("landing page", "err", err)
-	} else {
-		mux.Handle("/", landing)
-	}
+	}, a.logger)
 	return mux
 }
 
@@ -410,23 +434,6 @@ func (a *agent) reloadLocked() error {
 		return fmt.Errorf("IEEE MAC registry: %w", err)
 	}
 	return nil
-}
-
-// hostAddrs returns the addresses of every interface.
-func hostAddrs() ([]netip.Prefix, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, err
-	}
-	var out []netip.Prefix
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
-			}
-		}
-	}
-	return out, nil
 }
 
 func (a *agent) signalReloads(ctx context.Context) {

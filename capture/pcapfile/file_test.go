@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/jurismon/jurismon/capture"
 )
 
 var updateFiles = flag.Bool("update-files", false, "rewrite the capture file fileFixtures in testdata/files")
@@ -30,7 +31,7 @@ type fileWantFrame struct {
 	data  []byte
 	ts    int64
 	wire  uint32
-	link  LinkType
+	link  capture.LinkType
 	iface int
 }
 
@@ -89,14 +90,14 @@ func fileBuildPcapgo(t testing.TB, nanos bool, link layers.LinkType) ([]byte, []
 		if !nanos {
 			ts -= ts % 1000
 		}
-		want = append(want, fileWantFrame{data: p.data, ts: ts, wire: uint32(p.wire), link: LinkType(link)})
+		want = append(want, fileWantFrame{data: p.data, ts: ts, wire: uint32(p.wire), link: capture.LinkType(link)})
 	}
 	return buf.Bytes(), want
 }
 
 // fileBuildPcapManual writes a pcap file by hand, for what pcapgo cannot write:
 // big-endian files and Kuznetsov's 24-byte record headers.
-func fileBuildPcapManual(order fileByteOrder, magic uint32, link LinkType) ([]byte, []fileWantFrame) {
+func fileBuildPcapManual(order fileByteOrder, magic uint32, link capture.LinkType) ([]byte, []fileWantFrame) {
 	var b []byte
 	b = order.AppendUint32(b, magic)
 	b = order.AppendUint16(b, 2)
@@ -137,7 +138,7 @@ func fileBuildPcapManual(order fileByteOrder, magic uint32, link LinkType) ([]by
 func fileBuildPcapgoNg(t testing.TB) ([]byte, []fileWantFrame) {
 	var buf bytes.Buffer
 	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "jurismon tests", OS: "linux"}}
-	links := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw, layers.LinkTypeLinuxSLL, layers.LinkType(LinkSLL2), layers.LinkTypeNull}
+	links := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw, layers.LinkTypeLinuxSLL, layers.LinkType(capture.LinkSLL2), layers.LinkTypeNull}
 	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "eth0", LinkType: links[0], OS: "linux"}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func fileBuildPcapgoNg(t testing.TB) ([]byte, []fileWantFrame) {
 				t.Fatal(err)
 			}
 		}
-		want = append(want, fileWantFrame{data: p.data, ts: p.ts.UnixNano(), wire: uint32(p.wire), link: LinkType(links[iface]), iface: iface})
+		want = append(want, fileWantFrame{data: p.data, ts: p.ts.UnixNano(), wire: uint32(p.wire), link: capture.LinkType(links[iface]), iface: iface})
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func (w *fileNgBuilder) shb(order fileByteOrder) {
 	w.block(ngBlockSHB, body)
 }
 
-func (w *fileNgBuilder) idb(link LinkType, snaplen uint32, opts ...[]byte) {
+func (w *fileNgBuilder) idb(link capture.LinkType, snaplen uint32, opts ...[]byte) {
 	body := w.order.AppendUint16(nil, uint16(link))
 	body = w.order.AppendUint16(body, 0)
 	body = w.order.AppendUint32(body, snaplen)
@@ -265,33 +266,33 @@ func fileBuildNgManual() ([]byte, []fileWantFrame) {
 	p := func(i, n int) []byte { return filePayload(uint64(100+i), n) }
 
 	w.shb(binary.LittleEndian)
-	w.idb(LinkEthernet, 128) // no if_tsresol: microseconds
-	w.idb(LinkRaw, 0,
+	w.idb(capture.LinkEthernet, 128) // no if_tsresol: microseconds
+	w.idb(capture.LinkRaw, 0,
 		w.option(ngOptTSResol, []byte{0x80 | 20}),
 		w.option(ngOptTSOffset, binary.LittleEndian.AppendUint64(nil, 100)),
 		w.option(ngOptEnd, nil))
 	w.block(0x00000004, []byte{0, 0, 0, 0}) // empty name resolution block
 	w.epb(0, sec*1e6+123456, p(0, 60), 60)
-	want = append(want, fileWantFrame{p(0, 60), sec*1e9 + 123456000, 60, LinkEthernet, 0})
+	want = append(want, fileWantFrame{p(0, 60), sec*1e9 + 123456000, 60, capture.LinkEthernet, 0})
 	ticks := uint64(sec)<<20 | 777777
 	w.epb(1, ticks, p(1, 41), 41)
-	want = append(want, fileWantFrame{p(1, 41), fileBinaryNanos(ticks, 20) + 100e9, 41, LinkRaw, 1})
+	want = append(want, fileWantFrame{p(1, 41), fileBinaryNanos(ticks, 20) + 100e9, 41, capture.LinkRaw, 1})
 	// The simple packet block holds min(wire length, snap length) bytes
 	// and takes the previous packet's time.
 	w.spb(p(2, 128), 1500)
-	want = append(want, fileWantFrame{p(2, 128), fileBinaryNanos(ticks, 20) + 100e9, 1500, LinkEthernet, 0})
+	want = append(want, fileWantFrame{p(2, 128), fileBinaryNanos(ticks, 20) + 100e9, 1500, capture.LinkEthernet, 0})
 	w.block(0x40000bad, []byte("a custom block the reader has never heard of"))
 	w.opb(1, ticks+1<<19, p(3, 20), 20)
-	want = append(want, fileWantFrame{p(3, 20), fileBinaryNanos(ticks+1<<19, 20) + 100e9, 20, LinkRaw, 1})
+	want = append(want, fileWantFrame{p(3, 20), fileBinaryNanos(ticks+1<<19, 20) + 100e9, 20, capture.LinkRaw, 1})
 
 	w.shb(binary.BigEndian)
-	w.idb(LinkSLL2, 0, w.option(ngOptTSResol, []byte{9}))
-	w.idb(LinkNull, 0, w.option(ngOptTSResol, []byte{12}))
+	w.idb(capture.LinkSLL2, 0, w.option(ngOptTSResol, []byte{9}))
+	w.idb(capture.LinkNull, 0, w.option(ngOptTSResol, []byte{12}))
 	w.block(0x00000005, make([]byte, 12))       // interface statistics
 	w.epb(1, 5e12+987654321012, p(4, 100), 100) // picoseconds overflow 64 bits after 213 days
-	want = append(want, fileWantFrame{p(4, 100), 5e9 + 987654321, 100, LinkNull, 3})
+	want = append(want, fileWantFrame{p(4, 100), 5e9 + 987654321, 100, capture.LinkNull, 3})
 	w.epb(0, sec*1e9+5, p(5, 1514), 1514)
-	want = append(want, fileWantFrame{p(5, 1514), sec*1e9 + 5, 1514, LinkSLL2, 2})
+	want = append(want, fileWantFrame{p(5, 1514), sec*1e9 + 5, 1514, capture.LinkSLL2, 2})
 	return w.b, want
 }
 
@@ -307,13 +308,13 @@ var fileFixtures = []fileFixture{
 	}},
 	{"le-nano.pcap", "pcap", func(t testing.TB) ([]byte, []fileWantFrame) { return fileBuildPcapgo(t, true, layers.LinkTypeRaw) }},
 	{"be-micro.pcap", "pcap", func(testing.TB) ([]byte, []fileWantFrame) {
-		return fileBuildPcapManual(binary.BigEndian, pcapMagicMicro, LinkSLL)
+		return fileBuildPcapManual(binary.BigEndian, pcapMagicMicro, capture.LinkSLL)
 	}},
 	{"be-nano.pcap", "pcap", func(testing.TB) ([]byte, []fileWantFrame) {
-		return fileBuildPcapManual(binary.BigEndian, pcapMagicNano, LinkNull)
+		return fileBuildPcapManual(binary.BigEndian, pcapMagicNano, capture.LinkNull)
 	}},
 	{"kuznetsov.pcap", "pcap", func(testing.TB) ([]byte, []fileWantFrame) {
-		return fileBuildPcapManual(binary.LittleEndian, pcapMagicKuznetsov, LinkEthernet)
+		return fileBuildPcapManual(binary.LittleEndian, pcapMagicKuznetsov, capture.LinkEthernet)
 	}},
 	{"multi-interface.pcapng", "pcapng", fileBuildPcapgoNg},
 	{"two-sections.pcapng", "pcapng", func(testing.TB) ([]byte, []fileWantFrame) { return fileBuildNgManual() }},
@@ -340,9 +341,9 @@ func fileWriteFile(t testing.TB, path string, b []byte) string {
 
 // fileReadAll reads frames until an error, copying each one since Data is only
 // valid until the next call.
-func fileReadAll(src Source) ([]fileWantFrame, error) {
+func fileReadAll(src capture.Source) ([]fileWantFrame, error) {
 	var got []fileWantFrame
-	var f Frame
+	var f capture.Frame
 	for {
 		err := src.Next(&f)
 		if err != nil {
@@ -387,21 +388,21 @@ func fileWithStreamBuffer(size int, fn func()) {
 var fileOpenModes = []struct {
 	name string
 	gz   bool
-	open func(t *testing.T, path string, data []byte) (Source, error)
+	open func(t *testing.T, path string, data []byte) (capture.Source, error)
 }{
-	{"mmap", false, func(t *testing.T, path string, _ []byte) (Source, error) {
+	{"mmap", false, func(t *testing.T, path string, _ []byte) (capture.Source, error) {
 		return OpenFile(path)
 	}},
-	{"gzip-file", true, func(t *testing.T, path string, data []byte) (Source, error) {
+	{"gzip-file", true, func(t *testing.T, path string, data []byte) (capture.Source, error) {
 		return OpenFile(fileWriteFile(t, path+".gz", fileGzipBytes(t, data)))
 	}},
-	{"stream-one-byte-reads", false, func(t *testing.T, _ string, data []byte) (Source, error) {
+	{"stream-one-byte-reads", false, func(t *testing.T, _ string, data []byte) (capture.Source, error) {
 		return NewReader(iotest.OneByteReader(bytes.NewReader(data)))
 	}},
-	{"stream-gzip", true, func(t *testing.T, _ string, data []byte) (Source, error) {
+	{"stream-gzip", true, func(t *testing.T, _ string, data []byte) (capture.Source, error) {
 		return NewReader(bytes.NewReader(fileGzipBytes(t, data)))
 	}},
-	{"fifo", false, func(t *testing.T, path string, data []byte) (Source, error) {
+	{"fifo", false, func(t *testing.T, path string, data []byte) (capture.Source, error) {
 		fifo := path + ".fifo"
 		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 			t.Skipf("no fifo: %v", err)
@@ -440,7 +441,7 @@ func TestReadFiles(t *testing.T) {
 					t.Fatalf("after %d frames: got error %v, want io.EOF", len(got), err)
 				}
 				fileCompareFrames(t, got, want)
-				if err := src.Next(&Frame{}); err != io.EOF {
+				if err := src.Next(&capture.Frame{}); err != io.EOF {
 					t.Errorf("Next after the end: %v, want io.EOF again", err)
 				}
 				fs := src.(*FileSource)
@@ -532,7 +533,7 @@ func TestProgress(t *testing.T) {
 		if total != st.Size() || done < 0 || done > total {
 			t.Errorf("%s: at start Progress() = %d, %d; want total %d", path, done, total, st.Size())
 		}
-		var f Frame
+		var f capture.Frame
 		if err := src.Next(&f); err != nil {
 			t.Fatal(err)
 		}
@@ -583,7 +584,7 @@ func TestNextDoesNotAllocate(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			var f Frame
+			var f capture.Frame
 			// The first reads may grow the buffer; measure after them.
 			for range 20 {
 				if err := src.Next(&f); err != nil {
@@ -617,7 +618,7 @@ func TestBadFiles(t *testing.T) {
 		b = order.AppendUint16(b, 4)
 		b = append(b, make([]byte, 8)...)
 		b = order.AppendUint32(b, caplenLimit)
-		return order.AppendUint32(b, uint32(LinkEthernet))
+		return order.AppendUint32(b, uint32(capture.LinkEthernet))
 	}
 	record := func(b []byte, capLen, wire uint32, data []byte) []byte {
 		b = binary.LittleEndian.AppendUint32(b, 1709294400)
@@ -637,7 +638,7 @@ func TestBadFiles(t *testing.T) {
 		fn(w)
 		return w.b
 	}
-	ngGood := ngWith(func(w *fileNgBuilder) { w.idb(LinkEthernet, 0); w.epb(0, 1, make([]byte, 60), 60) })
+	ngGood := ngWith(func(w *fileNgBuilder) { w.idb(capture.LinkEthernet, 0); w.epb(0, 1, make([]byte, 60), 60) })
 
 	tests := []struct {
 		name   string
@@ -700,10 +701,10 @@ func TestBadFiles(t *testing.T) {
 			binary.LittleEndian.PutUint32(b[72+4:], 113)
 			return b
 		}(), 0, "capture: FILE: block at offset 72: packet block has invalid length 113: corrupt capture file", ErrCorrupt},
-		{"pcapng unsupported resolution", ngWith(func(w *fileNgBuilder) { w.idb(LinkEthernet, 0, w.option(ngOptTSResol, []byte{30})) }), 0,
+		{"pcapng unsupported resolution", ngWith(func(w *fileNgBuilder) { w.idb(capture.LinkEthernet, 0, w.option(ngOptTSResol, []byte{30})) }), 0,
 			"capture: FILE: block at offset 52: timestamp resolution 10^-30 is not supported: corrupt capture file", ErrCorrupt},
 		{"pcapng option overruns block", ngWith(func(w *fileNgBuilder) {
-			w.idb(LinkEthernet, 0, w.order.AppendUint16(w.order.AppendUint16(nil, 2), 40))
+			w.idb(capture.LinkEthernet, 0, w.order.AppendUint16(w.order.AppendUint16(nil, 2), 40))
 		}), 0, "capture: FILE: block at offset 52: interface option 2 has length 40 beyond the block: corrupt capture file", ErrCorrupt},
 		{"pcapng truncated unknown block", ngWith(func(w *fileNgBuilder) {
 			w.block(0x40000bad, make([]byte, 100))
@@ -713,7 +714,7 @@ func TestBadFiles(t *testing.T) {
 	for _, tc := range tests {
 		for _, mode := range []string{"mmap", "stream"} {
 			t.Run(tc.name+"/"+mode, func(t *testing.T) {
-				var src Source
+				var src capture.Source
 				var err error
 				name := filepath.Join(t.TempDir(), "bad")
 				if mode == "mmap" {
@@ -728,7 +729,7 @@ func TestBadFiles(t *testing.T) {
 					var got []fileWantFrame
 					got, err = fileReadAll(src)
 					n = len(got)
-					if err2 := src.Next(&Frame{}); err2 != err {
+					if err2 := src.Next(&capture.Frame{}); err2 != err {
 						t.Errorf("Next after the error returned %v, want the same error again", err2)
 					}
 					src.Close()
@@ -774,7 +775,7 @@ func TestClose(t *testing.T) {
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.Next(&Frame{}); err == nil || err.Error() != "capture: source closed" {
+	if err := src.Next(&capture.Frame{}); err == nil || err.Error() != "capture: source closed" {
 		t.Fatalf("Next after Close: %v", err)
 	}
 	if err := src.Close(); err != nil {
@@ -807,7 +808,7 @@ func fileFuzzRead(t *testing.T, data []byte) {
 	if memErr == nil {
 		memFrames, memErr = fileReadAll(mem)
 	}
-	var stream Source
+	var stream capture.Source
 	var streamErr error
 	fileWithStreamBuffer(64, func() {
 		stream, streamErr = NewReader(iotest.HalfReader(bytes.NewReader(data)))
@@ -823,7 +824,7 @@ func fileFuzzRead(t *testing.T, data []byte) {
 	}
 	fileCompareFrames(t, streamFrames, memFrames)
 	for _, f := range memFrames {
-		if len(f.data) > MaxCaptureLength {
+		if len(f.data) > capture.MaxSnapLen {
 			t.Fatalf("frame of %d bytes", len(f.data))
 		}
 	}

@@ -1,10 +1,12 @@
-package capture
+package pcapfile
 
 import (
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math/bits"
+
+	"github.com/jurismon/jurismon/capture"
 )
 
 // pcapng block types (IETF draft-ietf-opsawg-pcapng). The section header's
@@ -32,7 +34,7 @@ type ngState struct {
 
 // ngIface is what an interface description block tells about its packets.
 type ngIface struct {
-	link    LinkType
+	link    capture.LinkType
 	snaplen uint32
 	// A timestamp is converted to nanoseconds by exactly one of: multiply
 	// by mul (resolutions of 1 ns or coarser), divide by div (finer
@@ -90,7 +92,7 @@ func (s *FileSource) openNg() error {
 
 // nextNg reads blocks until the next packet. Enhanced packet blocks, nearly
 // all of any real file, are handled first and inline.
-func (s *FileSource) nextNg(f *Frame) error {
+func (s *FileSource) nextNg(f *capture.Frame) error {
 	in := &s.in
 	g := &s.ng
 	for {
@@ -132,8 +134,8 @@ func (s *FileSource) nextNg(f *Frame) error {
 			if capLen > blen-32 {
 				return s.badBlock("captured length %d exceeds block length %d", capLen, blen)
 			}
-			if capLen > MaxCaptureLength {
-				return s.badBlock("captured length %d exceeds the limit of %d", capLen, MaxCaptureLength)
+			if capLen > capture.MaxSnapLen {
+				return s.badBlock("captured length %d exceeds the limit of %d", capLen, capture.MaxSnapLen)
 			}
 			if ifid >= uint32(len(g.ifaces)) {
 				return s.badBlock("packet for interface %d, but the section describes %d", ifid, len(g.ifaces))
@@ -237,7 +239,7 @@ func (s *FileSource) readIDB(blen uint32) error {
 	}
 	g := &s.ng
 	ifc := ngIface{
-		link:    LinkType(g.u16(b[8:])),
+		link:    capture.LinkType(g.u16(b[8:])),
 		snaplen: g.u32(b[12:]),
 		mul:     1000, // the default resolution is microseconds
 	}
@@ -289,7 +291,7 @@ func (i *ngIface) setResolution(r uint8) error {
 // readSPB returns the packet of a simple packet block. Such blocks belong to
 // the section's first interface and carry no timestamp: the frame gets the
 // previous packet's, so that time still moves forward for flow timeouts.
-func (s *FileSource) readSPB(f *Frame, blen uint32) error {
+func (s *FileSource) readSPB(f *capture.Frame, blen uint32) error {
 	b, err := s.block(blen, 16, "simple packet block")
 	if err != nil {
 		return err
@@ -304,8 +306,8 @@ func (s *FileSource) readSPB(f *Frame, blen uint32) error {
 	if ifc.snaplen != 0 {
 		capLen = min(capLen, ifc.snaplen)
 	}
-	if capLen > MaxCaptureLength {
-		return s.badBlock("captured length %d exceeds the limit of %d", capLen, MaxCaptureLength)
+	if capLen > capture.MaxSnapLen {
+		return s.badBlock("captured length %d exceeds the limit of %d", capLen, capture.MaxSnapLen)
 	}
 	f.Data = b[12 : 12+capLen : 12+capLen]
 	f.Timestamp = g.lastTS

@@ -1,9 +1,11 @@
-package capture
+package pcapfile
 
 import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/jurismon/jurismon/capture"
 )
 
 // pcap magic numbers as read little-endian from the first four bytes; the
@@ -23,7 +25,7 @@ type pcapState struct {
 	bigEndian bool
 	fracMul   int64 // nanoseconds per unit of the timestamp fraction
 	recHdr    int   // record header length: 16, or 24 for Kuznetsov files
-	link      LinkType
+	link      capture.LinkType
 	snaplen   uint32
 }
 
@@ -53,7 +55,7 @@ func (s *FileSource) openPcap(magic uint32) error {
 	p.snaplen = order.Uint32(h[16:])
 	// The upper bits of the link-type field carry FCS information
 	// (tcpdump.org's pcap format draft); the link type is the low 16.
-	p.link = LinkType(order.Uint32(h[20:]))
+	p.link = capture.LinkType(order.Uint32(h[20:]))
 	s.in.pos += pcapFileHeaderLen
 	return nil
 }
@@ -67,7 +69,7 @@ func (p *pcapState) order() binary.ByteOrder {
 
 // nextPcap reads one record. It is the hot loop of every analysis of a
 // pcap file: no interface calls, and the header bytes are read once.
-func (s *FileSource) nextPcap(f *Frame) error {
+func (s *FileSource) nextPcap(f *capture.Frame) error {
 	in := &s.in
 	p := &s.pcap
 	hl := p.recHdr
@@ -95,9 +97,9 @@ func (s *FileSource) nextPcap(f *Frame) error {
 		capLen = binary.LittleEndian.Uint32(h[8:])
 		wireLen = binary.LittleEndian.Uint32(h[12:])
 	}
-	if capLen > MaxCaptureLength {
+	if capLen > capture.MaxSnapLen {
 		return fmt.Errorf("capture: %s: record at offset %d: captured length %d exceeds the limit of %d: %w",
-			s.name, in.offset(), capLen, MaxCaptureLength, ErrCorrupt)
+			s.name, in.offset(), capLen, capture.MaxSnapLen, ErrCorrupt)
 	}
 	n := hl + int(capLen)
 	if in.end-in.pos < n {

@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/jurismon/jurismon/capture"
 )
 
 // benchPackets is the size of the generated benchmark captures: large
@@ -90,7 +91,7 @@ func fileCountPackets(b *testing.B, path string) int {
 		b.Fatal(err)
 	}
 	defer src.Close()
-	var f Frame
+	var f capture.Frame
 	n := 0
 	for src.Next(&f) == nil {
 		n++
@@ -126,7 +127,7 @@ func fileBenchRead(b *testing.B, path string, packets int, pass func(*os.File) (
 }
 
 func fileSourcePass(b *testing.B, src *FileSource) (int, byte) {
-	var f Frame
+	var f capture.Frame
 	var sum byte
 	n := 0
 	for {

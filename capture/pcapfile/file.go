@@ -1,4 +1,4 @@
-package capture
+package pcapfile
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"github.com/jurismon/jurismon/capture"
 )
 
 // Errors a FileSource wraps, so that callers can tell a file that is not a
@@ -18,12 +20,6 @@ var (
 	ErrUnknownFormat = errors.New("not a pcap or pcapng file")
 	ErrCorrupt       = errors.New("corrupt capture file")
 )
-
-// MaxCaptureLength is the largest captured length a record may carry. It is
-// libpcap's MAXIMUM_SNAPLEN: larger values only come from damaged files, and
-// trusting them would make the streaming reader allocate whatever a corrupt
-// length field says.
-const MaxCaptureLength = 256 << 10
 
 // streamBufSize is the read buffer for large files, gzip and non-regular
 // inputs: big enough that refills (and the copy of a partial record they
@@ -82,7 +78,7 @@ type FileSource struct {
 	ng   ngState
 }
 
-var _ Source = (*FileSource)(nil)
+var _ capture.Source = (*FileSource)(nil)
 
 // OpenFile opens a pcap or pcapng file, plain or gzip-compressed. The format
 // is detected from the file's magic number, never from its name. A regular
@@ -130,7 +126,7 @@ func OpenFile(path string) (*FileSource, error) {
 // a stream such as standard input, with the same detection as OpenFile. The
 // Source it returns is a *FileSource; its Progress reports the bytes taken
 // from r and a total of 0 (unknown). Closing it does not close r.
-func NewReader(r io.Reader) (Source, error) {
+func NewReader(r io.Reader) (capture.Source, error) {
 	s := &FileSource{name: "stream"}
 	if err := s.openStream(r); err != nil {
 		s.Close()
@@ -197,7 +193,7 @@ func (s *FileSource) headerErr(err error, what string, need int) error {
 // Next fills f with the next frame. It returns io.EOF after the last one.
 // f.Data aliases the source's buffer (or the file mapping) and is valid
 // only until the next call to Next or Close.
-func (s *FileSource) Next(f *Frame) error {
+func (s *FileSource) Next(f *capture.Frame) error {
 	if s.err != nil {
 		return s.err
 	}
