@@ -74,6 +74,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	enumFlag(c.cmd, "capture.engine", "How AF_PACKET rings are read on Linux: ring (jurismon's own reader, waits in the Go poller) or afpacket (gopacket/afpacket, blocking poll).", capture.EngineRing, &c.live.Engine, capture.EngineRing, capture.EngineAFPacket)
 	c.cmd.Flag("capture.filter", "Capture filter (a documented subset of tcpdump's syntax, compiled without libpcap).").StringVar(&c.live.Filter)
 	c.cmd.Flag("capture.decapsulate", "Attribute tunnelled traffic to the inner hosts.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("capture.payload", "Bytes kept after a TCP or UDP header, for the tunnel classifier's signatures, read and dropped (0: headers only; tunnels are then found by protocol number alone: ESP, GRE, decapsulated tunnels).").Default(fmt.Sprint(tunnel.PayloadBytes)).IntVar(&c.live.Payload)
 	c.cmd.Flag("config", "Policy file (YAML); re-read on SIGHUP and POST /-/reload.").StringVar(&c.config)
 	enumFlag(c.cmd, "metrics.asn", "Per-ASN series: none, flagged (ASNs of flagged traffic), top (the top N by bytes, the rest as asn=\"other\").", "flagged", &c.asnMode, "none", "flagged", "top")
 	c.cmd.Flag("metrics.asn-top", "N for --metrics.asn=top.").Default("50").IntVar(&c.topASN)
@@ -157,10 +158,12 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{Policy: a.env.Policy, MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
 	a.env.Inspectors = []enrich.Inspector{c.tunnels.inspector(a.res)}
 
+	if c.live.Payload < 0 {
+		return usageError{fmt.Errorf("--capture.payload %d: want 0 or more bytes", c.live.Payload)}
+	}
 	c.live.Logger = logger
 	warnMissingInterfaces(logger, c.live.Interfaces)
-	c.live.Decapsulate = c.decapsulate   // keep the inner headers the decoder reads
-	c.live.Payload = tunnel.PayloadBytes // the first payload bytes the tunnel classifier reads
+	c.live.Decapsulate = c.decapsulate // keep the inner headers the decoder reads
 	if a.live, err = capture.NewLive(c.live); err != nil {
 		return err
 	}
