@@ -21,9 +21,9 @@ FUZZ := ./geo:FuzzLookupEmbedded ./capture:FuzzDecode ./capture/pcapfile:FuzzRea
 	./probe:FuzzParseReply ./probe:FuzzPathsHandler ./events:FuzzHandlerQuery \
 	./dns:FuzzMessage ./workload:FuzzParseCgroup ./probe:FuzzOwned \
 	./tunnel:FuzzClassifier ./tunnel:FuzzParseProviders ./macvendor:FuzzParse \
-	./capture:FuzzCut
+	./capture:FuzzCut ./collect:FuzzDecode
 
-.PHONY: help build test lint bench bench-analyze bench-live soak fuzz generate check-peers clean
+.PHONY: help build test lint bench bench-analyze bench-live bench-collect soak fuzz generate check-peers clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ bench: ## Benchmarks of the packet path (COUNT runs each, for benchstat).
 
 bench-analyze: ## Time analyze against tcpdump on a generated 1 GB pcap, one core.
 	scripts/bench-analyze.sh
+
+bench-collect: ## Flow records per second on one core, allocations, drops over UDP; then jurismon collect and nfacctd on one stream.
+	$(GO) test -run '^$$' -bench 'Decode|Collect|UDP' -benchmem -cpu 1 -benchtime $(BENCHTIME) -count $(COUNT) ./collect
+	scripts/bench-collect.sh
 
 bench-live: ## Live capture CPU and drops against tcpdump and pmacctd on a veth pair (root).
 	scripts/bench-live.sh

@@ -97,6 +97,13 @@ var metricLabels = map[string][]string{
 	"jurismon_device_bytes_total":                           {"vendor", "direction", "country", "jurisdiction"},
 	"jurismon_devices":                                      {"vendor_country", "flagged"},
 	"jurismon_devices_new_total":                            {"vendor_country", "flagged"},
+	// jurismon collect (issue 15).
+	"jurismon_collector_last_datagram_timestamp_seconds": {"exporter"},
+	"jurismon_collector_errors_total":                    {"exporter", "reason"},
+	"jurismon_collector_received_datagrams_total":        {"worker"},
+	"jurismon_collector_dropped_datagrams_total":         {"worker"},
+	"jurismon_collector_bytes_total":                     {"exporter"},
+	"jurismon_collector_interface_bytes_total":           {"exporter", "interface", "direction"},
 }
 
 // ---------------------------------------------------------------------------

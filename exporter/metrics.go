@@ -2,8 +2,8 @@ package exporter
 
 import (
 	"cmp"
-	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +28,16 @@ const (
 	ASNTop     ASNMode = "top"
 )
 
-// Other is the label value of folded ASN series.
+// VendorMode selects which devices' traffic gets per-vendor series.
+type VendorMode string
+
+// The --metrics.vendor values.
+const (
+	VendorFlagged VendorMode = "flagged" // devices a vendors rule flags
+	VendorTop     VendorMode = "top"     // every vendor, the top N by bytes, the rest as vendor="other"
+)
+
+// Other is the label value of folded ASN and vendor series.
 const Other = "other"
 
 // Sources are the parts a Collector reads. Funcs may be nil.
@@ -46,6 +55,11 @@ type DecodeCounts = flow.DecodeCounts
 type Options struct {
 	ASN    ASNMode
 	TopASN int // series kept for --metrics.asn=top
+	// Vendor and TopVendors: per-vendor device series. With VendorTop the
+	// accountants must key their aggregates by every device's vendor
+	// (flow.Config.AllVendors).
+	Vendor     VendorMode
+	TopVendors int
 }
 
 // Collector is a prometheus.Collector over the agent's state.
@@ -53,8 +67,9 @@ type Collector struct {
 	src  Sources
 	opts Options
 
-	mu  sync.Mutex // scrapes are serialised: the ASN top set is state
-	top topASN
+	mu        sync.Mutex // scrapes are serialised: the top sets are state
+	topASN    *stickyTop[asnKey, asnKey]
+	topVendor *stickyTop[string, deviceKey]
 
 	trafficBytes, trafficPackets, flows             *prometheus.Desc
 	flaggedBytes, flaggedPackets, flaggedFlows      *prometheus.Desc
@@ -76,6 +91,12 @@ func New(src Sources, opts Options) *Collector {
 	if opts.TopASN <= 0 {
 		opts.TopASN = 50
 	}
+	if opts.Vendor == "" {
+		opts.Vendor = VendorFlagged
+	}
+	if opts.TopVendors <= 0 {
+		opts.TopVendors = 20
+	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, labels, nil)
 	}
@@ -83,7 +104,8 @@ func New(src Sources, opts Options) *Collector {
 	return &Collector{
 		src:             src,
 		opts:            opts,
-		top:             topASN{baseline: map[asnKey]uint64{}, previous: map[asnKey]uint64{}, max: opts.TopASN},
+		topASN:          newStickyTop[asnKey, asnKey](opts.TopASN),
+		topVendor:       newStickyTop[string, deviceKey](opts.TopVendors),
 		trafficBytes:    d("traffic_bytes_total", "IP bytes by direction and remote country (transit traffic counts for both endpoints).", "direction", "country"),
 		trafficPackets:  d("traffic_packets_total", "IP packets by direction and remote country.", "direction", "country"),
 		flows:           d("flows_total", "New flows by the direction of their first packet and remote country.", "direction", "country"),
@@ -92,7 +114,7 @@ func New(src Sources, opts Options) *Collector {
 		flaggedFlows:    d("flagged_flows_total", "New flows with a flagged endpoint.", flagged...),
 		flaggedLastSeen: d("flagged_last_seen_timestamp_seconds", "Time of the last packet to or from a flagged jurisdiction.", "jurisdiction", "country"),
 		asnBytes:        d("traffic_asn_bytes_total", "IP bytes by direction and remote AS (see --metrics.asn).", "direction", "asn", "as_org"),
-		deviceBytes:     d("device_bytes_total", "IP bytes of local devices that a vendors rule flags, by vendor, direction, remote country and jurisdiction.", "vendor", "direction", "country", "jurisdiction"),
+		deviceBytes:     d("device_bytes_total", "IP bytes of local devices by vendor (those a vendors rule flags, or with --metrics.vendor=top the top vendors and the rest as vendor=\"other\"), direction, remote country and jurisdiction.", "vendor", "direction", "country", "jurisdiction"),
 		conflicts:       d("location_conflicts_total", "Remote endpoints whose geolocated, registered and AS countries disagree, by pair.", "kind"),
 		unknown:         d("lookups_unknown_total", "Remote endpoints whose country or AS was not in the databases."),
 		capturePackets:  d("capture_packets_total", "Frames received by the capture.", "interface"),
@@ -163,7 +185,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		lastSeen = map[jc]int64{}
 		asns     = map[asnKey]uint64{}
 		flagASN  = map[asnKey]uint64{}
-		devBytes = map[deviceKey]float64{}
+		devBytes = map[deviceKey]uint64{}
 	)
 	var conflicts [flow.NumConflicts]uint64
 	var unknown, entries, evicted, expired, folded uint64
@@ -200,12 +222,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 					ak = asnKey{dir: dir, org: Other}
 				}
 				asns[ak] += b
-				if k.DeviceRule != "" {
+				if k.DeviceRule != "" || (c.opts.Vendor == VendorTop && k.Vendor != "") {
 					vendor := k.Vendor
 					if vendor == "" {
 						vendor = Other // folded past the aggregate cap
 					}
-					devBytes[deviceKey{vendor, dir, country, k.Jurisdiction}] += float64(b)
+					devBytes[deviceKey{vendor, dir, country, k.Jurisdiction}] += b
 				}
 				if k.Jurisdiction != "" {
 					flagASN[ak] += b
@@ -243,9 +265,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.flaggedLastSeen, prometheus.GaugeValue, float64(ts)/1e9, k.jurisdiction, k.country)
 	}
 	c.collectASN(ch, asns, flagASN)
-	for k, v := range devBytes {
-		ch <- prometheus.MustNewConstMetric(c.deviceBytes, prometheus.CounterValue, v, k.vendor, k.dir, k.country, k.jurisdiction)
-	}
+	c.collectVendors(ch, devBytes)
 	for k, v := range conflicts {
 		ch <- prometheus.MustNewConstMetric(c.conflicts, prometheus.CounterValue, float64(v), flow.Conflict(k).String())
 	}
@@ -327,21 +347,6 @@ func asnLabels(k *flow.AggregateKey) (asn, org string) {
 	return strconv.FormatUint(uint64(k.ASN), 10), k.ASOrg
 }
 
-// topASN keeps the per-ASN series for --metrics.asn=top. An ASN that enters
-// the top set keeps its series for good. Its series counts from the value
-// it had at the previous scrape (its baseline): what it had by then was
-// already exported inside "other", and stays there, so neither its series
-// nor "other" ever goes backwards. The kept set is capped at twice the top
-// size; past that, new entrants stay in "other".
-type topASN struct {
-	baseline map[asnKey]uint64 // kept series (dir "*" marks the AS) and their baselines
-	previous map[asnKey]uint64 // every AS's value at the previous scrape
-	max      int
-}
-
-// kept is the number of ASes with a series.
-func (t *topASN) kept() int { return len(t.baseline) / 4 }
-
 func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns, flagged map[asnKey]uint64) {
 	type kv struct {
 		k asnKey
@@ -359,44 +364,17 @@ func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns, flagged map[as
 			out = append(out, kv{k, v})
 		}
 	case ASNTop:
-		// Rank ASNs by bytes in both directions together.
-		totals := map[asnKey]uint64{}
-		for k, v := range asns {
-			if k.asn != 0 { // neither "other" nor the unknown AS is an AS to rank
-				totals[asnKey{asn: k.asn, org: k.org}] += v
-			}
+		// Rank ASNs by bytes in both directions together; neither "other"
+		// nor the unknown AS is an AS to rank.
+		kept, folded := c.topASN.update(asns,
+			func(k asnKey) (asnKey, bool) { return asnKey{asn: k.asn, org: k.org}, k.asn != 0 },
+			func(k asnKey) asnKey { return asnKey{dir: k.dir} },
+			func(a, b asnKey) int { return cmp.Compare(a.asn, b.asn) })
+		for k, v := range kept {
+			out = append(out, kv{k, v})
 		}
-		ranked := make([]kv, 0, len(totals))
-		for k, v := range totals {
-			ranked = append(ranked, kv{k, v})
-		}
-		slices.SortFunc(ranked, func(a, b kv) int {
-			if c := cmp.Compare(b.v, a.v); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.k.asn, b.k.asn)
-		})
-		for i := 0; i < len(ranked) && i < c.top.max; i++ {
-			k := ranked[i].k
-			mark := asnKey{dir: "*", asn: k.asn, org: k.org}
-			if _, kept := c.top.baseline[mark]; kept || c.top.kept() >= 2*c.top.max {
-				continue
-			}
-			c.top.baseline[mark] = 0
-			for _, d := range []string{"egress", "ingress", "transit"} {
-				dk := asnKey{d, k.asn, k.org}
-				c.top.baseline[dk] = c.top.previous[dk]
-			}
-		}
-		c.top.previous = asns
-		for k, v := range asns {
-			base, kept := c.top.baseline[k]
-			if !kept {
-				other[k.dir] += v
-				continue
-			}
-			other[k.dir] += base
-			out = append(out, kv{k, v - base})
+		for k, v := range folded {
+			other[k.dir] += v
 		}
 		for d, v := range other {
 			ch <- prometheus.MustNewConstMetric(c.asnBytes, prometheus.CounterValue, float64(v), d, Other, Other)
@@ -408,5 +386,25 @@ func (c *Collector) collectASN(ch chan<- prometheus.Metric, asns, flagged map[as
 			asn = Other
 		}
 		ch <- prometheus.MustNewConstMetric(c.asnBytes, prometheus.CounterValue, float64(e.v), e.k.dir, asn, e.k.org)
+	}
+}
+
+// collectVendors emits the per-vendor device bytes: every flagged vendor's
+// series (their number is bounded by the vendors rules), or with
+// --metrics.vendor=top the top N vendors by bytes and the rest as "other".
+func (c *Collector) collectVendors(ch chan<- prometheus.Metric, devBytes map[deviceKey]uint64) {
+	out := devBytes
+	if c.opts.Vendor == VendorTop {
+		kept, other := c.topVendor.update(devBytes,
+			func(k deviceKey) (string, bool) { return k.vendor, k.vendor != Other },
+			func(k deviceKey) deviceKey { return deviceKey{Other, k.dir, k.country, k.jurisdiction} },
+			strings.Compare)
+		out = kept
+		for k, v := range other {
+			out[k] += v
+		}
+	}
+	for k, v := range out {
+		ch <- prometheus.MustNewConstMetric(c.deviceBytes, prometheus.CounterValue, float64(v), k.vendor, k.dir, k.country, k.jurisdiction)
 	}
 }

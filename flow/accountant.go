@@ -20,6 +20,7 @@ type Config struct {
 	MaxAggregates int           // aggregate cap; new keys fold into coarser ones past it (default 65536)
 	MaxHosts      int           // distinct remote hosts tracked for host counts (default 1048576)
 	NoHosts       bool          // do not count distinct remote hosts (the live agent exports no host counts)
+	AllVendors    bool          // under ByMetrics, key every device's traffic by its vendor, not only flagged devices' (--metrics.vendor=top)
 
 	// PublishEvery, when positive, publishes the counts of active flows to
 	// the aggregates this often, for readers on other goroutines (the
@@ -143,6 +144,8 @@ type Accountant struct {
 	lastEv    int64    // last periodic event sweep
 	event     Event
 	tunnelEv  TunnelEvent
+	record    capture.Packet // AddRecord's packet: a local one would escape to the heap
+	sides     Sides          // the record's, while AddRecord starts its flow
 }
 
 // NewAccountant returns an accountant reading shared state from env and
@@ -413,6 +416,11 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	for j := range 2 {
 		e.remote[j] = !a.env.IsLocal(addrs[j].Addr())
 	}
+	if a.sides != SidesFromNetworks {
+		// A record whose exporter knows which side is outside.
+		e.remote[src] = a.sides == SrcRemote || a.sides == BothRemote
+		e.remote[1-src] = a.sides == DstRemote || a.sides == BothRemote
+	}
 	transit := e.remote[0] && e.remote[1]
 	pol := a.env.Policy()
 	f := a.newFacts(i)
@@ -526,9 +534,10 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 	}
 	if g == ByMetrics {
 		k.Transit = transit
-		if v.DeviceFlagged() {
-			// Flagged devices' bytes are exported per vendor: the
-			// vendors rules bound how many there are.
+		if v.DeviceFlagged() || a.cfg.AllVendors {
+			// Flagged devices' bytes are exported per vendor (the vendors
+			// rules bound how many there are); every vendor's with
+			// AllVendors, for an exporter that keeps the top ones.
 			k.Vendor = f.Device.Vendor
 		}
 	} else {

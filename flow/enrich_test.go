@@ -277,3 +277,37 @@ func TestAddAheadKeepsPayload(t *testing.T) {
 		t.Errorf("payload lengths %v, want %v", rec.lens, want)
 	}
 }
+
+// A record's Sides (from the exporter's interface roles) decide which
+// endpoints are remote where the local networks would not know.
+func TestAddRecordSides(t *testing.T) {
+	sec := int64(time.Second)
+	tests := []struct {
+		name     string
+		src, dst string
+		sides    Sides
+		want     Direction
+	}{
+		{"networks decide", "10.0.0.1:4000", "192.0.2.129:443", SidesFromNetworks, Egress},
+		{"entered on an external interface", "192.0.2.10:443", "198.51.100.7:4000", SrcRemote, Ingress},
+		{"left on an external interface", "192.0.2.10:4000", "198.51.100.7:443", DstRemote, Egress},
+		{"external to external", "10.0.0.1:1", "10.0.0.2:2", BothRemote, Transit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := NewAccountant(testEnv(t), DefaultConfig())
+			r := Record{First: 10 * sec, Last: 11 * sec, Src: netip.MustParseAddrPort(tt.src), Dst: netip.MustParseAddrPort(tt.dst),
+				Proto: 17, Bytes: 100, Packets: 1, Sides: tt.sides}
+			a.AddRecord(&r)
+			for d := range NumDirections {
+				want := uint64(0)
+				if d == tt.want {
+					want = 100
+				}
+				if a.Totals.Bytes[d] != want {
+					t.Errorf("%s bytes = %d, want %d", d, a.Totals.Bytes[d], want)
+				}
+			}
+		})
+	}
+}

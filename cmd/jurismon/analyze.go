@@ -19,6 +19,7 @@ import (
 
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/capture/pcapfile"
+	"github.com/jurismon/jurismon/collect"
 	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/flow"
 	"github.com/jurismon/jurismon/geo"
@@ -39,6 +40,7 @@ type analyzeCommand struct {
 	localNets     []string
 	progress      string
 	cpuProfile    string
+	flowRecords   bool
 	flows         flow.Config
 	vendors       vendorFlags
 }
@@ -54,6 +56,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
 	c.cmd.Flag("fail-on-flagged", fmt.Sprintf("Exit with code %d when any flagged traffic was seen.", exitFlagged)).BoolVar(&c.failOnFlagged)
 	c.cmd.Flag("decapsulate", "Attribute tunnelled traffic (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP) to the inner hosts; --no-decapsulate counts outer headers.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("flow-records", "The files hold exported flow datagrams (NetFlow v5/v9, IPFIX, sFlow over UDP): account their records, not the packets.").BoolVar(&c.flowRecords)
 	enumFlag(c.cmd, "progress", "Progress line on stderr: auto (when stderr is a terminal), always, never.", "auto", &c.progress, "auto", "always", "never")
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("flow.idle-timeout", "A flow with no packet for this long ends.").Default(c.flows.IdleTimeout.String()).DurationVar(&c.flows.IdleTimeout)
@@ -125,6 +128,9 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	acct := flow.NewAccountant(env, c.flows, obs...)
 	an := analysis{w: flow.NewWorker(acct, c.decapsulate), unsupported: map[capture.LinkType]uint64{}}
+	if c.flowRecords {
+		an.rec = collect.NewDecoder(nil, an.w)
+	}
 	for _, name := range c.files {
 		if err := an.file(name, c.showProgress()); err != nil {
 			return err
@@ -274,6 +280,9 @@ func startCPUProfile(path string) (func(), error) {
 // summary says about the files themselves.
 type analysis struct {
 	w *flow.Worker
+	// rec, with --flow-records: the frames are flow datagrams whose
+	// records are accounted.
+	rec *collect.Decoder
 	// unsupported counts the frames of each link type the decoder does not
 	// know, so that the summary can name them.
 	unsupported map[capture.LinkType]uint64
@@ -320,7 +329,9 @@ func (an *analysis) file(name string, progress bool) error {
 		}
 		read++
 		an.span.add(f.Timestamp)
-		if an.w.Handle(&f) == capture.UnsupportedLink {
+		if an.rec != nil {
+			an.rec.Frame(&f)
+		} else if an.w.Handle(&f) == capture.UnsupportedLink {
 			an.unsupported[f.Link]++
 		}
 		if progress && read&0xffff == 0 && time.Since(last) > 500*time.Millisecond {

@@ -45,7 +45,14 @@ const (
 // the lab, with the reason. Every other query must return a sample that is
 // not NaN; an entry here that does return data fails the test, so that the
 // list does not go stale. It is empty: the lab makes every panel's data.
-var noDataInLab = map[string]string{}
+var noDataInLab = map[string]string{
+	// The lab runs jurismon run, not jurismon collect: the collector's row
+	// is checked by the deploy tests (metric contract), not here.
+	"Flow records by exporter/A":      "no collector in the lab",
+	"Traffic by exporter interface/A": "no collector in the lab",
+	"Collector errors and drops/A":    "no collector in the lab",
+	"Collector errors and drops/B":    "no collector in the lab",
+}
 
 // readDashboard returns every panel query and every query variable of a
 // dashboard file (internal/dashboard, which the deploy tests share).

@@ -155,6 +155,7 @@ type cli struct {
 	gf          geoFlags
 	runCmd      *runCommand
 	analyze     *analyzeCommand
+	collect     *collectCommand
 	lookup      *lookupCommand
 	versionCmd  *kingpin.CmdClause
 	versionVF   vendorFlags
@@ -178,6 +179,7 @@ func newCLI(manPage bool) *cli {
 	c.gf.register(c.app)
 	c.runCmd = newRunCommand(c.app)
 	c.analyze = newAnalyzeCommand(c.app)
+	c.collect = newCollectCommand(c.app)
 	c.lookup = newLookupCommand(c.app)
 	c.versionCmd = c.app.Command("version", "Print the build, the geo databases' provenance and the IEEE MAC registry files in use.")
 	c.versionVF.register(c.versionCmd, false)
@@ -203,6 +205,8 @@ func run(args []string) int {
 	switch cmd {
 	case c.runCmd.cmd.FullCommand():
 		err = c.runCmd.run(logger, &c.gf)
+	case c.collect.cmd.FullCommand():
+		err = c.collect.run(logger, &c.gf)
 	case c.analyze.cmd.FullCommand():
 		err = c.analyze.run(logger, &c.gf)
 	case c.lookup.cmd.FullCommand():

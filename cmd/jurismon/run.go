@@ -56,6 +56,8 @@ type runCommand struct {
 	cpuProfile  string
 	runAs       string
 	vendors     vendorFlags
+	vendorMode  string
+	topVendors  int
 }
 
 func newRunCommand(app *kingpin.Application) *runCommand {
@@ -90,6 +92,8 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.cmd.Flag("host.addresses-interval", "How often the host's addresses are re-read (they are also re-read on change notifications).").Default("30s").DurationVar(&c.addrEvery)
 	c.paths.register(c.cmd)
 	c.vendors.register(c.cmd, true)
+	enumFlag(c.cmd, "metrics.vendor", "Per-vendor series of jurismon_device_bytes_total: flagged (devices a vendors rule flags), top (every device, the top N vendors by bytes, the rest as vendor=\"other\").", "flagged", &c.vendorMode, "flagged", "top")
+	c.cmd.Flag("metrics.vendor-top", "N for --metrics.vendor=top.").Default("20").IntVar(&c.topVendors)
 	c.tunnels.register(c.cmd)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("run-as", "User to become once capture has started (keeping only CAP_NET_RAW, and CAP_NET_ADMIN with --capture.promiscuous). Default: nobody when started as root, else no switch; root keeps root.").StringVar(&c.runAs)
@@ -267,6 +271,7 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 // decoder and accountant, all telling the same observers.
 func (a *agent) newWorkers(cfg flow.Config) {
 	cfg.Grouping = flow.ByMetrics
+	cfg.AllVendors = a.cmd.vendorMode == string(exporter.VendorTop)
 	cfg.PublishEvery = time.Second // a scrape is at most this stale
 	cfg.NoHosts = true             // no metric counts hosts: save the memory
 	cfg.EventInterval = a.cmd.eventsEvery
@@ -314,7 +319,8 @@ func (a *agent) registerMetrics(c *runCommand) {
 			Decoders:    a.decodeCounts,
 			Capture:     a.live.Stats,
 			Geo:         a.res,
-		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN}),
+		}, exporter.Options{ASN: exporter.ASNMode(c.asnMode), TopASN: c.topASN,
+			Vendor: exporter.VendorMode(c.vendorMode), TopVendors: c.topVendors}),
 	)
 	a.reg.MustRegister(a.vendors, a.devices.Collector())
 	a.reloads = newReloadMetrics()
