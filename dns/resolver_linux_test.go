@@ -115,7 +115,8 @@ func TestResolver(t *testing.T) {
 // resolverClient runs in the client namespace: live capture on the veth
 // into a Cache, real queries with dig over UDP and TCP, IPv4 and IPv6.
 func resolverClient(t *testing.T) {
-	live, err := capture.NewLive(capture.LiveOptions{Interfaces: []string{vethClient}, SnapLen: 65535})
+	// The kernel filter cuts the payload unless asked: keep the DNS messages.
+	live, err := capture.NewLive(capture.LiveOptions{Interfaces: []string{vethClient}, SnapLen: 65535, Payload: 65535 - 64})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,6 +109,8 @@ func TestRealSoftware(t *testing.T) {
 func realChild(t *testing.T, name, ns string) {
 	sc := scenarios[name]
 	dir := t.TempDir()
+	// The kernel filter cuts the payload unless asked: keep the first bytes
+	// the classifier reads.
 	c, err := capture.NewLive(capture.LiveOptions{Interfaces: []string{realVethC}, Payload: PayloadBytes})
 	if err != nil {
 		t.Fatalf("NewLive: %v", err)

@@ -31,7 +31,9 @@ func startLabAgent(t *testing.T, l *lab, extra ...string) (base string) {
 // startLabAgentNoWait starts the agent and returns at once.
 func startLabAgentNoWait(t *testing.T, l *lab, extra ...string) (base string) {
 	t.Helper()
-	return startLabAgentPolicy(t, l, labPolicy, extra...)
+	// The vendors rule flags the lab's interface (a Huawei MAC), so that
+	// the runbook's device commands find it.
+	return startLabAgentPolicy(t, l, labVendorsPol, extra...)
 }
 
 // startLabAgentPolicy starts the agent with the given policy and returns at
@@ -50,7 +52,8 @@ func startLabAgentPolicy(t *testing.T, l *lab, policy string, extra ...string) (
 	args := append([]string{"netns", "exec", l.a, binary, "run",
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
-		"--config", pol, "--flow.idle-timeout", "1s"}, extra...)
+		"--config", pol, "--flow.idle-timeout", "1s",
+		"--vendors.registry-dir", writeLabRegistry(t, dir)}, extra...)
 	agent := exec.Command("ip", args...)
 	var stderr bytes.Buffer
 	agent.Stderr = &stderr
@@ -302,7 +305,8 @@ func checkRunbookCommands(t *testing.T, base string) {
 			if expr == "" {
 				expr = "."
 			}
-			expr = strings.ReplaceAll(expr, "JURISDICTION", "sanctioned") // the lab policy's
+			expr = strings.ReplaceAll(expr, "JURISDICTION", "sanctioned")            // the lab policy's
+			expr = strings.ReplaceAll(expr, "VENDOR", "HUAWEI TECHNOLOGIES CO.,LTD") // the lab interface's maker
 			cmd := exec.Command(jq, "-c", expr)
 			cmd.Stdin = bytes.NewReader(body)
 			out, err := cmd.CombinedOutput()
