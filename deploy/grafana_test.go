@@ -35,7 +35,7 @@ const datasourceUID = "${datasource}"
 // them.
 var wantRows = []string{
 	"Overview", "World map", "Flagged traffic", "Top ASNs and organisations",
-	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors", "Routers", "Domains",
+	"Egress versus ingress", "New countries", "Paths", "Agent health", "Devices and vendors", "Routers", "Domains", "Tunnels",
 }
 
 func TestDashboardStructure(t *testing.T) {

@@ -22,8 +22,16 @@ type Facts struct {
 	Process       Process       // workload enricher: local process/container/pod
 }
 
-// Tunnel is the tunnel or VPN protocol a flow carries, and who provides it.
-type Tunnel struct{ Protocol, Provider string }
+// Tunnel is the tunnel or VPN protocol a flow carries, who provides it, and
+// where it ends. For most tunnels the ends are the flow's own endpoints; for
+// a tunnel the decoder removed (GRE, VXLAN, GENEVE, IP-in-IP) the flow is
+// the inner traffic, and the tunnel's ends are the outer addresses (with
+// port 0): that is where the traffic really leaves.
+type Tunnel struct {
+	Protocol, Provider string
+	Local, Endpoint    netip.AddrPort // the tunnel's local and remote ends
+	Location           *geo.Location  // Endpoint's location (Facts.Location when it is the flow's remote)
+}
 
 // Device is the local endpoint's network device.
 type Device struct {

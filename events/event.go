@@ -14,6 +14,13 @@ import (
 // Event is one flagged flow as written to the log, one JSON object a line.
 // The JSON names are a stable interface (documented in README.md): add
 // fields, never rename or remove them.
+//
+// Tunnel is the tunnel or VPN the flow carries (see README, "Tunnels and
+// VPNs"); TunnelEndpoint and TunnelPort are where it ends: the remote, or
+// for a tunnel the decoder removed the outer remote address (port 0), the
+// remote being the inner host then. TunnelProvider is that endpoint's
+// provider from the policy's provider list. MatchedBy is flag_unlisted for
+// a VPN flagged by tunnels.flag_unlisted.
 type Event struct {
 	Time              time.Time `json:"time"`       // when the agent reported the flow
 	FirstSeen         time.Time `json:"first_seen"` // first packet
@@ -31,6 +38,10 @@ type Event struct {
 	RegisteredCountry string    `json:"registered_country"`
 	ASN               uint32    `json:"asn"`
 	ASOrg             string    `json:"as_org"`
+	Tunnel            string    `json:"tunnel,omitempty"`
+	TunnelEndpoint    string    `json:"tunnel_endpoint,omitempty"`
+	TunnelPort        uint16    `json:"tunnel_endpoint_port,omitempty"`
+	TunnelProvider    string    `json:"tunnel_provider,omitempty"`
 	Jurisdiction      string    `json:"jurisdiction"`
 	MatchedBy         string    `json:"matched_by"` // country, registered_country, asn or as_org
 	Ended             bool      `json:"ended"`      // false for a periodic report of a live flow
@@ -90,6 +101,14 @@ func FromFlow(e *flow.Event, now time.Time) Event {
 		Jurisdiction: e.Verdict.Jurisdiction,
 		MatchedBy:    e.Verdict.MatchedBy.String(),
 		Ended:        e.Ended,
+	}
+	if f := e.Facts; f != nil && f.Tunnel.Protocol != "" {
+		ev.Tunnel, ev.TunnelProvider = f.Tunnel.Protocol, f.Tunnel.Provider
+		end := f.Tunnel.Endpoint
+		if !end.IsValid() {
+			end = e.Remote
+		}
+		ev.TunnelEndpoint, ev.TunnelPort = addrString(end.Addr()), end.Port()
 	}
 	// Location strings are immutable and shared by the resolver's cache, so
 	// copying the string headers is enough.

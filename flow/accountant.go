@@ -126,9 +126,10 @@ type Accountant struct {
 	obs          observers
 	enrichers    []enrich.Enricher // the geo enricher first, then env.Enrichers
 	inspectors   []enrich.Inspector
-	facts        []*[chunkSize]enrich.Facts // indexed like the table's entries
-	states       [][]enrich.State           // per chunk: chunkSize × len(inspectors), when there are inspectors
-	scratch      enrich.Facts               // the second remote endpoint of a transit flow
+	facts        []*[chunkSize]enrich.Facts   // indexed like the table's entries
+	verdicts     []*[chunkSize]policy.Verdict // likewise: each flow's verdict
+	states       [][]enrich.State             // per chunk: chunkSize × len(inspectors), when there are inspectors
+	scratch      enrich.Facts                 // the second remote endpoint of a transit flow
 	table        *table
 	groups       *groups
 	hosts        hostSet
@@ -147,6 +148,7 @@ type Accountant struct {
 	lastEv    int64    // last periodic event sweep
 	seen      int64    // latest packet time given to AddAhead or See
 	event     Event
+	tunnelEv  TunnelEvent
 	record    capture.Packet // AddRecord's packet: a local one would escape to the heap
 	sides     Sides          // the record's, while AddRecord starts its flow
 }
@@ -215,6 +217,9 @@ func (a *Accountant) add(p *capture.Packet, k *Key, srcIsA bool, h uint32, last 
 	if ts-e.moved >= a.moveEvery {
 		if a.publishEvery > 0 {
 			a.publish(e)
+		}
+		if e.tunnel {
+			a.tunnelEvent(i, e, false, false)
 		}
 		a.table.touch(i)
 		e.moved = ts
@@ -428,6 +433,11 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 	f := a.newFacts(i)
 	kept := false            // f holds a remote endpoint's facts
 	var keptV policy.Verdict // and this is its verdict
+	vf := a.verdictAt(i)
+	*vf = policy.Verdict{}
+	e.firstSrc = uint8(src)
+	e.tunnel = false
+	e.tunnelBytes, e.tunnelPk = [2]uint64{}, [2]uint64{}
 	for j := range 2 {
 		if !e.remote[j] {
 			continue
@@ -446,10 +456,10 @@ func (a *Accountant) newFlow(k *Key, p *capture.Packet, srcIsA bool) int32 {
 		v := pol.Evaluate(fj)
 		a.noteLocation(loc)
 		if !kept {
-			kept, e.factsSide, keptV = true, uint8(j), v
+			kept, e.factsSide, keptV, *vf = true, uint8(j), v, v
 		}
 		if v.Any() && e.flagged < 0 {
-			e.flagged, e.verdict, keptV = int8(j), v, v
+			e.flagged, *vf, keptV = int8(j), v, v
 			if fj != f {
 				*f, e.factsSide = *fj, uint8(j)
 			}
@@ -507,7 +517,7 @@ func (a *Accountant) noteLocation(loc *geo.Location) {
 	}
 }
 
-// ChainSeparator joins the CNAME chain in a GroupKey.
+// ChainSeparator joins the CNAME chain in a AggregateKey.
 const ChainSeparator = "\x00"
 
 // key builds the aggregate key of a remote endpoint, from its facts and
@@ -562,6 +572,9 @@ func (a *Accountant) key(f *enrich.Facts, local netip.Addr, transit bool, v poli
 		k.MAC, k.HasMAC = f.Device.MAC, true
 		k.Vendor, k.VendorCountry, k.DevicePrivate = f.Device.Vendor, f.Device.VendorCountry, f.Device.Private
 	}
+	if g == ByTunnel {
+		tunnelKey(&k, f)
+	}
 	return k
 }
 
@@ -601,6 +614,9 @@ func (a *Accountant) end(i int32, evicted bool) {
 	a.publish(e)
 	if e.flagged >= 0 {
 		a.emit(i, e, true)
+	}
+	if e.tunnel {
+		a.tunnelEvent(i, e, false, true)
 	}
 	if len(a.obs.ended) > 0 && (e.remote[0] || e.remote[1]) {
 		side := int(e.factsSide)
@@ -664,7 +680,7 @@ func (a *Accountant) fill(i int32, e *Entry, r int, ended bool) *Event {
 		PacketsFrom: e.Packets[r],
 		Location:    f.Location,
 		Facts:       f,
-		Verdict:     e.verdict,
+		Verdict:     *a.verdictAt(i),
 		Ended:       ended,
 	}
 	return ev

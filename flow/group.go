@@ -35,6 +35,10 @@ const (
 	// ByDomain keys by the remote's registrable domain (the public suffix
 	// and one label more of the name its DNS answer gave) and the verdict.
 	ByDomain
+	// ByTunnel keys a flow that carries a tunnel by the tunnel (protocol,
+	// both ends with their ports, the endpoint's location and the verdict),
+	// and any other by location and verdict (see tunnelKey).
+	ByTunnel
 )
 
 var groupingNames = map[string]Grouping{
@@ -45,6 +49,7 @@ var groupingNames = map[string]Grouping{
 	"local-remote": ByLocalRemote,
 	"device":       ByDevice,
 	"domain":       ByDomain,
+	"tunnel":       ByTunnel,
 }
 
 // ParseGrouping parses a --by value.
@@ -120,8 +125,12 @@ type AggregateKey struct {
 	// ByMetrics key: the exporter's labels do not have them.
 	Excepted string
 	Embedded geo.Embedding
-	Remote   netip.Addr
-	Local    netip.Addr
+	// Tunnel is the tunnel protocol under ByTunnel (Remote and Local are
+	// then the tunnel's ends, with their ports), else "".
+	Tunnel                string
+	LocalPort, RemotePort uint16
+	Remote                netip.Addr
+	Local                 netip.Addr
 	// DeviceRule is the vendors rule that flagged the local device, in
 	// every grouping (it is part of the verdict).
 	DeviceRule string
@@ -208,8 +217,12 @@ func (s *groups) get(k AggregateKey) *Aggregate {
 	}
 	if len(s.list) >= s.max {
 		s.folded.Add(1)
+		tunnel := k.Tunnel // a folded tunnel is still a tunnel, of its protocol
+
 		k = AggregateKey{Transit: k.Transit, Folded: true, Class: k.Class, Country: k.Country,
 			Jurisdiction: k.Jurisdiction, MatchedBy: k.MatchedBy, Excepted: k.Excepted, DeviceRule: k.DeviceRule}
+
+		k.Tunnel = tunnel
 		if g, ok := s.byKey[k]; ok {
 			return g
 		}
@@ -229,13 +242,3 @@ func (s *groups) snapshot() []*Aggregate {
 	defer s.mu.Unlock()
 	return append([]*Aggregate(nil), s.list...)
 }
-
-// Group and GroupKey are the former names of Aggregate and AggregateKey.
-//
-// Deprecated: use Aggregate and AggregateKey ("aggregate" is the one word
-// for them, as in --flow.max-aggregates); kept while branches written
-// against the old names merge.
-type (
-	Group    = Aggregate
-	GroupKey = AggregateKey
-)

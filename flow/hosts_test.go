@@ -45,7 +45,7 @@ func TestHostSet(t *testing.T) {
 
 // oldHostHash is the host set's hash before it was keyed; the aggregate's
 // address was its only secret, and a guessable one.
-func oldHostHash(addr netip.Addr, g *Group) uint64 {
+func oldHostHash(addr netip.Addr, g *Aggregate) uint64 {
 	b := addr.As16()
 	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^
 		binary.LittleEndian.Uint64(b[8:])*0xc2b2ae3d27d4eb4f ^
@@ -62,7 +62,7 @@ func oldHostHash(addr netip.Addr, g *Group) uint64 {
 // maxProbe+1 slots and still tracks the hosts.
 func TestHostSetCollisions(t *testing.T) {
 	const n, slots = 5000, 1 << 14 // the table holding 5,000 hosts
-	g := &Group{}
+	g := &Aggregate{}
 	var flood []netip.Addr
 	var old []uint32
 	base := netip.MustParseAddr("2001:db8:1:2::").As16()

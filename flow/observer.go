@@ -12,7 +12,7 @@ import (
 
 // An Observer is told what an accountant learns. It implements one or more
 // of StartObserver, FlaggedObserver, HandshakeObserver, TTLObserver and
-// EndObserver;
+// EndObserver (and TunnelObserver, in tunnel.go);
 // NewAccountant sorts the observers it is given by those interfaces, once.
 // Observers run on the packet path's goroutine, of every accountant at
 // once: they must be quick, safe for concurrent use, and must not keep the
@@ -59,6 +59,7 @@ type observers struct {
 	handshake []HandshakeObserver
 	ttl       []TTLObserver
 	ended     []EndObserver
+	tunnel    []TunnelObserver
 }
 
 // sortObservers files each observer under every interface it implements.
@@ -86,6 +87,10 @@ func sortObservers(obs []Observer) observers {
 		}
 		if e, ok := o.(EndObserver); ok {
 			s.ended = append(s.ended, e)
+			n++
+		}
+		if t, ok := o.(TunnelObserver); ok {
+			s.tunnel = append(s.tunnel, t)
 			n++
 		}
 		if n == 0 {

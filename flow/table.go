@@ -8,7 +8,6 @@ import (
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/geo"
 	"github.com/jurismon/jurismon/keyhash"
-	"github.com/jurismon/jurismon/policy"
 )
 
 // Key identifies a bidirectional flow by its 5-tuple, with the two endpoints
@@ -100,19 +99,23 @@ type Entry struct {
 	// inspect has a bit for each inspector not done with the flow yet: a
 	// flow they are all done with (or never had) costs this byte's test.
 	inspect   uint8
-	inspected uint8 // packets the inspectors have seen, up to enrich.MaxInspected
-	factsSide uint8 // the endpoint (0 = A, 1 = B) whose side the flow's Facts describe
-	_         uint8
+	inspected uint8         // packets the inspectors have seen, up to enrich.MaxInspected
+	factsSide uint8         // the endpoint (0 = A, 1 = B) whose side the flow's Facts describe
+	tunnel    bool          // the facts name a tunnel, and TunnelObservers hear of the flow
 	synAt     int64         // time of a SYN from synFrom awaiting its SYN-ACK; 0 when none
 	side      [2]*Aggregate // aggregate of each remote endpoint; nil for a local one
 
 	// The rest: flow start, moves, end, events.
-	First       int64          // Unix nanoseconds of the first packet
-	verdict     policy.Verdict // of the flagged endpoint, whose side the Facts then describe
-	emitted     int64          // Last at the previous periodic event, to skip idle flows
-	published   [2]uint64      // Bytes already added to the aggregates
-	publishedPk [2]uint64      // Packets already added to the aggregates
-	// Four cache lines exactly: TestEntryLayout checks it.
+	// The flow's verdict is not here but beside its facts (verdictAt): it
+	// grows with every rule the policy learns.
+	First       int64     // Unix nanoseconds of the first packet
+	emitted     int64     // Last at the previous periodic event, to skip idle flows
+	published   [2]uint64 // Bytes already added to the aggregates
+	publishedPk [2]uint64 // Packets already added to the aggregates
+	tunnelBytes [2]uint64 // Bytes already reported to the TunnelObservers
+	tunnelPk    [2]uint64 // Packets already reported to them
+	firstSrc    uint8     // the endpoint that sent the first packet
+	_           [47]byte  // to four cache lines exactly
 }
 
 // table is a bounded flow table with least-recently-used eviction. Entries

@@ -92,8 +92,8 @@ func TestTableSmallCaps(t *testing.T) {
 // and the entry a whole number of lines (see Entry).
 func TestEntryLayout(t *testing.T) {
 	var e Entry
-	if size := unsafe.Sizeof(e); size%64 != 0 {
-		t.Errorf("Entry is %d bytes, not a whole number of 64-byte lines", size)
+	if size := unsafe.Sizeof(e); size != 4*64 {
+		t.Errorf("Entry is %d bytes, not four 64-byte lines", size)
 	}
 	for name, off := range map[string]uintptr{
 		"Key": unsafe.Offsetof(e.Key), "Last": unsafe.Offsetof(e.Last), "moved": unsafe.Offsetof(e.moved),

@@ -27,6 +27,9 @@ const (
 // "registered_country", "asn", "as_org"), or "" for MatchedNone so that it
 // can be used as a label value as it is.
 func (f Field) String() string {
+	if f == MatchedUnlisted {
+		return "flag_unlisted"
+	}
 	switch f {
 	case MatchedCountry:
 		return "country"
@@ -54,7 +57,8 @@ type Verdict struct {
 	// MatchedBy is the field that made Jurisdiction match, or MatchedNone.
 	MatchedBy Field
 	// Excepted is the reason of the exception that suppressed a match (the
-	// address is then not flagged and Jurisdiction is ""), else "".
+	// address is then not flagged by the jurisdictions, and Jurisdiction is
+	// "" unless the tunnel rules flag it), else "".
 	Excepted string
 
 	// Device is the name of the first vendors rule, in file order, that
@@ -66,6 +70,11 @@ type Verdict struct {
 	// DeviceExcepted is the reason of the device exception that suppressed
 	// a vendors rule, else "".
 	DeviceExcepted string
+	// Tunnel is the tunnels section's verdict on a flow that carries a
+	// tunnel (EvaluateTunnel). When it flags the tunnel and no top-level
+	// jurisdiction matched, Jurisdiction and MatchedBy are its tunnel
+	// jurisdiction and field, or UnlistedTunnel and MatchedUnlisted.
+	Tunnel TunnelVerdict
 }
 
 // Flagged reports whether the remote address belongs to a jurisdiction.
@@ -184,7 +193,8 @@ func Empty() *Policy {
 // an exception's CIDR, its ASN is an exception's, or it is in
 // local_networks (which are never remote). Special-purpose addresses
 // (Location.Class other than geo.ClassPublic) and a nil Location are never
-// flagged. Evaluate does not allocate and does not keep f.
+// flagged. A flow that carries a tunnel is judged by the tunnels section
+// too (see Verdict.Tunnel). Evaluate does not allocate and does not keep f.
 func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
 	v := p.evaluateRemote(f)
 	// A device is judged by the flows it has with the world: its chatter
@@ -193,7 +203,24 @@ func (p *Policy) Evaluate(f *enrich.Facts) Verdict {
 	if f.Location != nil && f.Location.Class == geo.ClassPublic {
 		p.evaluateDevice(&f.Device, &v)
 	}
+	if f.Tunnel.Protocol != "" {
+		p.evaluateTunnel(f, &v)
+	}
 	return v
+}
+
+// evaluateTunnel adds the tunnels section's verdict on a flow that carries
+// a tunnel: it flags the flow when no top-level jurisdiction did.
+func (p *Policy) evaluateTunnel(f *enrich.Facts, v *Verdict) {
+	v.Tunnel = p.EvaluateTunnel(f)
+	if v.Jurisdiction == "" {
+		switch {
+		case v.Tunnel.Jurisdiction != "":
+			v.Jurisdiction, v.MatchedBy = v.Tunnel.Jurisdiction, v.Tunnel.MatchedBy
+		case v.Tunnel.Unlisted:
+			v.Jurisdiction, v.MatchedBy = UnlistedTunnel, MatchedUnlisted
+		}
+	}
 }
 
 // evaluateRemote judges the remote endpoint by its location.

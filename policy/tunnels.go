@@ -31,6 +31,16 @@ import (
 // only, and their names must differ from the top-level ones (both are
 // values of the jurisdiction label).
 
+// UnlistedTunnel is the Jurisdiction of a verdict that flag_unlisted made
+// (a VPN to an endpoint not allowed): the value of the jurisdiction label
+// for such flows. It cannot be a jurisdiction's name, which uses only
+// a-z, 0-9, _ and -.
+const UnlistedTunnel = "tunnel:unlisted"
+
+// MatchedUnlisted is the MatchedBy of such a verdict ("flag_unlisted"). It
+// is far from the other fields' values so that new ones fit before it.
+const MatchedUnlisted Field = 0x40
+
 // TunnelVerdict is the tunnels section's decision about one tunnel's
 // remote endpoint.
 type TunnelVerdict struct {
@@ -75,14 +85,20 @@ type tunnelRules struct {
 // endpoint, or for one in local_networks. An allowed endpoint (by CIDR, or
 // by its ASN) is never flagged; otherwise the tunnel jurisdictions are
 // tried in file order as Evaluate tries the top-level ones, then
-// flag_unlisted for VPNs. It does not allocate and does not keep f.
+// flag_unlisted for VPNs. The endpoint judged is the tunnel's
+// (Facts.Tunnel.Endpoint and its Location) when it is set, as the tunnel
+// package sets it, else the flow's remote. Evaluate calls it for every
+// flow with a tunnel. It does not allocate and does not keep f.
 func (p *Policy) EvaluateTunnel(f *enrich.Facts) TunnelVerdict {
 	t := &p.tunnels
-	loc := f.Location
+	loc, endpoint := f.Location, f.Remote
+	if f.Tunnel.Endpoint.IsValid() {
+		loc, endpoint = f.Tunnel.Location, f.Tunnel.Endpoint
+	}
 	if f.Tunnel.Protocol == "" || loc == nil || loc.Class != geo.ClassPublic {
 		return TunnelVerdict{}
 	}
-	addr := f.Remote.Addr().Unmap()
+	addr := endpoint.Addr().Unmap()
 	if p.IsLocal(addr) {
 		return TunnelVerdict{}
 	}

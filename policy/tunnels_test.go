@@ -68,9 +68,9 @@ func TestEvaluateTunnel(t *testing.T) {
 			if got.Flagged() != (tt.want.Jurisdiction != "" || tt.want.Unlisted) {
 				t.Errorf("Flagged() = %v", got.Flagged())
 			}
-			// The general verdict is untouched by the tunnel rules.
-			if v := p.Evaluate(&f); v.Jurisdiction == "vpn-exit-cn" || v.Jurisdiction == "vpn-hosting" {
-				t.Errorf("Evaluate used a tunnel jurisdiction: %+v", v)
+			// Evaluate carries the tunnel rules' verdict.
+			if v := p.Evaluate(&f); v.Tunnel != got {
+				t.Errorf("Evaluate's Tunnel = %+v, want %+v", v.Tunnel, got)
 			}
 		})
 	}
@@ -84,6 +84,59 @@ func TestEvaluateTunnel(t *testing.T) {
 	f.Tunnel.Protocol = "wireguard"
 	if n := testing.AllocsPerRun(100, func() { p.EvaluateTunnel(&f) }); n != 0 {
 		t.Errorf("EvaluateTunnel allocates %v times", n)
+	}
+}
+
+// Evaluate flags a tunnel the tunnel rules flag, unless a top-level
+// jurisdiction already did, and judges a decapsulated tunnel by its outer
+// endpoint.
+func TestEvaluateJudgesTunnels(t *testing.T) {
+	p := mustParse(t, tunnelPolicy)
+	de, cn, ru := loc("DE", "DE", 64999, "Other"), loc("CN", "CN", 64999, "Other"), loc("RU", "RU", 64999, "Other")
+	tests := []struct {
+		name                string
+		proto               string
+		remote              *geo.Location
+		endpoint            string // the tunnel's endpoint when not the remote
+		endpointLoc         *geo.Location
+		wantJurisdiction    string
+		wantBy              Field
+		wantTunnelFlagged   bool
+		wantTunnelAllowedBy string
+	}{
+		{"no tunnel, no flag", "", de, "", nil, "", MatchedNone, false, ""},
+		{"no tunnel, top-level", "", ru, "", nil, "sanctioned", MatchedCountry, false, ""},
+		{"tunnel jurisdiction", "wireguard", cn, "", nil, "vpn-exit-cn", MatchedCountry, true, ""},
+		{"unlisted vpn", "openvpn", de, "", nil, UnlistedTunnel, MatchedUnlisted, true, ""},
+		{"top-level wins", "wireguard", ru, "", nil, "sanctioned", MatchedCountry, true, ""},
+		{"plain tunnel not flagged", "vxlan", de, "", nil, "", MatchedNone, false, ""},
+		{"decapsulated: the outer endpoint is judged", "gre", de, "203.0.113.77", cn, "vpn-exit-cn", MatchedCountry, true, ""},
+		{"decapsulated: allowed outer endpoint", "ipip", cn, "198.51.100.9", cn, "", MatchedNone, false, "our corporate VPN concentrator"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := enrich.At(netip.MustParseAddr("203.0.113.5"), tt.remote)
+			f.Tunnel.Protocol = tt.proto
+			if tt.endpoint != "" {
+				f.Tunnel.Endpoint = netip.AddrPortFrom(netip.MustParseAddr(tt.endpoint), 0)
+				f.Tunnel.Location = tt.endpointLoc
+			}
+			v := p.Evaluate(&f)
+			if v.Jurisdiction != tt.wantJurisdiction || v.MatchedBy != tt.wantBy {
+				t.Errorf("Evaluate = %q by %v, want %q by %v", v.Jurisdiction, v.MatchedBy, tt.wantJurisdiction, tt.wantBy)
+			}
+			if v.Tunnel.Flagged() != tt.wantTunnelFlagged || v.Tunnel.Allowed != tt.wantTunnelAllowedBy {
+				t.Errorf("Tunnel = %+v", v.Tunnel)
+			}
+		})
+	}
+	if MatchedUnlisted.String() != "flag_unlisted" {
+		t.Errorf("MatchedUnlisted.String() = %q", MatchedUnlisted.String())
+	}
+	f := enrich.At(netip.MustParseAddr("203.0.113.5"), de)
+	f.Tunnel.Protocol = "wireguard"
+	if n := testing.AllocsPerRun(100, func() { p.Evaluate(&f) }); n != 0 {
+		t.Errorf("Evaluate of a tunnel allocates %v times", n)
 	}
 }
 

@@ -25,6 +25,9 @@ type Row struct {
 	AddressClass      string  `json:"address_class"`
 	Remote            string  `json:"remote,omitempty"`
 	Local             string  `json:"local,omitempty"`
+	Tunnel            string  `json:"tunnel,omitempty"`      // --by tunnel: the protocol
+	RemotePort        *uint16 `json:"remote_port,omitempty"` // --by tunnel: the ends' ports
+	LocalPort         *uint16 `json:"local_port,omitempty"`
 	BytesTo           uint64  `json:"bytes_to"`
 	BytesFrom         uint64  `json:"bytes_from"`
 	PacketsTo         uint64  `json:"packets_to"`
@@ -82,6 +85,7 @@ type Summary struct {
 	AggregatesFolded uint64               `json:"groups_folded"`
 	HostsUntracked   uint64               `json:"remote_hosts_untracked"`
 	Grouping         string               `json:"grouping"`
+	Tunnels          map[string]uint64    `json:"tunnels"` // tunnels recognised, by protocol
 	Databases        []Database           `json:"databases"`
 	// RowsShown and RowsOmitted: --top shows the largest rows only; the
 	// totals above still count every row.
@@ -163,11 +167,17 @@ func (r *Report) Flagged() bool {
 func Build(groups []*flow.Aggregate, by flow.Grouping, s Summary) *Report {
 	rep := &Report{Summary: s}
 	rep.Summary.Grouping = by.String()
+	if rep.Summary.Tunnels == nil {
+		rep.Summary.Tunnels = map[string]uint64{}
+	}
 	for _, g := range groups {
 		row := makeRow(g, by)
 		if row.Jurisdiction != "" || row.VendorRule != "" {
 			rep.Summary.FlaggedBytes += row.Bytes()
 			rep.Summary.FlaggedFlows += row.Flows
+		}
+		if by == flow.ByTunnel && g.Key.Tunnel == "" {
+			continue // traffic that is not a tunnel: in the summary only
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
@@ -218,8 +228,15 @@ func rowID(r *Row) string {
 	if r.ASN != nil {
 		asn = fmt.Sprint(*r.ASN)
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.MAC, r.VendorRule,
-		r.Domain, strings.Join(r.CNAMEChain, ">"))
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r.Country, r.RegisteredCountry, asn, r.ASOrg, r.AddressClass, r.Remote, r.Local, r.Jurisdiction, r.Excepted, r.Embedded, r.MAC, r.VendorRule,
+		r.Domain, strings.Join(r.CNAMEChain, ">"), r.Tunnel, portString(r.RemotePort))
+}
+
+func portString(p *uint16) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprint(*p)
 }
 
 func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
@@ -280,6 +297,11 @@ func makeRow(g *flow.Aggregate, by flow.Grouping) Row {
 	r.Domain = k.Domain
 	if k.CNAMEChain != "" {
 		r.CNAMEChain = strings.Split(k.CNAMEChain, flow.ChainSeparator)
+	}
+	if k.Tunnel != "" {
+		r.Tunnel = k.Tunnel
+		lp, rp := k.LocalPort, k.RemotePort
+		r.LocalPort, r.RemotePort = &lp, &rp
 	}
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,7 @@ var CSVHeader = []string{
 	"jurisdiction", "matched_by", "folded", "excepted", "embedded",
 	"mac", "mac_private", "vendor", "vendor_country", "vendor_rule",
 	"domain", "cname_chain",
+	"tunnel", "local_port", "remote_port",
 }
 
 // WriteCSV writes one header line and one line per row; the summary is not
@@ -70,6 +72,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 			row.Jurisdiction, row.MatchedBy, strconv.FormatBool(row.Folded), row.Excepted, row.Embedded,
 			row.MAC, strconv.FormatBool(row.MACPrivate), row.Vendor, row.VendorCountry, row.VendorRule,
 			row.Domain, strings.Join(row.CNAMEChain, " > "),
+			row.Tunnel, portString(row.LocalPort), portString(row.RemotePort),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -112,7 +115,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	byDevice := r.Summary.Grouping == "device"
 	cols := []string{"COUNTRY", "REG", "ASN", "AS ORGANISATION"}
 	named := false // a DOMAIN column
+	tunnels := r.Summary.Grouping == "tunnel"
 	switch r.Summary.Grouping {
+	case "tunnel":
+		cols = append([]string{"TUNNEL", "LOCAL", "REMOTE"}, cols...)
 	case "device":
 		// The device's maker, where the location columns would be: the
 		// grouping aggregates over the remote locations.
@@ -179,7 +185,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if r.Summary.Grouping == "domain" {
 			f = f[:0]
 		}
-		if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {
+		if tunnels {
+			f = append([]string{row.Tunnel, endpoint(row.Local, row.LocalPort), endpoint(row.Remote, row.RemotePort)}, f...)
+		} else if row.Remote != "" || row.Local != "" || slices.Contains(cols, "REMOTE") {
 			f = append(f, row.Remote)
 			if slices.Contains(cols, "LOCAL") {
 				f = append(f, row.Local)
@@ -203,6 +211,14 @@ func domainCell(row *Row) string {
 		return "-"
 	}
 	return truncate(strings.Join(append([]string{row.Domain}, row.CNAMEChain...), " > "), 64)
+}
+
+// endpoint is addr:port (port omitted when 0, as for decapsulated tunnels).
+func endpoint(addr string, port *uint16) string {
+	if port == nil || *port == 0 {
+		return addr
+	}
+	return net.JoinHostPort(addr, strconv.Itoa(int(*port)))
 }
 
 func truncate(s string, n int) string {
@@ -232,6 +248,13 @@ func (r *Report) writeSummary(w io.Writer) error {
 		fmt.Fprintf(&b, "%-8s %s, %d packets, %d flows\n", d+":", HumanBytes(v.Bytes), v.Packets, v.Flows)
 	}
 	fmt.Fprintf(&b, "unknown locations: %d, flagged: %s in %d flows\n", s.UnknownLookups, HumanBytes(s.FlaggedBytes), s.FlaggedFlows)
+	if len(s.Tunnels) > 0 {
+		var ts []string
+		for _, p := range slices.Sorted(maps.Keys(s.Tunnels)) {
+			ts = append(ts, fmt.Sprintf("%s %d", p, s.Tunnels[p]))
+		}
+		fmt.Fprintf(&b, "tunnels: %s\n", strings.Join(ts, ", "))
+	}
 	if s.FlowsEvicted > 0 || s.AggregatesFolded > 0 || s.HostsUntracked > 0 {
 		fmt.Fprintf(&b, "limits reached: %d flows evicted, %d endpoints folded, %d remote hosts not counted\n", s.FlowsEvicted, s.AggregatesFolded, s.HostsUntracked)
 	}

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/enrich"
+	"github.com/jurismon/jurismon/geo"
 )
 
 const providerList = `cidr,provider
@@ -108,8 +110,59 @@ func TestClassifierProvider(t *testing.T) {
 		pk := capture.Packet{Proto: 17, SrcPort: 40000, DstPort: 51820, Payload: m, PayloadLen: uint32(len(m))}
 		c.Inspect(&s, &f, &pk, i == 0)
 	}
-	if f.Tunnel != (enrich.Tunnel{Protocol: WireGuard, Provider: "Example VPN"}) {
+	if f.Tunnel != (enrich.Tunnel{Protocol: WireGuard, Provider: "Example VPN", Local: f.Local, Endpoint: f.Remote}) {
 		t.Errorf("got %+v", f.Tunnel)
+	}
+
+	// A list swapped on reload is the one read.
+	var reloaded atomic.Pointer[Providers]
+	other, err := ParseProviders(strings.NewReader("203.0.113.0/25,Other VPN\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded.Store(other)
+	c = Classifier{Providers: p, Reloaded: &reloaded}
+	s, f.Tunnel = enrich.State{}, enrich.Tunnel{}
+	for i, m := range [][]byte{wgInitiation(1), wgResponse(2, 1)} {
+		pk := capture.Packet{Proto: 17, SrcPort: 40000, DstPort: 51820, Payload: m, PayloadLen: uint32(len(m))}
+		c.Inspect(&s, &f, &pk, i == 0)
+	}
+	if f.Tunnel.Provider != "Other VPN" {
+		t.Errorf("with a reloaded list: provider %q", f.Tunnel.Provider)
+	}
+}
+
+type locator map[netip.Addr]*geo.Location
+
+func (l locator) Lookup(a netip.Addr) *geo.Location { return l[a] }
+
+// TestClassifierOuterEndpoint checks that a tunnel the decoder removed ends
+// at its outer addresses, located by the classifier's Locator, and that the
+// provider is the outer endpoint's.
+func TestClassifierOuterEndpoint(t *testing.T) {
+	p, err := ParseProviders(strings.NewReader("198.51.100.0/24,Transit GRE\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn := &geo.Location{Country: "CN", Class: geo.ClassPublic}
+	c := Classifier{Providers: p, Locator: locator{netip.MustParseAddr("198.51.100.1"): cn}}
+	inner := &geo.Location{Country: "DE", Class: geo.ClassPublic}
+	for _, fromLocal := range []bool{true, false} {
+		f := enrich.Facts{Local: netip.MustParseAddrPort("10.1.0.2:5000"), Remote: netip.MustParseAddrPort("203.0.113.9:443"), Proto: 6, Location: inner}
+		pk := capture.Packet{Proto: 6, Tunnels: 1, Encap: capture.EncapGRE,
+			OuterSrc: netip.MustParseAddr("192.0.2.1"), OuterDst: netip.MustParseAddr("198.51.100.1")}
+		if !fromLocal {
+			pk.OuterSrc, pk.OuterDst = pk.OuterDst, pk.OuterSrc
+		}
+		var s enrich.State
+		if changed, done := c.Inspect(&s, &f, &pk, fromLocal); !changed || !done {
+			t.Fatalf("fromLocal %v: changed %v done %v", fromLocal, changed, done)
+		}
+		want := enrich.Tunnel{Protocol: GRE, Provider: "Transit GRE",
+			Local: netip.MustParseAddrPort("192.0.2.1:0"), Endpoint: netip.MustParseAddrPort("198.51.100.1:0"), Location: cn}
+		if f.Tunnel != want {
+			t.Errorf("fromLocal %v: got %+v, want %+v", fromLocal, f.Tunnel, want)
+		}
 	}
 }
 

@@ -19,6 +19,8 @@ package tunnel
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
+	"sync/atomic"
 
 	"github.com/jurismon/jurismon/capture"
 	"github.com/jurismon/jurismon/enrich"
@@ -45,6 +47,14 @@ const (
 	MaxMisses  = 3
 )
 
+// PayloadBytes is how far into a TCP or UDP payload the classifier reads
+// at most: OpenVPN's control header with a 64-byte tls-auth HMAC, its
+// packet id and time, an acknowledgement and the peer's session id. A live
+// capture must keep this much after the transport header
+// (capture.LiveOptions.Payload; the snap length may cut it shorter, and the
+// signatures are checked against what was captured).
+const PayloadBytes = 96
+
 // Classifier is the tunnel inspector. The zero value is ready; it holds no
 // per-flow state of its own, so one Classifier serves every flow and
 // goroutine.
@@ -52,6 +62,13 @@ type Classifier struct {
 	// Providers, when set, names the provider of a recognised tunnel's
 	// remote endpoint (Facts.Tunnel.Provider).
 	Providers *Providers
+	// Reloaded, when set, is read instead of Providers each time a tunnel
+	// is recognised: the agent swaps the list when the policy is reloaded.
+	Reloaded *atomic.Pointer[Providers]
+	// Locator locates the outer endpoint of a tunnel the decoder removed,
+	// which is not the flow's remote (whose location the geo enricher
+	// found). Without it such an endpoint has no location.
+	Locator enrich.Locator
 }
 
 var _ enrich.Inspector = Classifier{}
@@ -95,8 +112,13 @@ func (c Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet,
 	}
 	proto, final := classify(s, p, fromLocal)
 	if proto != "" && f.Tunnel.Protocol != proto {
+		c.ends(f, p, fromLocal)
 		f.Tunnel.Protocol = proto
-		f.Tunnel.Provider = c.Providers.Lookup(f.Remote.Addr())
+		providers := c.Providers
+		if c.Reloaded != nil {
+			providers = c.Reloaded.Load()
+		}
+		f.Tunnel.Provider = providers.Lookup(f.Tunnel.Endpoint.Addr())
 		changed = true
 	}
 	if final || s[sPackets] >= MaxPackets || s[sMisses] >= MaxMisses {
@@ -104,6 +126,28 @@ func (c Classifier) Inspect(s *enrich.State, f *enrich.Facts, p *capture.Packet,
 		return changed, true
 	}
 	return changed, false
+}
+
+// ends sets where the tunnel of f ends: the flow's own endpoints, or the
+// outer addresses of a tunnel the decoder removed (the inner flow's remote
+// is then only where the traffic goes after the tunnel's far end).
+func (c Classifier) ends(f *enrich.Facts, p *capture.Packet, fromLocal bool) {
+	f.Tunnel.Local, f.Tunnel.Endpoint, f.Tunnel.Location = f.Local, f.Remote, f.Location
+	if p.Tunnels == 0 || !p.OuterSrc.IsValid() || !p.OuterDst.IsValid() {
+		return
+	}
+	local, remote := p.OuterSrc, p.OuterDst
+	if !fromLocal {
+		local, remote = remote, local
+	}
+	f.Tunnel.Local, f.Tunnel.Endpoint = netip.AddrPortFrom(local, 0), netip.AddrPortFrom(remote, 0)
+	if remote == f.Remote.Addr() {
+		return
+	}
+	f.Tunnel.Location = nil
+	if c.Locator != nil {
+		f.Tunnel.Location = c.Locator.Lookup(remote)
+	}
 }
 
 // classify looks at one packet. It returns the protocol when the flow is

@@ -54,7 +54,7 @@ func newAnalyzeCommand(app *kingpin.Application) *analyzeCommand {
 	c.cmd = app.Command("analyze", fmt.Sprintf("Report where the traffic in capture files goes (pcap or pcapng, plain or gzip; - for stdin). Several files make one report. A file cut short is reported up to the cut, and the exit code is then %d.", exitTruncated))
 	c.cmd.Arg("files", "Capture files.").Required().StringsVar(&c.files)
 	c.cmd.Flag("config", "Policy file (YAML) naming the flagged jurisdictions.").StringVar(&c.config)
-	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor), domain (the registrable domain the DNS answers seen in the files name).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device", "domain")
+	enumFlag(c.cmd, "by", "Grouping of the rows: location, country, asn, remote, local-remote, device (the local device's MAC and vendor), domain (the registrable domain the DNS answers seen in the files name), tunnel (one row per tunnel or VPN).", "location", &c.by, "location", "country", "asn", "remote", "local-remote", "device", "domain", "tunnel")
 	enumFlag(c.cmd, "format", "Output format: table, json, csv, html (a self-contained report to read and print), svg (the map alone).", "table", &c.format, report.Formats...)
 	c.cmd.Flag("top", "Show only the N largest rows (0: all); the summary's totals still count every row.").Default("0").IntVar(&c.top)
 	c.cmd.Flag("local-network", "A network on the capture host's side (CIDR or address; repeatable), for captures taken on a host with a public address.").StringsVar(&c.localNets)
@@ -116,6 +116,10 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	by, _ := flow.ParseGrouping(c.by)
 	c.flows.Grouping = by
+	var tun tunnels
+	if err := tun.setup(pol); err != nil {
+		return err
+	}
 	env := flow.NewEnv(res, pol, gf.lookupDoc)
 	env.LocalNetworks = local
 	vendors, err := c.vendors.open(logger)
@@ -123,10 +127,11 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		return err
 	}
 	env.Enrichers = append(env.Enrichers, macvendor.Enricher{Source: vendors})
+	env.Inspectors = append(env.Inspectors, tun.inspector(res))
 	findHost := len(local) == 0 && len(pol.LocalNetworks()) == 0
 	attr := c.attribution.open(logger, env, nil)
 	attr.setup(env)
-	an, err := c.analyze(env, attr, findHost)
+	an, err := c.analyze(env, attr, findHost, tun.inventory)
 	if err != nil {
 		return err
 	}
@@ -137,6 +142,7 @@ func (c *analyzeCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	if hosts != nil {
 		s.CaptureHost = hosts.hint(s)
 	}
+	s.Tunnels = tun.inventory.Started()
 	rep := report.Build(acct.Aggregates(), by, s)
 	rep.Top(c.top)
 	rep.Summary.FirstPacket, rep.Summary.LastPacket = an.span.times()
@@ -294,7 +300,7 @@ type analysis struct {
 // are read and decoded c.workers times. With route, one goroutine reads
 // and decodes, and the workers only account (see router). A stream
 // (standard input, a pipe) can be read only once: it is always routed.
-func (c *analyzeCommand) analyze(env *flow.Env, attr *attribution, findHost bool) (*analysis, error) {
+func (c *analyzeCommand) analyze(env *flow.Env, attr *attribution, findHost bool, shared ...flow.Observer) (*analysis, error) {
 	n := c.workers
 	if c.flowRecords {
 		// Records carry their own flows, decoded with the templates
@@ -312,7 +318,7 @@ func (c *analyzeCommand) analyze(env *flow.Env, attr *attribution, findHost bool
 	cfg.Mergeable = n > 1
 	ans := make([]*analysis, n)
 	for i := range ans {
-		var obs []flow.Observer
+		obs := append([]flow.Observer(nil), shared...) // every worker tells the same tunnel inventory
 		an := &analysis{unsupported: map[capture.LinkType]uint64{}}
 		if findHost {
 			an.hosts = newHostCounter()

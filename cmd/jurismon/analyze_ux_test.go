@@ -250,7 +250,7 @@ func TestAnalyzeUsage(t *testing.T) {
 		stdout string
 	}{
 		{"enum names its flag", []string{"--format", "xml", capFile}, exitUsage, `--format: must be one of table, json, csv, html, svg, got "xml"`, ""},
-		{"grouping names its flag", []string{"--by", "planet", capFile}, exitUsage, `--by: must be one of location, country, asn, remote, local-remote, device, domain, got "planet"`, ""},
+		{"grouping names its flag", []string{"--by", "planet", capFile}, exitUsage, `--by: must be one of location, country, asn, remote, local-remote, device, domain, tunnel, got "planet"`, ""},
 		{"progress names its flag", []string{"--progress", "sometimes", capFile}, exitUsage, `--progress: must be one of auto, always, never, got "sometimes"`, ""},
 		{"same file twice", []string{capFile, capFile}, exitError, capFile + " is given twice", ""},
 		{"same file by two names", []string{capFile, dir + "/./capture.pcap"}, exitError, "are the same file", ""},

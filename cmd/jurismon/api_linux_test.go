@@ -31,17 +31,28 @@ func startLabAgent(t *testing.T, l *lab, extra ...string) (base string) {
 // startLabAgentNoWait starts the agent and returns at once.
 func startLabAgentNoWait(t *testing.T, l *lab, extra ...string) (base string) {
 	t.Helper()
-	dir := agentDir(t) // the policy is re-read by the agent once it is nobody
-	pol := filepath.Join(dir, "policy.yml")
 	// The vendors rule flags the lab's interface (a Huawei MAC), so that
 	// the runbook's device commands find it.
-	if err := os.WriteFile(pol, []byte(labVendorsPol), 0o644); err != nil {
+	return startLabAgentPolicy(t, l, labVendorsPol, extra...)
+}
+
+// startLabAgentPolicy starts the agent with the given policy and returns at
+// once. Live flagged flows are reported only when they end unless extra
+// sets --events.interval.
+func startLabAgentPolicy(t *testing.T, l *lab, policy string, extra ...string) (base string) {
+	t.Helper()
+	dir := agentDir(t) // the policy is re-read by the agent once it is nobody
+	pol := filepath.Join(dir, "policy.yml")
+	if err := os.WriteFile(pol, []byte(policy), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Contains(extra, "--events.interval") {
+		extra = append(extra, "--events.interval", "0s")
 	}
 	args := append([]string{"netns", "exec", l.a, binary, "run",
 		"--interface", "jma0", "--web.listen-address", net.JoinHostPort(mgmtAgent, agentPort),
 		"--geoip.country", geotest.CountryFile, "--geoip.asn", geotest.ASNFile, "--geoip.lookup-documentation",
-		"--config", pol, "--events.interval", "0s", "--flow.idle-timeout", "1s",
+		"--config", pol, "--flow.idle-timeout", "1s",
 		"--vendors.registry-dir", writeLabRegistry(t, dir)}, extra...)
 	agent := exec.Command("ip", args...)
 	var stderr bytes.Buffer

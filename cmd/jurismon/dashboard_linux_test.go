@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 	"github.com/jurismon/jurismon/geo/geotest"
 	"github.com/jurismon/jurismon/internal/dashboard"
 	"github.com/jurismon/jurismon/internal/netnstest"
+	"github.com/jurismon/jurismon/internal/vpntest"
 )
 
 // The dashboard every query of which must return data.
@@ -329,7 +331,24 @@ func TestDashboardQueries(t *testing.T) {
 		return err
 	})
 	defer ttlRx.Close()
+	// A WireGuard tunnel from a's US address to b's, for the Tunnels row
+	// and the world map's tunnel layer.
+	vl := &vpntest.Lab{Dir: t.TempDir(), ClientNS: l.a, ServerNS: l.b, ClientDev: "jma0", ServerDev: "jmb0",
+		Client: netip.MustParseAddr(agentUSv4), Server: netip.MustParseAddr(peerUSv4), InnerClient: innerAgent, InnerServer: innerPeer,
+		Poke: func() {
+			l.in(l.a, func() error {
+				if conn, err := net.Dial("udp", net.JoinHostPort(innerPeer, "9")); err == nil {
+					_, _ = conn.Write([]byte("jurismon tunnel test"))
+					_ = conn.Close()
+				}
+				return nil
+			})
+		}}
+	vl.WireGuard(t)
 	traffic := func() {
+		for range 3 {
+			vl.PokeTunnel()
+		}
 		l.sendTraffic()
 		l.handshake(tcpLn)
 		l.udpTo(l.a, "udp6", agentDEv6, peerUnknownV6, 0, unknownRx)

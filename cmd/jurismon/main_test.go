@@ -55,6 +55,13 @@ type sent struct {
 // apart, with a non-IP frame and a truncated one for the summary.
 func writeCapture(t *testing.T, path string, pkts []sent) {
 	t.Helper()
+	writeCaptureData(t, path, pkts, nil)
+}
+
+// writeCaptureData is writeCapture with the payload bytes of the packets
+// whose data is not nil (zeros of their payload size otherwise).
+func writeCaptureData(t *testing.T, path string, pkts []sent, data [][]byte) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +80,7 @@ func writeCapture(t *testing.T, path string, pkts []sent) {
 		ts = ts.Add(time.Second)
 	}
 	mac1, mac2 := net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.HardwareAddr{2, 0, 0, 0, 0, 2}
-	for _, p := range pkts {
+	for i, p := range pkts {
 		src, dst := net.ParseIP(p.src), net.ParseIP(p.dst)
 		eth := &layers.Ethernet{SrcMAC: mac1, DstMAC: mac2}
 		var ip gopacket.NetworkLayer
@@ -101,7 +108,11 @@ func writeCapture(t *testing.T, path string, pkts []sent) {
 		case layers.IPProtocolICMPv4:
 			ls = append(ls, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 1})
 		}
-		ls = append(ls, gopacket.Payload(make([]byte, p.payload)))
+		payload := make([]byte, p.payload)
+		if i < len(data) && data[i] != nil {
+			payload = data[i]
+		}
+		ls = append(ls, gopacket.Payload(payload))
 		buf := gopacket.NewSerializeBuffer()
 		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
 			t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/jurismon/jurismon/capture"
+	"github.com/jurismon/jurismon/enrich"
 	"github.com/jurismon/jurismon/events"
 	"github.com/jurismon/jurismon/exporter"
 	"github.com/jurismon/jurismon/flow"
@@ -32,6 +33,7 @@ import (
 	"github.com/jurismon/jurismon/macvendor"
 	"github.com/jurismon/jurismon/policy"
 	"github.com/jurismon/jurismon/probe"
+	"github.com/jurismon/jurismon/tunnel"
 	"github.com/jurismon/jurismon/ui"
 )
 
@@ -51,6 +53,7 @@ type runCommand struct {
 	addrEvery   time.Duration
 	paths       pathFlags
 	attribution attributionFlags
+	tunnels     tunnels
 	cpuProfile  string
 	runAs       string
 	vendors     vendorFlags
@@ -74,6 +77,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	enumFlag(c.cmd, "capture.engine", "How AF_PACKET rings are read on Linux: ring (jurismon's own reader, waits in the Go poller) or afpacket (gopacket/afpacket, blocking poll).", capture.EngineRing, &c.live.Engine, capture.EngineRing, capture.EngineAFPacket)
 	c.cmd.Flag("capture.filter", "Capture filter (a documented subset of tcpdump's syntax, compiled without libpcap).").StringVar(&c.live.Filter)
 	c.cmd.Flag("capture.decapsulate", "Attribute tunnelled traffic to the inner hosts.").Default("true").BoolVar(&c.decapsulate)
+	c.cmd.Flag("capture.payload", "Bytes kept after a TCP or UDP header, for the tunnel classifier's signatures, read and dropped (0: headers only; tunnels are then found by protocol number alone: ESP, GRE, decapsulated tunnels).").Default(fmt.Sprint(tunnel.PayloadBytes)).IntVar(&c.live.Payload)
 	c.cmd.Flag("config", "Policy file (YAML); re-read on SIGHUP and POST /-/reload.").StringVar(&c.config)
 	enumFlag(c.cmd, "metrics.asn", "Per-ASN series: none, flagged (ASNs of flagged traffic), top (the top N by bytes, the rest as asn=\"other\").", "flagged", &c.asnMode, "none", "flagged", "top")
 	c.cmd.Flag("metrics.asn-top", "N for --metrics.asn=top.").Default("50").IntVar(&c.topASN)
@@ -92,6 +96,7 @@ func newRunCommand(app *kingpin.Application) *runCommand {
 	c.vendors.register(c.cmd, true)
 	enumFlag(c.cmd, "metrics.vendor", "Per-vendor series of jurismon_device_bytes_total: flagged (devices a vendors rule flags), top (every device, the top N vendors by bytes, the rest as vendor=\"other\").", "flagged", &c.vendorMode, "flagged", "top")
 	c.cmd.Flag("metrics.vendor-top", "N for --metrics.vendor=top.").Default("20").IntVar(&c.topVendors)
+	c.tunnels.register(c.cmd)
 	c.cmd.Flag("debug.cpu-profile", "Write a CPU profile of the run to this file.").Hidden().StringVar(&c.cpuProfile)
 	c.cmd.Flag("run-as", "User to become once capture has started (keeping only CAP_NET_RAW, and CAP_NET_ADMIN with --capture.promiscuous). Default: nobody when started as root, else no switch; root keeps root.").StringVar(&c.runAs)
 	c.cmd.Flag("shutdown-timeout", "Time allowed for an orderly stop.").Default("10s").DurationVar(&c.stopTimeout)
@@ -145,6 +150,9 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 		return err
 	}
 	a.policySum = pol.Checksum()
+	if err := c.tunnels.setup(pol); err != nil {
+		return err
+	}
 	if a.res, err = gf.open(logger); err != nil {
 		return err
 	}
@@ -155,7 +163,11 @@ func (c *runCommand) run(logger *slog.Logger, gf *geoFlags) error {
 	}
 	a.env.Enrichers = append(a.env.Enrichers, macvendor.Enricher{Source: a.vendors})
 	a.devices = macvendor.NewInventory(macvendor.InventoryOptions{Policy: a.env.Policy, MaxDevices: c.vendors.maxDevices, Window: c.vendors.window})
+	a.env.Inspectors = []enrich.Inspector{c.tunnels.inspector(a.res)}
 
+	if c.live.Payload < 0 {
+		return usageError{fmt.Errorf("--capture.payload %d: want 0 or more bytes", c.live.Payload)}
+	}
 	c.live.Logger = logger
 	if c.attribution.dns {
 		c.live.DNSSnapLen = c.attribution.dnsSnapLen // the answers are payload
@@ -278,6 +290,7 @@ func (a *agent) newWorkers(cfg flow.Config) {
 	if a.events != nil {
 		obs = append(obs, a.attr.flagged(a.events.Observe))
 	}
+	obs = append(obs, a.cmd.tunnels.inventory)
 	a.workers = make([]*flow.Worker, a.live.Workers())
 	for i := range a.workers {
 		a.workers[i] = flow.NewWorker(flow.NewAccountant(a.env, cfg, obs...), a.cmd.decapsulate)
@@ -328,6 +341,7 @@ func (a *agent) registerMetrics(c *runCommand) {
 	if a.events != nil {
 		a.reg.MustRegister(a.events.Collector())
 	}
+	a.reg.MustRegister(c.tunnels.inventory.Collector())
 }
 
 func (a *agent) routes(c *runCommand) http.Handler {
@@ -376,7 +390,9 @@ func (a *agent) routes(c *runCommand) http.Handler {
 	}
 	mux.Handle("/api/v1/paths", probe.PathsHandler(sched)) // {"paths": []} without --probe.target or --probe.auto
 	mux.Handle("/api/v1/devices", a.devices.Handler())
+	mux.Handle("/api/v1/tunnels", c.tunnels.inventory.Handler())
 	links = append(links,
+		web.LandingLinks{Address: "/api/v1/tunnels", Text: "Tunnels", Description: "the active tunnels and VPNs, where they end, as JSON"},
 		web.LandingLinks{Address: "/api/v1/paths", Text: "Paths", Description: "the traced paths, hop by hop, as JSON (with --probe.target or --probe.auto)"},
 		web.LandingLinks{Address: "/api/v1/devices", Text: "Devices", Description: "the local devices seen, with their vendors and where they talk to, as JSON"},
 		web.LandingLinks{Address: "/-/healthy", Text: "Health"},
@@ -418,6 +434,10 @@ func (a *agent) reloadLocked() error {
 	if a.cmd.config != "" {
 		p, err := policy.Load(a.cmd.config)
 		if err != nil {
+			return err
+		}
+		// The provider list may change without the policy: read it each time.
+		if err := a.cmd.tunnels.loadProviders(p); err != nil {
 			return err
 		}
 		if sum := p.Checksum(); sum != a.policySum {

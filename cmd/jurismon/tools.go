@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"time"
@@ -23,6 +25,7 @@ type lookupCommand struct {
 	addrs  []string
 	config string
 	json   bool
+	agent  string
 }
 
 func newLookupCommand(app *kingpin.Application) *lookupCommand {
@@ -31,6 +34,7 @@ func newLookupCommand(app *kingpin.Application) *lookupCommand {
 	c.cmd.Arg("addresses", "IPv4 or IPv6 addresses.").Required().StringsVar(&c.addrs)
 	c.cmd.Flag("config", "Policy file giving the verdicts.").StringVar(&c.config)
 	c.cmd.Flag("json", "One JSON object per line instead of text.").BoolVar(&c.json)
+	c.cmd.Flag("agent", "URL of a running agent (http://host:9746) to ask whether each address was seen as a tunnel endpoint.").StringVar(&c.agent)
 	return c
 }
 
@@ -50,6 +54,17 @@ type lookupResult struct {
 	Jurisdiction      string `json:"jurisdiction,omitempty"`
 	MatchedBy         string `json:"matched_by,omitempty"`
 	Exception         string `json:"exception,omitempty"`
+	// TunnelEndpoint is the agent's answer (with --agent): whether the
+	// address was seen as a tunnel or VPN endpoint.
+	TunnelEndpoint *lookupTunnel `json:"tunnel_endpoint,omitempty"`
+}
+
+type lookupTunnel struct {
+	Seen      bool       `json:"seen"`
+	Protocol  string     `json:"protocol,omitempty"`
+	FirstSeen *time.Time `json:"first_seen,omitempty"`
+	LastSeen  *time.Time `json:"last_seen,omitempty"`
+	Active    int        `json:"active"` // tunnels to it active now
 }
 
 func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
@@ -96,6 +111,16 @@ func (c *lookupCommand) run(logger *slog.Logger, gf *geoFlags) error {
 				r.MatchedBy = v.MatchedBy.String()
 			}
 		}
+		if c.agent != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+			ans, err := agentEndpoint(ctx, http.DefaultClient, c.agent, a.String())
+			cancel()
+			if err != nil {
+				return err
+			}
+			ep := ans.Endpoint
+			r.TunnelEndpoint = &lookupTunnel{Seen: ep.Seen, Protocol: ep.Protocol, FirstSeen: ep.FirstSeen, LastSeen: ep.LastSeen, Active: len(ans.Tunnels)}
+		}
 		if c.json {
 			if err := enc.Encode(r); err != nil {
 				return err
@@ -134,6 +159,14 @@ func printLookup(w io.Writer, r *lookupResult) {
 		fmt.Fprintf(w, "  verdict:            not flagged: exception (%s)\n", r.Exception)
 	default:
 		fmt.Fprintf(w, "  verdict:            not flagged\n")
+	}
+	switch t := r.TunnelEndpoint; {
+	case t == nil:
+	case t.Seen:
+		fmt.Fprintf(w, "  tunnel endpoint:    yes: %s, first seen %s, last seen %s, %d active\n", t.Protocol,
+			t.FirstSeen.Format(time.RFC3339), t.LastSeen.Format(time.RFC3339), t.Active)
+	default:
+		fmt.Fprintf(w, "  tunnel endpoint:    not seen by the agent\n")
 	}
 }
 
