@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFlushingWritesEveryFinalEvent: at shutdown, 5,000 flagged flows end
@@ -16,6 +17,13 @@ func TestFlushingWritesEveryFinalEvent(t *testing.T) {
 	l := newTestLog(t, Options{Path: path, RatePerSecond: 1, Burst: 10, QueueSize: 64}, nil)
 	done := make(chan struct{})
 	go func() { defer close(done); l.Run(context.Background()) }()
+	// As in the agent, the writer runs before the final flush: without
+	// it the events past the queue cannot be written (TestFlushingLogsLost).
+	for running := false; !running; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		running = l.running
+		l.mu.Unlock()
+	}
 	for i := range 100 { // a flood while running: the burst gets through
 		l.Observe(numbered(uint64(i)))
 	}
