@@ -314,7 +314,7 @@ func checkRunbookCommands(t *testing.T, base string) {
 				t.Errorf("%s: %s fails on the real output: %v\n%s\noutput was %s", doc, m[0], err, out, body)
 				continue
 			}
-			if strings.Contains(expr, "select(") && !strings.Contains(string(out), `"jurisdiction":"sanctioned"`) {
+			if strings.Contains(expr, "select(") && !selectsLabCannotMake(expr) && !strings.Contains(string(out), `"jurisdiction":"sanctioned"`) {
 				t.Errorf("%s: %s selects nothing from %s", doc, m[0], body)
 			}
 		}
@@ -322,6 +322,15 @@ func checkRunbookCommands(t *testing.T, base string) {
 	if n < 5 {
 		t.Errorf("found %d curl commands in the deploy documentation: the pattern no longer matches them", n)
 	}
+}
+
+// selectsLabCannotMake reports whether a documented jq expression selects
+// on what this lab has no source for: it must still run on the real output,
+// but may select nothing here.
+func selectsLabCannotMake(expr string) bool {
+	// No resolver answers in this lab: TestAgentNamesFlows checks the
+	// watched-domain events with a real dnsmasq.
+	return strings.Contains(expr, ".watched_domain")
 }
 
 func lookPathOrSkipJQ(t *testing.T) string {
