@@ -56,6 +56,7 @@ var noDataInLab = map[string]string{
 	// watched-domain metrics with a real dnsmasq.
 	"Watched domains: countries their answers resolve to/A": "no DNS answers in the lab",
 	"Watched domains: countries their answers resolve to/B": "no DNS answers in the lab",
+	"Watched-domain violations/A":                           "no DNS answers in the lab",
 }
 
 // readDashboard returns every panel query and every query variable of a
