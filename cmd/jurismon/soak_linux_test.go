@@ -103,11 +103,14 @@ func soakFlood(t *testing.T, l *lab, s *soakAgent, loadgen string, d time.Durati
 
 // soakPrivileges runs an agent that rotates its event file every few
 // events and checks, once it has become nobody, its credentials in
-// /proc/PID/status and that rotation still works.
+// /proc/PID/status and that rotation still works. Process attribution is
+// off: with it, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH are kept as well, to
+// read other users' /proc/PID/fd (README, "Required capabilities").
 func soakPrivileges(t *testing.T, l *lab) {
 	dir := agentDir(t)
 	s := startSoakAgentOn(t, l, "9748", filepath.Join(dir, "events.jsonl"),
-		"--events.interval", "1s", "--flow.idle-timeout", "2s", "--events.max-size", "1024", "--events.max-files", "2")
+		"--events.interval", "1s", "--flow.idle-timeout", "2s", "--events.max-size", "1024", "--events.max-files", "2",
+		"--no-attribution.processes")
 	to, _ := resolveRunAs("nobody")
 	var st map[string]string
 	deadline := time.Now().Add(5 * time.Second)
